@@ -1,0 +1,43 @@
+"""GET, HEAD, PUT and DELETE /v2/<name>/manifests/<reference>."""
+
+from __future__ import annotations
+
+from ..oci.errors import OCIError
+from ..oci.manifest import MAX_MANIFEST_BYTES
+from ..registry.service import Registry
+from .messages import Request, Response
+
+
+def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    record = registry.manifests.get(name, reference)
+    headers = {
+        "Content-Type": record.media_type,
+        "Docker-Content-Digest": record.digest,
+        "Content-Length": str(len(record.body)),
+        "ETag": f'"{record.digest}"',
+    }
+    return Response(200, headers, b"" if request.method == "HEAD" else record.body)
+
+
+def put_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    if request.content_length is not None and request.content_length > MAX_MANIFEST_BYTES:
+        raise OCIError(
+            "SIZE_INVALID",
+            f"manifest is {request.content_length} bytes; the limit is {MAX_MANIFEST_BYTES}",
+            status=413,
+        )
+    body = request.read_body(MAX_MANIFEST_BYTES)
+    record = registry.manifests.put(name, reference, body, request.header("Content-Type"))
+    headers = {
+        "Location": f"/v2/{name}/manifests/{record.digest}",
+        "Docker-Content-Digest": record.digest,
+        "Content-Length": "0",
+    }
+    if record.subject:
+        headers["OCI-Subject"] = record.subject
+    return Response(201, headers)
+
+
+def delete_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    registry.manifests.delete(name, reference)
+    return Response(202, {"Content-Length": "0"})

@@ -1,0 +1,63 @@
+"""Parsing of the Range header (blob GET) and Content-Range (chunked upload PATCH)."""
+
+from __future__ import annotations
+
+import re
+
+from ..oci.errors import OCIError
+
+_BYTES_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CHUNK_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+
+
+def blob_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(offset, length) asked for by a single-range Range header, or None for the whole blob."""
+    if header is None or not header.strip().lower().startswith("bytes="):
+        return None
+    value = header.strip().replace(" ", "")
+    if "," in value:
+        return None  # several ranges: answer with the whole blob, which every client accepts
+    match = _BYTES_RANGE.match(value.lower())
+    if not match or match.groups() == ("", ""):
+        raise _unsatisfiable(header, size)
+    first, last = match.groups()
+    if first == "":
+        length = min(int(last), size)
+        if length == 0:
+            raise _unsatisfiable(header, size)
+        return size - length, length
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise _unsatisfiable(header, size)
+    return start, end - start + 1
+
+
+def _unsatisfiable(header: str, size: int) -> OCIError:
+    return OCIError(
+        "UNSUPPORTED",
+        f"Range {header!r} cannot be satisfied: the blob has {size} bytes",
+        status=416,
+        headers={"Content-Range": f"bytes */{size}"},
+    )
+
+
+def chunk_range(header: str | None, length: int | None) -> int | None:
+    """Where a PATCH chunk starts, from Content-Range `start-end`; None if not sent."""
+    if header is None:
+        return None
+    match = _CHUNK_RANGE.match(header.strip())
+    if not match:
+        raise OCIError(
+            "BLOB_UPLOAD_INVALID",
+            f"Content-Range {header!r} is not of the form <start>-<end>",
+            status=416,
+        )
+    start, end = int(match.group(1)), int(match.group(2))
+    if end < start or (length is not None and end - start + 1 != length):
+        raise OCIError(
+            "BLOB_UPLOAD_INVALID",
+            f"Content-Range {header!r} does not match the {length}-byte body",
+            status=416,
+        )
+    return start

@@ -1,0 +1,113 @@
+"""The one HTTP router of Soute: every front end turns its request into a `Request`, calls
+`Router.handle`, and sends back the `Response`. Routing, name checks and error rendering live
+here and nowhere else."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..oci.errors import OCIError
+from ..oci.names import check_name
+from ..registry.service import Registry
+from . import blobs, listings, manifests, uploads
+from .messages import API_VERSION_HEADER, Request, Response
+
+log = logging.getLogger("soute.api")
+
+Handler = Callable[..., Response]
+
+_NAME = r"(?P<name>.+?)"
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    methods: dict[str, Handler]
+
+
+def _route(path: str, methods: dict[str, Handler]) -> Route:
+    return Route(re.compile(f"^/v2/{path}$"), methods)
+
+
+def _base(registry: Registry, request: Request) -> Response:
+    return Response.json(200, {})
+
+
+ROUTES = (
+    _route("?", {"GET": _base, "HEAD": _base}),
+    _route("_catalog", {"GET": listings.catalog}),
+    _route(f"{_NAME}/tags/list", {"GET": listings.list_tags}),
+    _route(
+        f"{_NAME}/manifests/(?P<reference>[^/]+)",
+        {
+            "GET": manifests.get_manifest,
+            "HEAD": manifests.get_manifest,
+            "PUT": manifests.put_manifest,
+            "DELETE": manifests.delete_manifest,
+        },
+    ),
+    _route(f"{_NAME}/blobs/uploads/?", {"POST": uploads.start_upload}),
+    _route(
+        f"{_NAME}/blobs/uploads/(?P<upload_id>[^/]+)",
+        {
+            "GET": uploads.upload_status,
+            "PATCH": uploads.append_chunk,
+            "PUT": uploads.finish_upload,
+            "DELETE": uploads.cancel_upload,
+        },
+    ),
+    _route(
+        f"{_NAME}/blobs/(?P<digest>[^/]+)",
+        {"GET": blobs.get_blob, "HEAD": blobs.get_blob, "DELETE": blobs.delete_blob},
+    ),
+    _route(f"{_NAME}/referrers/(?P<digest>[^/]+)", {"GET": listings.referrers}),
+)
+
+
+class Router:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def handle(self, request: Request) -> Response:
+        try:
+            response = self._dispatch(request)
+        except OCIError as error:
+            response = error_response(error)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            response = error_response(
+                OCIError(
+                    "UNSUPPORTED", "internal error; the request was not carried out", status=500
+                )
+            )
+        response.headers.update(API_VERSION_HEADER)
+        response.headers.setdefault("Content-Length", str(response.content_length()))
+        if request.method == "HEAD":
+            response.body = b""  # Content-Length above still tells the size
+        return response
+
+    def _dispatch(self, request: Request) -> Response:
+        for route in ROUTES:
+            match = route.pattern.match(request.path)
+            if not match:
+                continue
+            handler = route.methods.get(request.method)
+            if handler is None:
+                raise OCIError(
+                    "UNSUPPORTED",
+                    f"{request.method} is not supported on {request.path}",
+                    status=405,
+                    headers={"Allow": ", ".join(sorted(route.methods))},
+                )
+            params = match.groupdict()
+            if "name" in params:
+                check_name(params["name"])
+            return handler(self.registry, request, **params)
+        raise OCIError("UNSUPPORTED", f"no such endpoint: {request.path}", status=404)
+
+
+def error_response(error: OCIError) -> Response:
+    return Response.json(error.status, error.body(), error.headers)

@@ -1,0 +1,36 @@
+"""Repository names and tags, validated against the distribution-spec grammar."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import OCIError
+
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+MAX_NAME_LENGTH = 255
+
+
+def check_name(name: str) -> str:
+    if len(name) > MAX_NAME_LENGTH:
+        raise OCIError(
+            "NAME_INVALID", f"repository name is {len(name)} characters; at most 255 are allowed"
+        )
+    if not _NAME.match(name):
+        raise OCIError(
+            "NAME_INVALID",
+            f"invalid repository name {name!r}: use lowercase letters, digits and separators "
+            "'.', '_', '__' or '-' between them, with '/' between components",
+        )
+    return name
+
+
+def check_tag(tag: str) -> str:
+    if not _TAG.match(tag):
+        raise OCIError(
+            "TAG_INVALID",
+            f"invalid tag {tag!r}: up to 128 characters of [A-Za-z0-9_.-], not starting with"
+            " '.' or '-'",
+        )
+    return tag

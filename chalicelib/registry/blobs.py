@@ -1,0 +1,44 @@
+"""Blob reads, deletes and cross-repository mounts."""
+
+from __future__ import annotations
+
+from ..oci.digest import parse_digest
+from ..oci.errors import OCIError
+from ..storage.ports import BlobBody, BlobRecord, BlobStore, MetadataStore, StillReferenced
+
+
+class Blobs:
+    def __init__(self, meta: MetadataStore, store: BlobStore) -> None:
+        self.meta = meta
+        self.store = store
+
+    def stat(self, repository: str, digest: str) -> BlobRecord:
+        parse_digest(digest)
+        record = self.meta.blob(repository, digest)
+        if record is None:
+            raise OCIError("BLOB_UNKNOWN", f"blob {digest} is not in repository {repository}")
+        return record
+
+    def body(self, record: BlobRecord, offset: int, length: int) -> BlobBody:
+        return self.store.body(record.digest, offset, length)
+
+    def delete(self, repository: str, digest: str) -> None:
+        self.stat(repository, digest)
+        try:
+            self.meta.unlink_blob(repository, digest)
+        except StillReferenced as error:
+            raise OCIError(
+                "DENIED",
+                f"blob {digest} is used by manifest {error.referrer} in {repository};"
+                " delete that manifest first",
+                status=409,
+            ) from None
+
+    def mount(self, repository: str, digest: str, source: str | None) -> BlobRecord | None:
+        """Link a blob that `source` (or, without one, any repository) has; None if absent."""
+        parse_digest(digest)
+        record = self.meta.blob(source, digest) if source else self.meta.any_blob(digest)
+        if record is None or not self.store.exists(digest):
+            return None
+        self.meta.link_blob(repository, record)
+        return record

@@ -1,0 +1,107 @@
+"""Manifests: read by tag or digest, store with every reference checked, delete."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..oci.digest import Digest, is_digest, parse_digest
+from ..oci.errors import OCIError
+from ..oci.manifest import parse_manifest
+from ..oci.names import check_tag
+from ..storage.ports import (
+    ManifestRecord,
+    ManifestWrite,
+    MetadataStore,
+    MissingReference,
+    StillReferenced,
+)
+
+
+class Manifests:
+    def __init__(self, meta: MetadataStore) -> None:
+        self.meta = meta
+
+    def get(self, repository: str, reference: str) -> ManifestRecord:
+        digest = self._resolve(repository, reference)
+        record = self.meta.manifest(repository, digest) if digest else None
+        if record is None:
+            raise OCIError(
+                "MANIFEST_UNKNOWN", f"manifest {reference} is not in repository {repository}"
+            )
+        return record
+
+    def _resolve(self, repository: str, reference: str) -> str | None:
+        if is_digest(reference):
+            return str(parse_digest(reference))
+        return self.meta.tag(repository, check_tag(reference))
+
+    def put(
+        self, repository: str, reference: str, body: bytes, content_type: str | None
+    ) -> ManifestRecord:
+        digest, tag = self._digest_and_tag(reference, body)
+        manifest = parse_manifest(body, content_type)
+        record = ManifestRecord(
+            digest=str(digest),
+            media_type=manifest.media_type,
+            body=body,
+            subject=str(manifest.subject.digest) if manifest.subject else None,
+            artifact_type=manifest.artifact_type,
+            annotations=manifest.annotations,
+        )
+        write = ManifestWrite(
+            record=record,
+            blobs=tuple(dict.fromkeys(str(blob.digest) for blob in manifest.blobs)),
+            children=tuple(dict.fromkeys(str(child.digest) for child in manifest.children)),
+            tag=tag,
+        )
+        try:
+            self.meta.put_manifest(repository, write)
+        except MissingReference as missing:
+            raise _missing(repository, missing) from None
+        return record
+
+    @staticmethod
+    def _digest_and_tag(reference: str, body: bytes) -> tuple[Digest, str | None]:
+        if not is_digest(reference):
+            return Digest("sha256", hashlib.sha256(body).hexdigest()), check_tag(reference)
+        claimed = parse_digest(reference)
+        actual = Digest(claimed.algorithm, hashlib.new(claimed.algorithm, body).hexdigest())
+        if actual != claimed:
+            raise OCIError(
+                "DIGEST_INVALID",
+                f"manifest body has digest {actual}, not {claimed} as in the URL",
+            )
+        return actual, None
+
+    def delete(self, repository: str, reference: str) -> None:
+        if not is_digest(reference):
+            if not self.meta.delete_tag(repository, check_tag(reference)):
+                raise OCIError("MANIFEST_UNKNOWN", f"tag {reference} is not in {repository}")
+            return
+        digest = str(parse_digest(reference))
+        try:
+            deleted = self.meta.delete_manifest(repository, digest)
+        except StillReferenced as error:
+            raise OCIError(
+                "DENIED",
+                f"manifest {digest} is listed in index {error.referrer} in {repository};"
+                " delete the index first",
+                status=409,
+            ) from None
+        if not deleted:
+            raise OCIError("MANIFEST_UNKNOWN", f"manifest {digest} is not in {repository}")
+
+
+def _missing(repository: str, missing: MissingReference) -> OCIError:
+    if missing.kind == "blob":
+        return OCIError(
+            "MANIFEST_BLOB_UNKNOWN",
+            f"blob {missing.digest} is not in {repository}; push it before the manifest",
+            detail={"digest": missing.digest},
+        )
+    return OCIError(
+        "MANIFEST_UNKNOWN",
+        f"manifest {missing.digest} is not in {repository}; push it before the index",
+        status=400,
+        detail={"digest": missing.digest},
+    )

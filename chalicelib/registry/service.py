@@ -1,0 +1,21 @@
+"""The registry service: every operation of the v2 API, over any pair of storage ports."""
+
+from __future__ import annotations
+
+from ..storage.ports import BlobStore, MetadataStore
+from .blobs import Blobs
+from .listing import Listing
+from .manifests import Manifests
+from .settings import Settings
+from .uploads import Uploads
+
+
+class Registry:
+    def __init__(
+        self, meta: MetadataStore, store: BlobStore, settings: Settings | None = None
+    ) -> None:
+        self.settings = settings or Settings()
+        self.blobs = Blobs(meta, store)
+        self.uploads = Uploads(meta, store)
+        self.manifests = Manifests(meta)
+        self.listing = Listing(meta, self.settings)

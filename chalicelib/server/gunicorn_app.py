@@ -1,0 +1,83 @@
+"""`soute serve`: the registry behind gunicorn, a production WSGI server.
+
+gunicorn decodes chunked request bodies, streams them to the app, sends blob files with
+sendfile(2), serves many clients at once from a thread pool, writes one access-log line per
+request and shuts down cleanly on SIGTERM and SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from ..api.router import Router
+from .backends import embedded_registry
+from .wsgi import WsgiApp
+
+log = logging.getLogger("soute.server")
+
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %({content-length}o)s %(M)sms "%(a)s"'
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    data_dir: str = "./.soute-data"
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    workers: int = 1
+    threads: int = 32
+    access_log: bool = True
+
+
+class SouteServer(BaseApplication):
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        options = self.options
+        settings: dict[str, Any] = {
+            "bind": [
+                f"[{options.host}]:{options.port}"
+                if ":" in options.host
+                else f"{options.host}:{options.port}"
+            ],
+            "workers": options.workers,
+            "threads": options.threads,
+            "worker_class": "chalicelib.server.worker.ProbeRefusingWorker",
+            "accesslog": "-" if options.access_log else None,
+            "access_log_format": ACCESS_LOG_FORMAT,
+            "errorlog": "-",
+            "loglevel": "info",
+            "timeout": 120,
+            "graceful_timeout": 20,
+            "keepalive": 75,
+            "proc_name": "soute",
+            "certfile": options.tls_cert,
+            "keyfile": options.tls_key,
+        }
+        for key, value in settings.items():
+            if value is not None:
+                self.cfg.set(key, value)
+
+    def load(self) -> WsgiApp:
+        registry = embedded_registry(self.options.data_dir)
+        return WsgiApp(Router(registry))
+
+
+def prepare(options: ServeOptions) -> None:
+    """Work done once before serving: sweep uploads abandoned by an earlier run."""
+    registry = embedded_registry(options.data_dir)
+    swept = registry.uploads.sweep(registry.settings.upload_ttl_seconds)
+    if swept:
+        log.info("swept %d abandoned uploads", swept)
+
+
+def serve(options: ServeOptions) -> None:
+    prepare(options)
+    SouteServer(options).run()

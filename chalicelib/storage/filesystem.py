@@ -1,0 +1,177 @@
+"""BlobStore on a local directory: content-addressed files, uploads kept as chunk files.
+
+Layout under the root:
+  blobs/<algorithm>/<first two hex>/<hex>   complete, verified blobs
+  uploads/<upload id>/<offset>-<random>     one file per accepted chunk of an upload
+
+A blob file appears only by an atomic rename after its digest verified, so a crash at any
+instant leaves either the whole blob or nothing under blobs/. Chunk files that a session does
+not list (a request cut short) are ignored and removed with the upload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import threading
+from typing import Any, BinaryIO
+
+from ..oci.digest import Digest, parse_digest
+from .ports import BlobBody, DigestMismatch, IncompleteBody
+
+COPY_BLOCK = 1 << 20
+
+
+class _RunningHashes:
+    """sha256 of each upload as its chunks arrive, so finishing needs no read-back.
+
+    Kept in process memory only: after a restart (or in another worker) the digest is computed
+    from the chunk files instead, which gives the same answer.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_upload: dict[str, tuple[tuple[str, ...], Any]] = {}
+
+    def resume(self, upload_id: str, chunks: tuple[str, ...]) -> Any:
+        with self._lock:
+            known = self._by_upload.get(upload_id)
+        if not chunks:
+            return hashlib.sha256()
+        if known and known[0] == chunks:
+            return known[1].copy()
+        return None
+
+    def record(self, upload_id: str, chunks: tuple[str, ...], hasher: Any) -> None:
+        with self._lock:
+            self._by_upload[upload_id] = (chunks, hasher)
+
+    def forget(self, upload_id: str) -> None:
+        with self._lock:
+            self._by_upload.pop(upload_id, None)
+
+
+class FilesystemBlobStore:
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+        self._blobs = os.path.join(self.root, "blobs")
+        self._uploads = os.path.join(self.root, "uploads")
+        os.makedirs(self._blobs, exist_ok=True)
+        os.makedirs(self._uploads, exist_ok=True)
+        self._hashes = _RunningHashes()
+
+    # -- paths -----------------------------------------------------------------------------
+    def blob_path(self, digest: str) -> str:
+        parsed = parse_digest(digest)
+        return os.path.join(self._blobs, parsed.algorithm, parsed.hex[:2], parsed.hex)
+
+    def _upload_dir(self, upload_id: str) -> str:
+        if not upload_id.isalnum():
+            raise ValueError(f"bad upload id {upload_id!r}")
+        return os.path.join(self._uploads, upload_id)
+
+    # -- uploads ---------------------------------------------------------------------------
+    def append(
+        self, upload_id: str, state: dict[str, Any], offset: int, body: BinaryIO, length: int | None
+    ) -> tuple[int, dict[str, Any]]:
+        chunks = tuple(state.get("chunks", ()))
+        hasher = self._hashes.resume(upload_id, chunks)
+        directory = self._upload_dir(upload_id)
+        os.makedirs(directory, exist_ok=True)
+        name = f"{offset:020d}-{secrets.token_hex(4)}"
+        path = os.path.join(directory, name)
+        try:
+            written = _copy_body(body, length, path, hasher)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
+        if written == 0:
+            os.unlink(path)
+            return 0, state
+        new_chunks = (*chunks, name)
+        if hasher is not None:
+            self._hashes.record(upload_id, new_chunks, hasher)
+        return written, {**state, "chunks": list(new_chunks)}
+
+    def finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> None:
+        chunks = tuple(state.get("chunks", ()))
+        paths = [os.path.join(self._upload_dir(upload_id), name) for name in chunks]
+        stored = sum(os.path.getsize(path) for path in paths)
+        if stored != size:
+            raise RuntimeError(f"upload {upload_id} holds {stored} bytes, session says {size}")
+        source, actual = self._single_file(upload_id, chunks, paths, digest.algorithm)
+        if actual != digest:
+            if source not in paths:
+                os.unlink(source)
+            raise DigestMismatch(actual)
+        target = self.blob_path(str(digest))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(source, target)
+
+    def _single_file(
+        self, upload_id: str, chunks: tuple[str, ...], paths: list[str], algorithm: str
+    ) -> tuple[str, Digest]:
+        """One file holding the whole upload, and its digest."""
+        hasher = self._hashes.resume(upload_id, chunks) if algorithm == "sha256" else None
+        if len(paths) == 1:
+            if hasher is None:
+                hasher = _hash_file(paths[0], algorithm)
+            return paths[0], Digest(algorithm, hasher.hexdigest())
+        joined = os.path.join(self._upload_dir(upload_id), f"joined-{secrets.token_hex(4)}")
+        os.makedirs(os.path.dirname(joined), exist_ok=True)
+        hasher = hashlib.new(algorithm)
+        with open(joined, "wb") as out:
+            for path in paths:
+                with open(path, "rb") as chunk:
+                    while block := chunk.read(COPY_BLOCK):
+                        hasher.update(block)
+                        out.write(block)
+        return joined, Digest(algorithm, hasher.hexdigest())
+
+    def discard(self, upload_id: str, state: dict[str, Any]) -> None:
+        self._hashes.forget(upload_id)
+        shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
+
+    def upload_ids(self) -> list[str]:
+        """Uploads that have bytes on disk (to sweep those with no session)."""
+        return os.listdir(self._uploads)
+
+    # -- blobs -----------------------------------------------------------------------------
+    def exists(self, digest: str) -> bool:
+        return os.path.exists(self.blob_path(digest))
+
+    def body(self, digest: str, offset: int, length: int) -> BlobBody:
+        return BlobBody(path=self.blob_path(digest), offset=offset, length=length)
+
+    def delete(self, digest: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.blob_path(digest))
+
+
+def _copy_body(body: BinaryIO, length: int | None, path: str, hasher: Any) -> int:
+    written = 0
+    with open(path, "wb") as out:
+        while length is None or written < length:
+            want = COPY_BLOCK if length is None else min(COPY_BLOCK, length - written)
+            block = body.read(want)
+            if not block:
+                break
+            if hasher is not None:
+                hasher.update(block)
+            out.write(block)
+            written += len(block)
+    if length is not None and written != length:
+        raise IncompleteBody(f"request body ended after {written} of {length} bytes")
+    return written
+
+
+def _hash_file(path: str, algorithm: str) -> Any:
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        while block := handle.read(COPY_BLOCK):
+            hasher.update(block)
+    return hasher

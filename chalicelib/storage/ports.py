@@ -1,0 +1,166 @@
+"""The storage ports: what the registry service needs from any backend.
+
+`BlobStore` holds bytes (uploads in progress and content-addressed blobs); `MetadataStore` holds
+facts (blob records and repository links, manifests, tags, referrers, upload sessions). Each
+read-modify-write is one conditional call here, so adapters can make it atomic (a SQLite
+transaction, a DynamoDB condition expression or transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol
+
+from ..oci.digest import Digest
+
+
+class DigestMismatch(Exception):
+    """The uploaded bytes do not hash to the digest the client claimed."""
+
+    def __init__(self, actual: Digest) -> None:
+        super().__init__(str(actual))
+        self.actual = actual
+
+
+class IncompleteBody(Exception):
+    """The request ended before the bytes its Content-Length promised."""
+
+
+class MissingReference(Exception):
+    """A manifest names a blob or child manifest that the repository does not have."""
+
+    def __init__(self, digest: str, kind: str) -> None:
+        super().__init__(digest)
+        self.digest = digest
+        self.kind = kind  # "blob" or "manifest"
+
+
+class StillReferenced(Exception):
+    """A blob or manifest cannot go: a manifest in the repository still points at it."""
+
+    def __init__(self, referrer: str) -> None:
+        super().__init__(referrer)
+        self.referrer = referrer
+
+
+@dataclass(frozen=True)
+class BlobRecord:
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ManifestRecord:
+    digest: str
+    media_type: str
+    body: bytes
+    subject: str | None = None
+    artifact_type: str | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ManifestWrite:
+    """A manifest with everything it references; stored all or nothing."""
+
+    record: ManifestRecord
+    blobs: tuple[str, ...] = ()
+    children: tuple[str, ...] = ()
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Referrer:
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None
+    annotations: dict[str, str]
+
+
+@dataclass(frozen=True)
+class UploadSession:
+    repository: str
+    upload_id: str
+    size: int = 0
+    version: int = 0
+    state: dict[str, Any] = field(default_factory=dict)  # the BlobStore's own bookkeeping
+    started_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class BlobBody:
+    """Bytes to send: a file range (served with sendfile where possible) or a redirect."""
+
+    path: str | None = None
+    offset: int = 0
+    length: int = 0
+    redirect_url: str | None = None
+
+    def iter_chunks(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        assert self.path is not None
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            remaining = self.length
+            while remaining > 0:
+                chunk = handle.read(min(chunk_size, remaining))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+
+
+class BlobStore(Protocol):
+    def append(
+        self, upload_id: str, state: dict[str, Any], offset: int, body: BinaryIO, length: int | None
+    ) -> tuple[int, dict[str, Any]]:
+        """Store the body's bytes after `offset`; return the bytes written and the new state."""
+
+    def finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> None:
+        """Make the upload the blob `digest`, or raise DigestMismatch and keep nothing."""
+
+    def discard(self, upload_id: str, state: dict[str, Any]) -> None:
+        """Forget an upload's bytes (cancelled, finished, or abandoned)."""
+
+    def exists(self, digest: str) -> bool: ...
+
+    def body(self, digest: str, offset: int, length: int) -> BlobBody:
+        """Where to read `length` bytes of the blob from `offset`."""
+
+    def delete(self, digest: str) -> None: ...
+
+    def upload_ids(self) -> list[str]:
+        """Uploads that have bytes in the store, to sweep those that lost their session."""
+
+
+class MetadataStore(Protocol):
+    # blobs and repository links
+    def blob(self, repository: str, digest: str) -> BlobRecord | None: ...
+    def any_blob(self, digest: str) -> BlobRecord | None: ...
+    def link_blob(self, repository: str, blob: BlobRecord) -> None: ...
+    def unlink_blob(self, repository: str, digest: str) -> bool:
+        """Remove the link; raise StillReferenced if a manifest of the repository uses it."""
+
+    # manifests and tags
+    def manifest(self, repository: str, digest: str) -> ManifestRecord | None: ...
+    def tag(self, repository: str, tag: str) -> str | None: ...
+    def put_manifest(self, repository: str, write: ManifestWrite) -> None:
+        """Store manifest, references and tag at once; raise MissingReference otherwise."""
+
+    def delete_manifest(self, repository: str, digest: str) -> bool: ...
+    def delete_tag(self, repository: str, tag: str) -> bool: ...
+    def tags(self, repository: str, last: str | None, limit: int) -> list[str]: ...
+    def repository_exists(self, repository: str) -> bool: ...
+    def repositories(self, last: str | None, limit: int) -> list[str]: ...
+    def referrers(self, repository: str, subject: str) -> list[Referrer]: ...
+
+    # upload sessions
+    def create_upload(self, session: UploadSession) -> None: ...
+    def upload(self, repository: str, upload_id: str) -> UploadSession | None: ...
+    def update_upload(self, session: UploadSession) -> bool:
+        """Save `session` if the stored version is session.version - 1."""
+
+    def delete_upload(self, repository: str, upload_id: str) -> None: ...
+    def upload_exists(self, upload_id: str) -> bool: ...
+    def uploads_started_before(self, cutoff: float) -> list[UploadSession]: ...

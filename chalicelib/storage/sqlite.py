@@ -1,0 +1,294 @@
+"""MetadataStore on SQLite: the facts of the DynamoDB layout, one row per fact.
+
+WAL mode and one transaction per port call: a process killed at any instant restarts with
+every committed write and none of a half-done one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .ports import (
+    BlobRecord,
+    ManifestRecord,
+    ManifestWrite,
+    MissingReference,
+    Referrer,
+    StillReferenced,
+    UploadSession,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS blobs (
+    digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS repo_blobs (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (repo, digest)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS manifests (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, body BLOB NOT NULL,
+    subject TEXT, artifact_type TEXT, annotations TEXT, created REAL NOT NULL,
+    PRIMARY KEY (repo, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifests_by_subject ON manifests (repo, subject)
+    WHERE subject IS NOT NULL;
+CREATE TABLE IF NOT EXISTS manifest_refs (
+    repo TEXT NOT NULL, manifest TEXT NOT NULL, target TEXT NOT NULL, kind TEXT NOT NULL,
+    PRIMARY KEY (repo, manifest, target)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS manifest_refs_by_target ON manifest_refs (repo, target);
+CREATE TABLE IF NOT EXISTS tags (
+    repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL,
+    PRIMARY KEY (repo, tag)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repo, digest);
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY, repo TEXT NOT NULL, size INTEGER NOT NULL,
+    version INTEGER NOT NULL, state TEXT NOT NULL, started REAL NOT NULL) WITHOUT ROWID;
+"""
+
+
+class SqliteMetadataStore:
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self._local = threading.local()
+        self._db().executescript(SCHEMA)
+
+    # -- connections -----------------------------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "pid", None) != os.getpid():
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _one(self, sql: str, *args: object) -> tuple | None:
+        return self._db().execute(sql, args).fetchone()
+
+    # -- blobs -----------------------------------------------------------------------------
+    def blob(self, repository: str, digest: str) -> BlobRecord | None:
+        row = self._one(
+            "SELECT b.size FROM repo_blobs l JOIN blobs b ON b.digest = l.digest"
+            " WHERE l.repo = ? AND l.digest = ?",
+            repository,
+            digest,
+        )
+        return BlobRecord(digest, row[0]) if row else None
+
+    def any_blob(self, digest: str) -> BlobRecord | None:
+        row = self._one("SELECT size FROM blobs WHERE digest = ?", digest)
+        return BlobRecord(digest, row[0]) if row else None
+
+    def link_blob(self, repository: str, blob: BlobRecord) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO blobs (digest, size, created) VALUES (?, ?, ?)",
+                (blob.digest, blob.size, time.time()),
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO repo_blobs (repo, digest) VALUES (?, ?)",
+                (repository, blob.digest),
+            )
+
+    def unlink_blob(self, repository: str, digest: str) -> bool:
+        with self._write() as db:
+            _refuse_if_referenced(db, repository, digest)
+            return (
+                db.execute(
+                    "DELETE FROM repo_blobs WHERE repo = ? AND digest = ?", (repository, digest)
+                ).rowcount
+                > 0
+            )
+
+    # -- manifests and tags ----------------------------------------------------------------
+    def manifest(self, repository: str, digest: str) -> ManifestRecord | None:
+        row = self._one(
+            "SELECT media_type, body, subject, artifact_type, annotations FROM manifests"
+            " WHERE repo = ? AND digest = ?",
+            repository,
+            digest,
+        )
+        if not row:
+            return None
+        return ManifestRecord(digest, row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"))
+
+    def tag(self, repository: str, tag: str) -> str | None:
+        row = self._one("SELECT digest FROM tags WHERE repo = ? AND tag = ?", repository, tag)
+        return row[0] if row else None
+
+    def put_manifest(self, repository: str, write: ManifestWrite) -> None:
+        record = write.record
+        with self._write() as db:
+            _require(db, repository, write)
+            db.execute(
+                "INSERT OR IGNORE INTO manifests (repo, digest, media_type, body, subject,"
+                " artifact_type, annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    repository,
+                    record.digest,
+                    record.media_type,
+                    record.body,
+                    record.subject,
+                    record.artifact_type,
+                    json.dumps(record.annotations) if record.annotations else None,
+                    time.time(),
+                ),
+            )
+            refs = [(d, "blob") for d in write.blobs] + [(d, "manifest") for d in write.children]
+            db.executemany(
+                "INSERT OR IGNORE INTO manifest_refs (repo, manifest, target, kind)"
+                " VALUES (?, ?, ?, ?)",
+                [(repository, record.digest, target, kind) for target, kind in refs],
+            )
+            if write.tag is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)",
+                    (repository, write.tag, record.digest),
+                )
+
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        with self._write() as db:
+            _refuse_if_referenced(db, repository, digest)
+            deleted = db.execute(
+                "DELETE FROM manifests WHERE repo = ? AND digest = ?", (repository, digest)
+            ).rowcount
+            db.execute(
+                "DELETE FROM manifest_refs WHERE repo = ? AND manifest = ?", (repository, digest)
+            )
+            db.execute("DELETE FROM tags WHERE repo = ? AND digest = ?", (repository, digest))
+            return deleted > 0
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        with self._write() as db:
+            return (
+                db.execute(
+                    "DELETE FROM tags WHERE repo = ? AND tag = ?", (repository, tag)
+                ).rowcount
+                > 0
+            )
+
+    def tags(self, repository: str, last: str | None, limit: int) -> list[str]:
+        rows = self._db().execute(
+            "SELECT tag FROM tags WHERE repo = ? AND tag > ? ORDER BY tag LIMIT ?",
+            (repository, last or "", limit),
+        )
+        return [row[0] for row in rows]
+
+    def repository_exists(self, repository: str) -> bool:
+        return bool(
+            self._one("SELECT 1 FROM manifests WHERE repo = ? LIMIT 1", repository)
+            or self._one("SELECT 1 FROM repo_blobs WHERE repo = ? LIMIT 1", repository)
+        )
+
+    def repositories(self, last: str | None, limit: int) -> list[str]:
+        rows = self._db().execute(
+            "SELECT repo FROM (SELECT DISTINCT repo FROM manifests UNION"
+            " SELECT DISTINCT repo FROM repo_blobs) WHERE repo > ? ORDER BY repo LIMIT ?",
+            (last or "", limit),
+        )
+        return [row[0] for row in rows]
+
+    def referrers(self, repository: str, subject: str) -> list[Referrer]:
+        rows = self._db().execute(
+            "SELECT digest, media_type, length(body), artifact_type, annotations FROM manifests"
+            " WHERE repo = ? AND subject = ? ORDER BY digest",
+            (repository, subject),
+        )
+        return [Referrer(r[0], r[1], r[2], r[3], json.loads(r[4] or "{}")) for r in rows]
+
+    # -- upload sessions -------------------------------------------------------------------
+    def create_upload(self, session: UploadSession) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO uploads (upload_id, repo, size, version, state, started)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    session.upload_id,
+                    session.repository,
+                    session.size,
+                    session.version,
+                    json.dumps(session.state),
+                    session.started_at,
+                ),
+            )
+
+    def upload(self, repository: str, upload_id: str) -> UploadSession | None:
+        row = self._one(
+            "SELECT size, version, state, started FROM uploads WHERE upload_id = ? AND repo = ?",
+            upload_id,
+            repository,
+        )
+        if not row:
+            return None
+        return UploadSession(repository, upload_id, row[0], row[1], json.loads(row[2]), row[3])
+
+    def update_upload(self, session: UploadSession) -> bool:
+        with self._write() as db:
+            return (
+                db.execute(
+                    "UPDATE uploads SET size = ?, version = ?, state = ?"
+                    " WHERE upload_id = ? AND repo = ? AND version = ?",
+                    (
+                        session.size,
+                        session.version,
+                        json.dumps(session.state),
+                        session.upload_id,
+                        session.repository,
+                        session.version - 1,
+                    ),
+                ).rowcount
+                == 1
+            )
+
+    def delete_upload(self, repository: str, upload_id: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM uploads WHERE upload_id = ? AND repo = ?", (upload_id, repository)
+            )
+
+    def uploads_started_before(self, cutoff: float) -> list[UploadSession]:
+        rows = self._db().execute(
+            "SELECT repo, upload_id, size, version, state, started FROM uploads WHERE started < ?",
+            (cutoff,),
+        )
+        return [UploadSession(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    def upload_exists(self, upload_id: str) -> bool:
+        return self._one("SELECT 1 FROM uploads WHERE upload_id = ?", upload_id) is not None
+
+
+def _require(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> None:
+    for digest in write.blobs:
+        if not db.execute(
+            "SELECT 1 FROM repo_blobs WHERE repo = ? AND digest = ?", (repository, digest)
+        ).fetchone():
+            raise MissingReference(digest, "blob")
+    for digest in write.children:
+        if not db.execute(
+            "SELECT 1 FROM manifests WHERE repo = ? AND digest = ?", (repository, digest)
+        ).fetchone():
+            raise MissingReference(digest, "manifest")
+
+
+def _refuse_if_referenced(db: sqlite3.Connection, repository: str, digest: str) -> None:
+    row = db.execute(
+        "SELECT manifest FROM manifest_refs WHERE repo = ? AND target = ? LIMIT 1",
+        (repository, digest),
+    ).fetchone()
+    if row:
+        raise StillReferenced(row[0])
