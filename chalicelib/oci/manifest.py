@@ -115,6 +115,8 @@ def parse_manifest(body: bytes, content_type: str | None) -> Manifest:
         raise _invalid("manifest body is not valid JSON") from None
     if not isinstance(document, dict):
         raise _invalid("manifest must be a JSON object")
+    if document.get("schemaVersion") == 1:
+        raise _invalid("Docker schema1 manifests are not supported; push schema2 or OCI")
     if document.get("schemaVersion") != 2:
         raise _invalid("schemaVersion must be 2")
     media_type = _media_type(document, content_type)

@@ -29,10 +29,21 @@ def _starts_like_http(sock: socket.socket) -> bool:
     return not first or first.isalpha()
 
 
+def _refuse(sock: socket.socket) -> None:
+    """Answer 400, then read what the peer still sends before closing: closing with unread
+    bytes would reset the connection and could destroy the answer before it is read."""
+    with contextlib.suppress(OSError):
+        sock.sendall(_REFUSAL)
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(1.0)
+        for _ in range(64):
+            if not sock.recv(65536):
+                break
+
+
 class ProbeRefusingWorker(ThreadWorker):
     def handle(self, conn: Any) -> tuple[bool, Any]:
         if not self.cfg.is_ssl and not _starts_like_http(conn.sock):
-            with contextlib.suppress(OSError):
-                conn.sock.sendall(_REFUSAL)
+            _refuse(conn.sock)
             return (False, conn)
         return super().handle(conn)

@@ -1,0 +1,16 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.server import RegistryServer, running_registry
+
+
+@pytest.fixture(scope="session")
+def soute_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """One `soute serve` for every test that needs a live server."""
+    with running_registry(tmp_path_factory.mktemp("soute-server")) as server:
+        yield server

@@ -1,0 +1,162 @@
+"""One small HTTP client interface for the contract tests, with one implementation per front
+end: straight into the shared router (in process), and over HTTP to a running `soute serve`."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from chalicelib.api.messages import Request
+from chalicelib.api.router import Router
+from chalicelib.storage.ports import BlobBody
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+EMPTY_JSON = "application/vnd.oci.empty.v1+json"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: CaseInsensitiveDict
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def error_code(self) -> str:
+        return self.json()["errors"][0]["code"]
+
+
+class RouterClient:
+    """Calls the router directly, as every front end does."""
+
+    name = "router"
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | Iterable[bytes] = b"",
+    ) -> Reply:
+        split = urlsplit(path)
+        query = parse_qs(split.query, keep_blank_values=True)
+        for key, value in (params or {}).items():
+            query.setdefault(key, []).append(value)
+        chunked = not isinstance(data, bytes)
+        body = b"".join(data) if chunked else data
+        lowered = {k.lower(): v for k, v in (headers or {}).items()}
+        if not chunked:
+            lowered.setdefault("content-length", str(len(body)))
+        request = Request(
+            method=method,
+            path=split.path,
+            query=query,
+            headers=lowered,
+            body=io.BytesIO(body),
+            content_length=None if chunked else len(body),
+        )
+        response = self.router.handle(request)
+        payload = response.body
+        if isinstance(payload, BlobBody):
+            payload = b"".join(payload.iter_chunks()) if payload.path else b""
+        return Reply(response.status, CaseInsensitiveDict(response.headers), payload)
+
+
+class LiveClient:
+    """Talks HTTP to a running server."""
+
+    name = "server"
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | Iterable[bytes] = b"",
+    ) -> Reply:
+        url = path if path.startswith("http") else self.base_url + path
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        response = self.session.request(
+            method, url, headers=headers, data=data, allow_redirects=False, timeout=60
+        )
+        return Reply(response.status_code, response.headers, response.content)
+
+
+Client = RouterClient | LiveClient
+
+
+def new_repo(prefix: str = "test") -> str:
+    return f"{prefix}/{uuid.uuid4().hex[:12]}"
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_blob(client: Client, repo: str, data: bytes) -> str:
+    digest = sha256(data)
+    reply = client.request(
+        "POST", f"/v2/{repo}/blobs/uploads/", params={"digest": digest}, data=data
+    )
+    assert reply.status == 201, reply.body
+    return digest
+
+
+def descriptor(media_type: str, data: bytes, **extra: Any) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": sha256(data), "size": len(data), **extra}
+
+
+def image_manifest(
+    client: Client, repo: str, layers: list[bytes] | None = None, **extra: Any
+) -> bytes:
+    """Push a config and layers; return an OCI image manifest body that references them."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "n": uuid.uuid4().hex}).encode()
+    push_blob(client, repo, config)
+    layers = layers if layers is not None else [uuid.uuid4().bytes * 100]
+    for layer in layers:
+        push_blob(client, repo, layer)
+    document = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor(OCI_CONFIG, config),
+        "layers": [descriptor(OCI_LAYER, layer) for layer in layers],
+        **extra,
+    }
+    return json.dumps(document).encode()
+
+
+def put_manifest(
+    client: Client, repo: str, reference: str, body: bytes, media_type: str = OCI_MANIFEST
+) -> Reply:
+    return client.request(
+        "PUT", f"/v2/{repo}/manifests/{reference}", headers={"Content-Type": media_type}, data=body
+    )
