@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..oci.errors import OCIError
 from ..oci.manifest import MAX_MANIFEST_BYTES
 from ..registry.service import Registry
+from ..storage.ports import IncompleteBody
 from .messages import Request, Response
 
 
@@ -26,7 +27,10 @@ def put_manifest(registry: Registry, request: Request, name: str, reference: str
             f"manifest is {request.content_length} bytes; the limit is {MAX_MANIFEST_BYTES}",
             status=413,
         )
-    body = request.read_body(MAX_MANIFEST_BYTES)
+    try:
+        body = request.read_body(MAX_MANIFEST_BYTES)
+    except IncompleteBody as error:
+        raise OCIError("MANIFEST_INVALID", str(error)) from None
     record = registry.manifests.put(name, reference, body, request.header("Content-Type"))
     headers = {
         "Location": f"/v2/{name}/manifests/{record.digest}",

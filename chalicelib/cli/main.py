@@ -36,8 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default="./.soute-data", help="where blobs and metadata live")
     serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
-    serve.add_argument("--workers", type=int, default=1, help="server processes")
-    serve.add_argument("--threads", type=int, default=32, help="concurrent requests per process")
+    serve.add_argument("--workers", type=int, default=2, help="server processes (default 2)")
+    serve.add_argument(
+        "--threads", type=int, default=32, help="concurrent requests per process (default 32)"
+    )
     serve.set_defaults(run=_serve)
     return parser
 

@@ -111,7 +111,7 @@ def parse_manifest(body: bytes, content_type: str | None) -> Manifest:
         )
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         raise _invalid("manifest body is not valid JSON") from None
     if not isinstance(document, dict):
         raise _invalid("manifest must be a JSON object")

@@ -29,7 +29,7 @@ class ServeOptions:
     data_dir: str = "./.soute-data"
     tls_cert: str | None = None
     tls_key: str | None = None
-    workers: int = 1
+    workers: int = 2
     threads: int = 32
     access_log: bool = True
 

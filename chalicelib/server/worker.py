@@ -1,22 +1,45 @@
-"""A gunicorn thread worker that refuses non-HTTP bytes at once.
+"""The gunicorn thread worker of `soute serve`, with two registry-specific behaviours.
 
-skopeo, podman and containerd try HTTPS first. A plain-HTTP server that waits for a request
-line that never comes makes them wait 10 s on every command before they fall back to HTTP, so
-a connection whose first byte cannot start an HTTP method gets a 400 and is closed right away.
+1. Non-HTTP bytes are refused at once. skopeo, podman and containerd try HTTPS first; a
+   plain-HTTP server that waits for a request line that never comes makes them wait 10 s on
+   every command before they fall back to HTTP. A connection whose first byte cannot start an
+   HTTP method gets a 400 and is closed right away.
+2. Requests gunicorn itself cannot parse (a request line over the limit, bad headers, a broken
+   chunked body) are answered with an OCI error body, as registry clients expect, rather than
+   gunicorn's HTML page.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 from typing import Any
 
+from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
-_REFUSAL = (
-    b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: 45\r\n\r\nthis port speaks plain HTTP, not TLS or other"
+
+def oci_error_bytes(status: int, reason: str, message: str, code: str = "UNSUPPORTED") -> bytes:
+    body = json.dumps({"errors": [{"code": code, "message": message}]}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Docker-Distribution-API-Version: registry/2.0\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+_REFUSAL = oci_error_bytes(
+    400, "Bad Request", "this port speaks plain HTTP; TLS and other protocols are refused"
 )
+
+
+def _write_oci_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    _answer_and_close(sock, oci_error_bytes(status_int, reason, f"{reason}: {mesg}"))
+
+
+# gunicorn's workers report parse errors through this function (see Worker.handle_error).
+util.write_error = _write_oci_error
 
 
 def _starts_like_http(sock: socket.socket) -> bool:
@@ -29,11 +52,12 @@ def _starts_like_http(sock: socket.socket) -> bool:
     return not first or first.isalpha()
 
 
-def _refuse(sock: socket.socket) -> None:
-    """Answer 400, then read what the peer still sends before closing: closing with unread
+def _answer_and_close(sock: socket.socket, answer: bytes) -> None:
+    """Send `answer`, then read what the peer still sends before closing: closing with unread
     bytes would reset the connection and could destroy the answer before it is read."""
     with contextlib.suppress(OSError):
-        sock.sendall(_REFUSAL)
+        sock.setblocking(True)
+        sock.sendall(answer)
         sock.shutdown(socket.SHUT_WR)
         sock.settimeout(1.0)
         for _ in range(64):
@@ -44,6 +68,6 @@ def _refuse(sock: socket.socket) -> None:
 class ProbeRefusingWorker(ThreadWorker):
     def handle(self, conn: Any) -> tuple[bool, Any]:
         if not self.cfg.is_ssl and not _starts_like_http(conn.sock):
-            _refuse(conn.sock)
+            _answer_and_close(conn.sock, _REFUSAL)
             return (False, conn)
         return super().handle(conn)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
 from ..api.messages import Request
 from ..api.router import Router, error_response
 from ..oci.errors import OCIError
-from ..storage.ports import BlobBody
+from ..storage.ports import BlobBody, IncompleteBody
 
 StartResponse = Callable[..., Any]
 
@@ -26,9 +27,23 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def to_request(environ: dict[str, Any]) -> Request:
-    from urllib.parse import parse_qs
+class _Body:
+    """The request body stream; a body the server cannot decode (a broken chunked encoding,
+    a client gone mid-request) surfaces as IncompleteBody, which the service answers with 400."""
 
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except (OSError, ValueError, RuntimeError) as error:
+            raise IncompleteBody(f"request body could not be read: {error}") from None
+        except Exception as error:  # gunicorn's parse errors derive from Exception only
+            raise IncompleteBody(f"request body is malformed: {error}") from None
+
+
+def to_request(environ: dict[str, Any]) -> Request:
     headers = _headers(environ)
     raw_length = headers.get("content-length")
     if "chunked" in headers.get("transfer-encoding", "").lower():
@@ -40,7 +55,7 @@ def to_request(environ: dict[str, Any]) -> Request:
         path=environ.get("PATH_INFO", "") or "/",
         query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
         headers=headers,
-        body=environ["wsgi.input"],
+        body=_Body(environ["wsgi.input"]),
         content_length=int(raw_length) if raw_length is not None else None,
     )
 

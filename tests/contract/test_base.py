@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from urllib.parse import urlsplit
@@ -36,14 +37,26 @@ def test_errors_carry_the_api_version_header(client: Client) -> None:
 
 
 def _raw(live: LiveClient, payload: bytes) -> tuple[bytes, float]:
+    """Send raw bytes; return the first response (or all bytes until close) and the time."""
     address = urlsplit(live.base_url)
     started = time.monotonic()
     with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
         sock.sendall(payload)
         answer = b""
-        while chunk := sock.recv(4096):
+        while not _complete(answer) and (chunk := sock.recv(4096)):
             answer += chunk
     return answer, time.monotonic() - started
+
+
+def _complete(answer: bytes) -> bool:
+    head, separator, body = answer.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
 
 
 def test_tls_handshake_on_plain_port_is_refused_at_once(live: LiveClient) -> None:
@@ -63,3 +76,33 @@ def test_bad_content_length_is_refused(live: LiveClient) -> None:
         live, b"POST /v2/a/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"
     )
     assert answer.startswith(b"HTTP/1.1 400")
+
+
+def test_request_line_over_the_limit_gets_an_oci_error(live: LiveClient) -> None:
+    answer, _ = _raw(live, b"GET /v2/" + b"a" * 9000 + b"/tags/list HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"application/json" in head
+    assert json.loads(body)["errors"][0]["code"]
+
+
+def test_broken_chunked_body_is_400_not_500(live: LiveClient) -> None:
+    location = live.request("POST", f"/v2/{new_repo()}/blobs/uploads/").headers["Location"]
+    answer, _ = _raw(
+        live,
+        f"PATCH {location} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        + b"zz\r\nnot hex\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+
+
+def test_deeply_nested_manifest_is_manifest_invalid(client: Client) -> None:
+    body = b'{"schemaVersion": 2, "x": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+    reply = client.request(
+        "PUT",
+        f"/v2/{new_repo()}/manifests/deep",
+        data=body,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert reply.status == 400
+    assert reply.error_code() == "MANIFEST_INVALID"
