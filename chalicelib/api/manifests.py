@@ -31,7 +31,9 @@ def put_manifest(registry: Registry, request: Request, name: str, reference: str
         body = request.read_body(MAX_MANIFEST_BYTES)
     except IncompleteBody as error:
         raise OCIError("MANIFEST_INVALID", str(error)) from None
-    record = registry.manifests.put(name, reference, body, request.header("Content-Type"))
+    record, tags = registry.manifests.put(
+        name, reference, body, request.header("Content-Type"), tuple(request.query.get("tag", ()))
+    )
     headers = {
         "Location": f"/v2/{name}/manifests/{record.digest}",
         "Docker-Content-Digest": record.digest,
@@ -39,6 +41,8 @@ def put_manifest(registry: Registry, request: Request, name: str, reference: str
     }
     if record.subject:
         headers["OCI-Subject"] = record.subject
+    if tags:
+        headers["OCI-Tag"] = ", ".join(tags)
     return Response(201, headers)
 
 

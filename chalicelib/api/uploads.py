@@ -63,7 +63,10 @@ def finish_upload(registry: Registry, request: Request, name: str, upload_id: st
     digest = request.arg("digest")
     if not digest:
         raise OCIError("DIGEST_INVALID", "finish the upload with PUT ...?digest=<algorithm>:<hex>")
-    blob = registry.uploads.finish(name, upload_id, digest, request.body, request.content_length)
+    start = chunk_range(request.header("Content-Range"), request.content_length)
+    blob = registry.uploads.finish(
+        name, upload_id, digest, request.body, request.content_length, start
+    )
     return _created(name, blob)
 
 

@@ -36,9 +36,17 @@ class Manifests:
         return self.meta.tag(repository, check_tag(reference))
 
     def put(
-        self, repository: str, reference: str, body: bytes, content_type: str | None
-    ) -> ManifestRecord:
+        self,
+        repository: str,
+        reference: str,
+        body: bytes,
+        content_type: str | None,
+        extra_tags: tuple[str, ...] = (),
+    ) -> tuple[ManifestRecord, tuple[str, ...]]:
+        """Store a manifest under its digest and its tags: the reference if it is a tag, and
+        `extra_tags` (the `?tag=` parameters); return the record and the tags set."""
         digest, tag = self._digest_and_tag(reference, body)
+        tags = tuple(dict.fromkeys(check_tag(t) for t in ((tag,) if tag else ()) + extra_tags))
         manifest = parse_manifest(body, content_type)
         record = ManifestRecord(
             digest=str(digest),
@@ -52,13 +60,13 @@ class Manifests:
             record=record,
             blobs=tuple(dict.fromkeys(str(blob.digest) for blob in manifest.blobs)),
             children=tuple(dict.fromkeys(str(child.digest) for child in manifest.children)),
-            tag=tag,
+            tags=tags,
         )
         try:
             self.meta.put_manifest(repository, write)
         except MissingReference as missing:
             raise _missing(repository, missing) from None
-        return record
+        return record, tags
 
     @staticmethod
     def _digest_and_tag(reference: str, body: bytes) -> tuple[Digest, str | None]:

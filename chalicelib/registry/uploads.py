@@ -64,10 +64,17 @@ class Uploads:
         return updated
 
     def finish(
-        self, repository: str, upload_id: str, digest: str, body: BinaryIO, length: int | None
+        self,
+        repository: str,
+        upload_id: str,
+        digest: str,
+        body: BinaryIO,
+        length: int | None,
+        start: int | None = None,
     ) -> BlobRecord:
+        """Append the last chunk, if any, then verify the digest and make the blob visible."""
         parsed = parse_digest(digest)
-        session = self.append(repository, upload_id, body, length)
+        session = self.append(repository, upload_id, body, length, start)
         try:
             self.store.finish(upload_id, session.state, session.size, parsed)
         except FileNotFoundError:

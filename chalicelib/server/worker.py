@@ -67,7 +67,11 @@ def _answer_and_close(sock: socket.socket, answer: bytes) -> None:
 
 class ProbeRefusingWorker(ThreadWorker):
     def handle(self, conn: Any) -> tuple[bool, Any]:
-        if not self.cfg.is_ssl and not _starts_like_http(conn.sock):
+        # Only a connection's first bytes are checked: on a kept-alive connection the next
+        # bytes may be the unread rest of an earlier request body, which gunicorn discards.
+        first_request = not getattr(conn, "soute_seen", False)
+        conn.soute_seen = True
+        if first_request and not self.cfg.is_ssl and not _starts_like_http(conn.sock):
             _answer_and_close(conn.sock, _REFUSAL)
             return (False, conn)
         return super().handle(conn)

@@ -67,7 +67,7 @@ class ManifestWrite:
     record: ManifestRecord
     blobs: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
-    tag: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -155,11 +155,10 @@ class SqliteMetadataStore:
                 " VALUES (?, ?, ?, ?)",
                 [(repository, record.digest, target, kind) for target, kind in refs],
             )
-            if write.tag is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)",
-                    (repository, write.tag, record.digest),
-                )
+            db.executemany(
+                "INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)",
+                [(repository, tag, record.digest) for tag in write.tags],
+            )
 
     def delete_manifest(self, repository: str, digest: str) -> bool:
         with self._write() as db:

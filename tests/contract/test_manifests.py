@@ -327,3 +327,32 @@ def test_unknown_manifest(client: Client) -> None:
     reply = client.request("GET", f"/v2/{new_repo()}/manifests/nope")
     assert reply.status == 404
     assert reply.error_code() == "MANIFEST_UNKNOWN"
+
+
+def test_tag_parameters_on_put_by_digest(client: Client) -> None:
+    repo = new_repo()
+    body = image_manifest(client, repo)
+    reply = client.request(
+        "PUT",
+        f"/v2/{repo}/manifests/{sha256(body)}?tag=a&tag=b",
+        headers={"Content-Type": OCI_MANIFEST},
+        data=body,
+    )
+    assert reply.status == 201
+    assert reply.headers["OCI-Tag"] == "a, b"
+    assert client.request("GET", f"/v2/{repo}/tags/list").json()["tags"] == ["a", "b"]
+    reply = client.request(
+        "PUT",
+        f"/v2/{repo}/manifests/{sha256(body)}?tag=-bad",
+        headers={"Content-Type": OCI_MANIFEST},
+        data=body,
+    )
+    assert reply.error_code() == "TAG_INVALID"
+
+
+def test_pushing_the_same_manifest_again_is_201(client: Client) -> None:
+    repo = new_repo()
+    body = image_manifest(client, repo)
+    assert put_manifest(client, repo, sha256(body), body).status == 201
+    assert put_manifest(client, repo, sha256(body), body).status == 201
+    assert put_manifest(client, repo, "again", body).status == 201

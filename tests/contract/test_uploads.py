@@ -207,3 +207,42 @@ def test_chunked_transfer_encoding_streams(live: LiveClient) -> None:
     reply = live.request("PUT", reply.headers["Location"], params={"digest": sha256(data)})
     assert reply.status == 201
     assert live.request("GET", f"/v2/{repo}/blobs/{sha256(data)}").body == data
+
+
+def test_last_chunk_on_put_out_of_order_is_416_and_upload_stays_usable(client: Client) -> None:
+    repo, data = new_repo(), os.urandom(2000)
+    location = _start(client, repo)
+    client.request("PATCH", location, headers={"Content-Range": "0-999"}, data=data[:1000])
+    reply = client.request(
+        "PUT",
+        location,
+        params={"digest": sha256(data)},
+        headers={"Content-Range": "0-999"},
+        data=data[1000:],
+    )
+    assert reply.status == 416
+    assert reply.headers["Range"] == "0-999"
+    reply = client.request(
+        "PUT",
+        location,
+        params={"digest": sha256(data)},
+        headers={"Content-Range": "1000-1999"},
+        data=data[1000:],
+    )
+    assert reply.status == 201
+    assert _blob(client, repo, sha256(data)) == data
+
+
+def test_refused_chunk_leaves_the_connection_usable(live: LiveClient) -> None:
+    location = _start(live, new_repo())
+    chunk = os.urandom(1 << 20)
+    reply = live.request(
+        "PATCH",
+        location,
+        headers={"Content-Range": f"{len(chunk)}-{2 * len(chunk) - 1}"},
+        data=chunk,
+    )
+    assert reply.status == 416
+    status = live.request("GET", location)  # same kept-alive connection
+    assert status.status == 204
+    assert status.headers["Range"] == "0-0"
