@@ -1,0 +1,1 @@
+"""Test support: images built in Python, private container engines, a registry process."""
