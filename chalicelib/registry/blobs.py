@@ -20,7 +20,7 @@ class Blobs:
         return record
 
     def body(self, record: BlobRecord, offset: int, length: int) -> BlobBody:
-        return self.store.body(record.digest, offset, length)
+        return self.store.body(record, offset, length)
 
     def delete(self, repository: str, digest: str) -> None:
         self.stat(repository, digest)
@@ -38,7 +38,7 @@ class Blobs:
         """Link a blob that `source` (or, without one, any repository) has; None if absent."""
         parse_digest(digest)
         record = self.meta.blob(source, digest) if source else self.meta.any_blob(digest)
-        if record is None or not self.store.exists(digest):
+        if record is None:
             return None
         self.meta.link_blob(repository, record)
         return record

@@ -22,18 +22,15 @@ class Manifests:
         self.meta = meta
 
     def get(self, repository: str, reference: str) -> ManifestRecord:
-        digest = self._resolve(repository, reference)
-        record = self.meta.manifest(repository, digest) if digest else None
+        if is_digest(reference):
+            record = self.meta.manifest(repository, str(parse_digest(reference)))
+        else:
+            record = self.meta.tagged_manifest(repository, check_tag(reference))
         if record is None:
             raise OCIError(
                 "MANIFEST_UNKNOWN", f"manifest {reference} is not in repository {repository}"
             )
         return record
-
-    def _resolve(self, repository: str, reference: str) -> str | None:
-        if is_digest(reference):
-            return str(parse_digest(reference))
-        return self.meta.tag(repository, check_tag(reference))
 
     def put(
         self,

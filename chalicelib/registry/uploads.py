@@ -76,7 +76,7 @@ class Uploads:
         parsed = parse_digest(digest)
         session = self.append(repository, upload_id, body, length, start)
         try:
-            self.store.finish(upload_id, session.state, session.size, parsed)
+            key = self.store.finish(upload_id, session.state, session.size, parsed)
         except FileNotFoundError:
             # Another request finished or cancelled this upload first.
             raise OCIError(
@@ -89,7 +89,7 @@ class Uploads:
                 f"uploaded content has digest {error.actual}, not {digest}; the upload is"
                 " discarded, push the blob again",
             ) from None
-        record = BlobRecord(str(parsed), session.size)
+        record = BlobRecord(str(parsed), session.size, key)
         self.meta.link_blob(repository, record)
         self.meta.delete_upload(repository, upload_id)
         self.store.discard(upload_id, session.state)

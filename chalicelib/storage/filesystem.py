@@ -20,7 +20,7 @@ import threading
 from typing import Any, BinaryIO
 
 from ..oci.digest import Digest, parse_digest
-from .ports import BlobBody, DigestMismatch, IncompleteBody
+from .ports import BlobBody, BlobRecord, DigestMismatch, IncompleteBody
 
 COPY_BLOCK = 1 << 20
 
@@ -97,7 +97,7 @@ class FilesystemBlobStore:
             self._hashes.record(upload_id, new_chunks, hasher)
         return written, {**state, "chunks": list(new_chunks)}
 
-    def finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> None:
+    def finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> str:
         chunks = tuple(state.get("chunks", ()))
         paths = [os.path.join(self._upload_dir(upload_id), name) for name in chunks]
         stored = sum(os.path.getsize(path) for path in paths)
@@ -111,6 +111,7 @@ class FilesystemBlobStore:
         target = self.blob_path(str(digest))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.replace(source, target)
+        return os.path.relpath(target, self.root)
 
     def _single_file(
         self, upload_id: str, chunks: tuple[str, ...], paths: list[str], algorithm: str
@@ -144,12 +145,8 @@ class FilesystemBlobStore:
     def exists(self, digest: str) -> bool:
         return os.path.exists(self.blob_path(digest))
 
-    def body(self, digest: str, offset: int, length: int) -> BlobBody:
-        return BlobBody(path=self.blob_path(digest), offset=offset, length=length)
-
-    def delete(self, digest: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.blob_path(digest))
+    def body(self, blob: BlobRecord, offset: int, length: int) -> BlobBody:
+        return BlobBody(path=self.blob_path(blob.digest), offset=offset, length=length)
 
 
 def _copy_body(body: BinaryIO, length: int | None, path: str, hasher: Any) -> int:

@@ -48,6 +48,7 @@ class StillReferenced(Exception):
 class BlobRecord:
     digest: str
     size: int
+    key: str = ""  # where the BlobStore keeps the bytes, if not derived from the digest
 
 
 @dataclass(frozen=True)
@@ -117,18 +118,15 @@ class BlobStore(Protocol):
     ) -> tuple[int, dict[str, Any]]:
         """Store the body's bytes after `offset`; return the bytes written and the new state."""
 
-    def finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> None:
-        """Make the upload the blob `digest`, or raise DigestMismatch and keep nothing."""
+    def finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> str:
+        """Make the upload the blob `digest` and return its storage key, or raise
+        DigestMismatch and keep nothing."""
 
     def discard(self, upload_id: str, state: dict[str, Any]) -> None:
         """Forget an upload's bytes (cancelled, finished, or abandoned)."""
 
-    def exists(self, digest: str) -> bool: ...
-
-    def body(self, digest: str, offset: int, length: int) -> BlobBody:
-        """Where to read `length` bytes of the blob from `offset`."""
-
-    def delete(self, digest: str) -> None: ...
+    def body(self, blob: BlobRecord, offset: int, length: int) -> BlobBody:
+        """Where to read `length` bytes of the blob from `offset` (a file range or a URL)."""
 
     def upload_ids(self) -> list[str]:
         """Uploads that have bytes in the store, to sweep those that lost their session."""
@@ -144,7 +142,9 @@ class MetadataStore(Protocol):
 
     # manifests and tags
     def manifest(self, repository: str, digest: str) -> ManifestRecord | None: ...
-    def tag(self, repository: str, tag: str) -> str | None: ...
+    def tagged_manifest(self, repository: str, tag: str) -> ManifestRecord | None:
+        """The manifest a tag points at, in one read where the backend allows."""
+
     def put_manifest(self, repository: str, write: ManifestWrite) -> None:
         """Store manifest, references and tag at once; raise MissingReference otherwise."""
 

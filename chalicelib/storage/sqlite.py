@@ -26,7 +26,8 @@ from .ports import (
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
-    digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created REAL NOT NULL) WITHOUT ROWID;
+    digest TEXT PRIMARY KEY, size INTEGER NOT NULL, key TEXT NOT NULL, created REAL NOT NULL)
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS repo_blobs (
     repo TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (repo, digest)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS manifests (
@@ -83,22 +84,22 @@ class SqliteMetadataStore:
     # -- blobs -----------------------------------------------------------------------------
     def blob(self, repository: str, digest: str) -> BlobRecord | None:
         row = self._one(
-            "SELECT b.size FROM repo_blobs l JOIN blobs b ON b.digest = l.digest"
+            "SELECT b.size, b.key FROM repo_blobs l JOIN blobs b ON b.digest = l.digest"
             " WHERE l.repo = ? AND l.digest = ?",
             repository,
             digest,
         )
-        return BlobRecord(digest, row[0]) if row else None
+        return BlobRecord(digest, row[0], row[1]) if row else None
 
     def any_blob(self, digest: str) -> BlobRecord | None:
-        row = self._one("SELECT size FROM blobs WHERE digest = ?", digest)
-        return BlobRecord(digest, row[0]) if row else None
+        row = self._one("SELECT size, key FROM blobs WHERE digest = ?", digest)
+        return BlobRecord(digest, row[0], row[1]) if row else None
 
     def link_blob(self, repository: str, blob: BlobRecord) -> None:
         with self._write() as db:
             db.execute(
-                "INSERT OR IGNORE INTO blobs (digest, size, created) VALUES (?, ?, ?)",
-                (blob.digest, blob.size, time.time()),
+                "INSERT OR IGNORE INTO blobs (digest, size, key, created) VALUES (?, ?, ?, ?)",
+                (blob.digest, blob.size, blob.key, time.time()),
             )
             db.execute(
                 "INSERT OR IGNORE INTO repo_blobs (repo, digest) VALUES (?, ?)",
@@ -127,9 +128,9 @@ class SqliteMetadataStore:
             return None
         return ManifestRecord(digest, row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"))
 
-    def tag(self, repository: str, tag: str) -> str | None:
+    def tagged_manifest(self, repository: str, tag: str) -> ManifestRecord | None:
         row = self._one("SELECT digest FROM tags WHERE repo = ? AND tag = ?", repository, tag)
-        return row[0] if row else None
+        return self.manifest(repository, row[0]) if row else None
 
     def put_manifest(self, repository: str, write: ManifestWrite) -> None:
         record = write.record
