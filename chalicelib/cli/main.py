@@ -6,18 +6,45 @@ import argparse
 import logging
 import sys
 
+from ..server.backends import BackendOptions
+
+
+def _backend(args: argparse.Namespace) -> BackendOptions:
+    backend = "aws" if args.lambda_emulation else args.backend
+    return BackendOptions(
+        backend=backend,
+        data_dir=args.data_dir,
+        s3_bucket=args.s3_bucket,
+        dynamodb_table=args.dynamodb_table,
+        endpoint_url=args.endpoint_url,
+        region=args.region,
+        presign_expires=args.presign_expires,
+        # Through Lambda every request stays under ~4.5 MB of raw body: ask chunking clients
+        # for 4 MiB chunks. The embedded server takes chunks of any size.
+        chunk_min_length=4 << 20 if args.lambda_emulation else 1 << 20,
+    )
+
+
+def _check_backend(options: BackendOptions) -> str | None:
+    if options.backend == "aws" and not (options.s3_bucket and options.dynamodb_table):
+        return "the aws backend (and --lambda) need --s3-bucket and --dynamodb-table"
+    return None
+
 
 def _serve(args: argparse.Namespace) -> int:
     from ..server.gunicorn_app import ServeOptions, serve
 
     if bool(args.tls_cert) != bool(args.tls_key):
-        print("soute serve: --tls-cert and --tls-key go together", file=sys.stderr)
-        return 2
+        return _fail("serve", "--tls-cert and --tls-key go together")
+    backend = _backend(args)
+    if problem := _check_backend(backend):
+        return _fail("serve", problem)
     serve(
         ServeOptions(
             host=args.host,
             port=args.port,
-            data_dir=args.data_dir,
+            backend=backend,
+            lambda_emulation=args.lambda_emulation,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             workers=args.workers,
@@ -27,13 +54,59 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="soute", description="A serverless OCI registry.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _aws_init(args: argparse.Namespace) -> int:
+    from ..storage.aws_clients import aws_clients
+    from ..storage.aws_setup import ensure_bucket, ensure_table
+
+    clients = aws_clients(args.region, args.endpoint_url)
+    for kind, name, created in (
+        ("bucket", args.s3_bucket, ensure_bucket(clients.s3, args.s3_bucket, args.region)),
+        ("table", args.dynamodb_table, ensure_table(clients.dynamodb, args.dynamodb_table)),
+    ):
+        print(f"{kind} {name}: {'created' if created else 'already there; settings applied'}")
+    return 0
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"soute {command}: {message}", file=sys.stderr)
+    return 2
+
+
+def _storage_options(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--s3-bucket", required=required, help="S3 bucket for blobs")
+    parser.add_argument("--dynamodb-table", required=required, help="DynamoDB table for metadata")
+    parser.add_argument("--endpoint-url", help="S3/DynamoDB endpoint (an emulator); default AWS")
+    parser.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+
+
+def _serve_parser(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="run the registry on this machine")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=5000)
-    serve.add_argument("--data-dir", default="./.soute-data", help="where blobs and metadata live")
+    serve.add_argument(
+        "--backend",
+        choices=("embedded", "aws"),
+        default="embedded",
+        help="embedded (files + SQLite, the default) or aws (S3 + DynamoDB)",
+    )
+    serve.add_argument(
+        "--data-dir",
+        default="./.soute-data",
+        help="where the embedded backend keeps blobs and metadata",
+    )
+    _storage_options(serve, required=False)
+    serve.add_argument(
+        "--presign-expires",
+        type=int,
+        default=1200,
+        help="seconds a presigned S3 download URL stays valid (aws backend)",
+    )
+    serve.add_argument(
+        "--lambda",
+        dest="lambda_emulation",
+        action="store_true",
+        help="serve the Chalice app as API Gateway and Lambda do (aws backend)",
+    )
     serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
     serve.add_argument("--workers", type=int, default=2, help="server processes (default 2)")
@@ -41,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=32, help="concurrent requests per process (default 32)"
     )
     serve.set_defaults(run=_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="soute", description="A serverless OCI registry.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(commands)
+    aws = commands.add_parser("aws", help="AWS resources").add_subparsers(dest="aws", required=True)
+    init = aws.add_parser("init", help="create the S3 bucket and DynamoDB table (idempotent)")
+    _storage_options(init, required=True)
+    init.set_defaults(run=_aws_init)
     return parser
 
 

@@ -90,7 +90,7 @@ class Uploads:
                 " discarded, push the blob again",
             ) from None
         record = BlobRecord(str(parsed), session.size, key)
-        self.meta.link_blob(repository, record)
+        self.meta.add_blob(repository, record)
         self.meta.delete_upload(repository, upload_id)
         self.store.discard(upload_id, session.state)
         return record

@@ -1,17 +1,90 @@
-"""Builds the registry service on a storage backend chosen by the front end."""
+"""Builds the registry service on the storage backend a front end asks for.
+
+Front ends pass explicit options; the Lambda function (app.py) reads the same options from its
+environment, which the Chalice config and `soute serve --lambda` set.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from ..registry.service import Registry
 from ..registry.settings import Settings
-from ..storage.filesystem import FilesystemBlobStore
-from ..storage.sqlite import SqliteMetadataStore
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    backend: str = "embedded"  # "embedded" or "aws"
+    data_dir: str = "./.soute-data"
+    s3_bucket: str | None = None
+    dynamodb_table: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+    presign_expires: int = 1200
+    chunk_min_length: int = 1 << 20
+
+    def environment(self) -> dict[str, str]:
+        """These options as the environment variables `options_from_environment` reads."""
+        values = {
+            "SOUTE_BACKEND": self.backend,
+            "SOUTE_DATA_DIR": self.data_dir,
+            "SOUTE_S3_BUCKET": self.s3_bucket,
+            "SOUTE_DYNAMODB_TABLE": self.dynamodb_table,
+            "SOUTE_AWS_ENDPOINT_URL": self.endpoint_url,
+            "SOUTE_AWS_REGION": self.region,
+            "SOUTE_PRESIGN_EXPIRES": str(self.presign_expires),
+            "SOUTE_CHUNK_MIN_LENGTH": str(self.chunk_min_length),
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+def options_from_environment(env: Mapping[str, str] | None = None) -> BackendOptions:
+    env = os.environ if env is None else env
+    defaults = BackendOptions()
+    return BackendOptions(
+        backend=env.get("SOUTE_BACKEND", defaults.backend),
+        data_dir=env.get("SOUTE_DATA_DIR", defaults.data_dir),
+        s3_bucket=env.get("SOUTE_S3_BUCKET"),
+        dynamodb_table=env.get("SOUTE_DYNAMODB_TABLE"),
+        endpoint_url=env.get("SOUTE_AWS_ENDPOINT_URL") or None,
+        region=env.get("SOUTE_AWS_REGION") or env.get("AWS_REGION") or None,
+        presign_expires=int(env.get("SOUTE_PRESIGN_EXPIRES", defaults.presign_expires)),
+        chunk_min_length=int(env.get("SOUTE_CHUNK_MIN_LENGTH", defaults.chunk_min_length)),
+    )
+
+
+def build_registry(options: BackendOptions) -> Registry:
+    settings = Settings(chunk_min_length=options.chunk_min_length)
+    if options.backend == "embedded":
+        return embedded_registry(options.data_dir, settings)
+    if options.backend == "aws":
+        return aws_registry(options, settings)
+    raise ValueError(f"unknown backend {options.backend!r}; use 'embedded' or 'aws'")
 
 
 def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:
     """Files for blobs and SQLite for metadata, all under `data_dir`."""
+    from ..storage.filesystem import FilesystemBlobStore
+    from ..storage.sqlite import SqliteMetadataStore
+
     meta = SqliteMetadataStore(os.path.join(data_dir, "metadata.sqlite"))
     store = FilesystemBlobStore(data_dir)
+    return Registry(meta, store, settings)
+
+
+def aws_registry(options: BackendOptions, settings: Settings | None = None) -> Registry:
+    """S3 for blobs and DynamoDB for metadata."""
+    from ..storage.aws_clients import aws_clients
+    from ..storage.dynamodb import DynamoMetadataStore
+    from ..storage.s3 import S3BlobStore
+
+    if not options.s3_bucket or not options.dynamodb_table:
+        raise ValueError("the aws backend needs an S3 bucket and a DynamoDB table")
+    clients = aws_clients(options.region, options.endpoint_url)
+    meta = DynamoMetadataStore(
+        clients.dynamodb, options.dynamodb_table, clients.s3, options.s3_bucket
+    )
+    store = S3BlobStore(clients.s3, options.s3_bucket, presign_expires=options.presign_expires)
     return Registry(meta, store, settings)

@@ -8,13 +8,15 @@ request and shuts down cleanly on SIGTERM and SIGINT.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from ..api.router import Router
-from .backends import embedded_registry
+from .backends import BackendOptions, build_registry
 from .wsgi import WsgiApp
 
 log = logging.getLogger("soute.server")
@@ -26,7 +28,8 @@ ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %({content-length}o)s %(M)sms "%(a)s"'
 class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 5000
-    data_dir: str = "./.soute-data"
+    backend: BackendOptions = field(default_factory=BackendOptions)
+    lambda_emulation: bool = False  # serve the Chalice app as API Gateway + Lambda would
     tls_cert: str | None = None
     tls_key: str | None = None
     workers: int = 2
@@ -65,14 +68,26 @@ class SouteServer(BaseApplication):
             if value is not None:
                 self.cfg.set(key, value)
 
-    def load(self) -> WsgiApp:
-        registry = embedded_registry(self.options.data_dir)
-        return WsgiApp(Router(registry))
+    def load(self) -> Callable[..., Any]:
+        if self.options.lambda_emulation:
+            return lambda_gateway(self.options.backend)
+        return WsgiApp(Router(build_registry(self.options.backend)))
+
+
+def lambda_gateway(backend: BackendOptions) -> Callable[..., Any]:
+    """The Chalice app of app.py behind the API Gateway emulator, configured as Lambda is:
+    through its environment."""
+    os.environ.update(backend.environment())
+    import app  # the deployed Lambda handler module, at the repository root
+
+    from .gateway import make_gateway_app
+
+    return make_gateway_app(app.app)
 
 
 def prepare(options: ServeOptions) -> None:
     """Work done once before serving: sweep uploads abandoned by an earlier run."""
-    registry = embedded_registry(options.data_dir)
+    registry = build_registry(options.backend)
     swept = registry.uploads.sweep(registry.settings.upload_ttl_seconds)
     if swept:
         log.info("swept %d abandoned uploads", swept)

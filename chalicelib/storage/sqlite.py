@@ -95,6 +95,9 @@ class SqliteMetadataStore:
         row = self._one("SELECT size, key FROM blobs WHERE digest = ?", digest)
         return BlobRecord(digest, row[0], row[1]) if row else None
 
+    def add_blob(self, repository: str, blob: BlobRecord) -> None:
+        self.link_blob(repository, blob)
+
     def link_blob(self, repository: str, blob: BlobRecord) -> None:
         with self._write() as db:
             db.execute(
@@ -190,15 +193,11 @@ class SqliteMetadataStore:
         return [row[0] for row in rows]
 
     def repository_exists(self, repository: str) -> bool:
-        return bool(
-            self._one("SELECT 1 FROM manifests WHERE repo = ? LIMIT 1", repository)
-            or self._one("SELECT 1 FROM repo_blobs WHERE repo = ? LIMIT 1", repository)
-        )
+        return bool(self._one("SELECT 1 FROM manifests WHERE repo = ? LIMIT 1", repository))
 
     def repositories(self, last: str | None, limit: int) -> list[str]:
         rows = self._db().execute(
-            "SELECT repo FROM (SELECT DISTINCT repo FROM manifests UNION"
-            " SELECT DISTINCT repo FROM repo_blobs) WHERE repo > ? ORDER BY repo LIMIT ?",
+            "SELECT DISTINCT repo FROM manifests WHERE repo > ? ORDER BY repo LIMIT ?",
             (last or "", limit),
         )
         return [row[0] for row in rows]

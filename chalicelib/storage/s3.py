@@ -1,0 +1,216 @@
+"""BlobStore on S3.
+
+An upload becomes one S3 object, `blobs/<upload id>`, assembled as a multipart upload: the
+bytes of each request are hashed and appended to a pending buffer; whenever it reaches
+`part_size` it is sent as one part. Bytes still pending when a request ends (less than a part:
+S3 wants at least 5 MiB for every part but the last) wait in a temporary object
+`uploads/<upload id>/tail-<random>` for the next request. The session state carries the
+multipart upload id, the parts' ETags, the tail's key and the saved sha256/sha512 states, so
+finishing verifies the digest without reading the object back. The blob record then points at
+the object's key: no copy to a content-addressed key (CopyObject stops at 5 GB and costs a
+full read and write).
+
+Requests to the same upload never share an S3 key: a part number is written again only by a
+request whose session update will then fail, and CompleteMultipartUpload, given the ETags the
+session recorded, refuses a part that was overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from typing import Any, BinaryIO
+
+from ..oci.digest import Digest
+from . import resumable_hash
+from .ports import BlobBody, BlobRecord, DigestMismatch, IncompleteBody
+
+MiB = 1 << 20
+READ_BLOCK = MiB
+ALGORITHMS = ("sha256", "sha512")
+
+
+class S3BlobStore:
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        *,
+        presign_expires: int = 1200,
+        part_size: int = 8 * MiB,
+        resumable: bool | None = None,
+    ) -> None:
+        if part_size < 5 * MiB:
+            raise ValueError("S3 parts other than the last must be at least 5 MiB")
+        self.s3 = s3
+        self.bucket = bucket
+        self.presign_expires = presign_expires
+        self.part_size = part_size
+        self.resumable = resumable_hash.available() if resumable is None else resumable
+
+    # -- uploads ---------------------------------------------------------------------------
+    def append(
+        self, upload_id: str, state: dict[str, Any], offset: int, body: BinaryIO, length: int | None
+    ) -> tuple[int, dict[str, Any]]:
+        state = {"key": f"blobs/{upload_id}", "parts": [], **state}
+        self._delete_stale(state)
+        hashes = self._hashes(state, offset)
+        pending = bytearray(self._read_tail(state))
+        written = 0
+        while length is None or written < length:
+            want = READ_BLOCK if length is None else min(READ_BLOCK, length - written)
+            block = body.read(want)
+            if not block:
+                break
+            written += len(block)
+            for hasher in hashes.values():
+                hasher.update(block)
+            pending += block
+            if len(pending) >= self.part_size:
+                self._upload_part(state, pending)
+                pending = bytearray()
+        if length is not None and written != length:
+            raise IncompleteBody(f"request body ended after {written} of {length} bytes")
+        if written == 0:
+            return 0, state
+        self._replace_tail(upload_id, state, pending)
+        if hashes:
+            state["hash"] = {name: hasher.state() for name, hasher in hashes.items()}
+        return written, state
+
+    def _hashes(self, state: dict[str, Any], offset: int) -> dict[str, Any]:
+        if not self.resumable or (offset and "hash" not in state):
+            return {}
+        saved = state.get("hash", {})
+        return {name: resumable_hash.ResumableHash(name, saved.get(name)) for name in ALGORITHMS}
+
+    def _read_tail(self, state: dict[str, Any]) -> bytes:
+        if not state.get("tail"):
+            return b""
+        return self.s3.get_object(Bucket=self.bucket, Key=state["tail"])["Body"].read()
+
+    def _upload_part(self, state: dict[str, Any], data: bytearray) -> None:
+        if "mpu" not in state:
+            created = self.s3.create_multipart_upload(
+                Bucket=self.bucket, Key=state["key"], ContentType="application/octet-stream"
+            )
+            state["mpu"] = created["UploadId"]
+        number = len(state["parts"]) + 1
+        reply = self.s3.upload_part(
+            Bucket=self.bucket,
+            Key=state["key"],
+            UploadId=state["mpu"],
+            PartNumber=number,
+            Body=bytes(data),
+        )
+        state["parts"] = [*state["parts"], {"n": number, "etag": reply["ETag"]}]
+
+    def _replace_tail(self, upload_id: str, state: dict[str, Any], pending: bytearray) -> None:
+        # The old tail is still the committed session's until the caller saves this state, so
+        # it is only marked stale here and deleted by the next call.
+        if state.get("tail"):
+            state["stale"] = [*state.get("stale", []), state["tail"]]
+        state["tail"] = None
+        if pending:
+            state["tail"] = f"uploads/{upload_id}/tail-{secrets.token_hex(6)}"
+            self.s3.put_object(Bucket=self.bucket, Key=state["tail"], Body=bytes(pending))
+
+    def _delete_stale(self, state: dict[str, Any]) -> None:
+        for key in state.pop("stale", []):
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> str:
+        state = {"key": f"blobs/{upload_id}", "parts": [], **state}
+        try:
+            return self._finish(upload_id, state, size, digest)
+        except self.s3.exceptions.NoSuchUpload:
+            raise FileNotFoundError(state["key"]) from None
+        except self.s3.exceptions.NoSuchKey:
+            raise FileNotFoundError(state["key"]) from None
+
+    def _finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> str:
+        self._delete_stale(state)
+        saved = state.get("hash", {}).get(digest.algorithm)
+        if saved is not None or size == 0:
+            actual = _digest_of_state(digest.algorithm, saved)
+            if actual != digest:
+                self.discard(upload_id, state)
+                raise DigestMismatch(actual)
+        self._assemble(state)
+        if saved is None and size:
+            actual = self._hash_object(state["key"], digest.algorithm)
+            if actual != digest:
+                self.s3.delete_object(Bucket=self.bucket, Key=state["key"])
+                raise DigestMismatch(actual)
+        return state["key"]
+
+    def _assemble(self, state: dict[str, Any]) -> None:
+        """Turn the parts and the tail into the object `state["key"]`."""
+        key, tail = state["key"], state.get("tail")
+        if "mpu" not in state:
+            if tail:
+                source = {"Bucket": self.bucket, "Key": tail}
+                self.s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    CopySource=source,
+                    ContentType="application/octet-stream",
+                    MetadataDirective="REPLACE",
+                )
+            else:
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=b"", ContentType="application/octet-stream"
+                )
+        else:
+            if tail:
+                self._upload_part(state, bytearray(self._read_tail(state)))
+            parts = [{"PartNumber": p["n"], "ETag": p["etag"]} for p in state["parts"]]
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=state["mpu"],
+                MultipartUpload={"Parts": parts},
+            )
+        if tail:
+            self.s3.delete_object(Bucket=self.bucket, Key=tail)
+
+    def _hash_object(self, key: str, algorithm: str) -> Digest:
+        hasher = hashlib.new(algorithm)
+        stream = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        for block in iter(lambda: stream.read(8 * MiB), b""):
+            hasher.update(block)
+        return Digest(algorithm, hasher.hexdigest())
+
+    def discard(self, upload_id: str, state: dict[str, Any]) -> None:
+        self._delete_stale(state)
+        if state.get("mpu"):
+            with contextlib.suppress(self.s3.exceptions.NoSuchUpload):
+                # Completed (this is the clean-up after finish) or aborted already.
+                self.s3.abort_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=state.get("key", f"blobs/{upload_id}"),
+                    UploadId=state["mpu"],
+                )
+        if state.get("tail"):
+            self.s3.delete_object(Bucket=self.bucket, Key=state["tail"])
+
+    def upload_ids(self) -> list[str]:
+        # Abandoned bytes go by the bucket's lifecycle rules (uploads/ prefix, incomplete
+        # multipart uploads), not by listing the bucket.
+        return []
+
+    # -- blobs -----------------------------------------------------------------------------
+    def body(self, blob: BlobRecord, offset: int, length: int) -> BlobBody:
+        url = self.s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": blob.key},
+            ExpiresIn=self.presign_expires,
+        )
+        return BlobBody(redirect_url=url, offset=offset, length=length)
+
+
+def _digest_of_state(algorithm: str, saved: str | None) -> Digest:
+    if saved is None:  # an empty upload
+        return Digest(algorithm, hashlib.new(algorithm).hexdigest())
+    return Digest(algorithm, resumable_hash.ResumableHash(algorithm, saved).hexdigest())
