@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.moto import moto_server
 from tests.support.server import RegistryServer, running_registry
 
 
@@ -14,3 +15,10 @@ def soute_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryS
     """One `soute serve` for every test that needs a live server."""
     with running_registry(tmp_path_factory.mktemp("soute-server")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One S3 + DynamoDB emulator for the session."""
+    with moto_server() as endpoint:
+        yield endpoint

@@ -9,6 +9,7 @@ from ..oci.errors import OCIError
 from ..oci.manifest import parse_manifest
 from ..oci.names import check_tag
 from ..storage.ports import (
+    Contention,
     ManifestRecord,
     ManifestWrite,
     MetadataStore,
@@ -63,6 +64,8 @@ class Manifests:
             self.meta.put_manifest(repository, write)
         except MissingReference as missing:
             raise _missing(repository, missing) from None
+        except Contention:
+            raise _busy(repository) from None
         return record, tags
 
     @staticmethod
@@ -86,6 +89,8 @@ class Manifests:
         digest = str(parse_digest(reference))
         try:
             deleted = self.meta.delete_manifest(repository, digest)
+        except Contention:
+            raise _busy(repository) from None
         except StillReferenced as error:
             raise OCIError(
                 "DENIED",
@@ -109,4 +114,12 @@ def _missing(repository: str, missing: MissingReference) -> OCIError:
         f"manifest {missing.digest} is not in {repository}; push it before the index",
         status=400,
         detail={"digest": missing.digest},
+    )
+
+
+def _busy(repository: str) -> OCIError:
+    return OCIError(
+        "TOOMANYREQUESTS",
+        f"too many clients are changing the same tags of {repository} at once; retry shortly",
+        headers={"Retry-After": "1"},
     )

@@ -23,13 +23,15 @@ set, so a tag can never be left pointing at a deleted manifest.
 from __future__ import annotations
 
 import json
+import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from .ports import (
     BlobRecord,
+    Contention,
     ManifestRecord,
     ManifestWrite,
     MissingReference,
@@ -39,9 +41,24 @@ from .ports import (
 )
 
 INLINE_BODY_LIMIT = 256 * 1024  # larger manifests go to S3; an item stops at 400 KB
+INLINE_ANNOTATIONS_LIMIT = 64 * 1024
 MAX_TRANSACTION_ITEMS = 100
 UPLOAD_TTL_SECONDS = 7 * 24 * 3600
-CONFLICT_RETRIES = 5
+CONFLICT_RETRIES = 8
+
+
+T = TypeVar("T")
+
+
+def _retry_conflicts(attempt: Callable[[], T]) -> T:
+    """Run a read-then-transact `attempt` again, after a jittered pause, while another writer
+    wins the race for the same items."""
+    for retry in range(CONFLICT_RETRIES):
+        try:
+            return attempt()
+        except _Conflict:
+            time.sleep(random.uniform(0, 0.02 * 2**retry))
+    raise Contention()
 
 
 def _repo(repository: str) -> str:
@@ -191,7 +208,7 @@ class DynamoMetadataStore:
             body=body,
             subject=item.get("subject"),
             artifact_type=item.get("artifact_type"),
-            annotations=json.loads(item.get("annotations", "{}")),
+            annotations=_annotations(body),
         )
 
     def _body_attributes(self, record: ManifestRecord) -> dict[str, Any]:
@@ -206,12 +223,7 @@ class DynamoMetadataStore:
         return {"body_key": key}
 
     def put_manifest(self, repository: str, write: ManifestWrite) -> None:
-        for _ in range(CONFLICT_RETRIES):
-            try:
-                return self._put_manifest(repository, write)
-            except _Conflict:
-                continue
-        raise RuntimeError(f"manifest {write.record.digest}: too many concurrent writers")
+        _retry_conflicts(lambda: self._put_manifest(repository, write))
 
     def _put_manifest(self, repository: str, write: ManifestWrite) -> None:
         record, pk = write.record, _repo(repository)
@@ -293,7 +305,6 @@ class DynamoMetadataStore:
             size=len(record.body),
             subject=record.subject,
             artifact_type=record.artifact_type,
-            annotations=json.dumps(record.annotations) if record.annotations else None,
             uses=uses or None,
             tags=set(tags) or None,
             created=Decimal(int(time.time())),
@@ -302,13 +313,17 @@ class DynamoMetadataStore:
         return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
     def _referrer_item(self, pk: str, record: ManifestRecord) -> dict[str, Any]:
+        annotations = json.dumps(record.annotations) if record.annotations else None
+        big = annotations is not None and len(annotations) > INLINE_ANNOTATIONS_LIMIT
         return self._item(
             pk,
             f"REF#{record.subject}#{record.digest}",
             media_type=record.media_type,
             size=len(record.body),
             artifact_type=record.artifact_type,
-            annotations=json.dumps(record.annotations) if record.annotations else None,
+            # Annotations too big for the item are read from the manifest when listed.
+            annotations=None if big else annotations,
+            annotations_in_body=True if big else None,
         )
 
     # -- tags ------------------------------------------------------------------------------
@@ -383,12 +398,7 @@ class DynamoMetadataStore:
 
     # -- deletes ---------------------------------------------------------------------------
     def delete_manifest(self, repository: str, digest: str) -> bool:
-        for _ in range(CONFLICT_RETRIES):
-            try:
-                return self._delete_manifest(repository, digest)
-            except _Conflict:
-                continue
-        raise RuntimeError(f"manifest {digest}: too many concurrent writers")
+        return _retry_conflicts(lambda: self._delete_manifest(repository, digest))
 
     def _delete_manifest(self, repository: str, digest: str) -> bool:
         pk = _repo(repository)
@@ -436,16 +446,24 @@ class DynamoMetadataStore:
 
     def referrers(self, repository: str, subject: str) -> list[Referrer]:
         prefix = f"REF#{subject}#"
-        return [
-            Referrer(
-                digest=item["sk"][len(prefix) :],
-                media_type=item["media_type"],
-                size=int(item["size"]),
-                artifact_type=item.get("artifact_type"),
-                annotations=json.loads(item.get("annotations", "{}")),
+        found = []
+        for item in self._query(_repo(repository), prefix, None, 10000):
+            digest = item["sk"][len(prefix) :]
+            if item.get("annotations_in_body"):
+                manifest = self.manifest(repository, digest)
+                annotations = manifest.annotations if manifest else {}
+            else:
+                annotations = json.loads(item.get("annotations", "{}"))
+            found.append(
+                Referrer(
+                    digest,
+                    item["media_type"],
+                    int(item["size"]),
+                    item.get("artifact_type"),
+                    annotations,
+                )
             )
-            for item in self._query(_repo(repository), prefix, None, 10000)
-        ]
+        return found
 
     # -- upload sessions -------------------------------------------------------------------
     def _upload_item(self, session: UploadSession) -> dict[str, Any]:
@@ -501,3 +519,12 @@ class DynamoMetadataStore:
 
     def uploads_started_before(self, cutoff: float) -> list[UploadSession]:
         return []  # the table's TTL removes old sessions, the bucket's lifecycle their bytes
+
+
+def _annotations(body: bytes) -> dict[str, str]:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return {}
+    annotations = document.get("annotations") if isinstance(document, dict) else None
+    return annotations if isinstance(annotations, dict) else {}

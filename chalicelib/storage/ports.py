@@ -36,6 +36,10 @@ class MissingReference(Exception):
         self.kind = kind  # "blob" or "manifest"
 
 
+class Contention(Exception):
+    """Too many writers changed the same items at once; the client should retry."""
+
+
 class StillReferenced(Exception):
     """A blob or manifest cannot go: a manifest in the repository still points at it."""
 

@@ -1,0 +1,553 @@
+"""API Gateway REST (v1, Lambda proxy integration) in front of a Chalice app, as a WSGI app.
+
+`soute serve --lambda` serves `make_gateway_app(app.app)`, so the very object Lambda runs gets
+the events API Gateway would send, under the same limits:
+
+- the whole request body is read first (API Gateway buffers, so chunked requests arrive whole
+  and without Transfer-Encoding); over 10 MB is REQUEST_TOO_LARGE;
+- the request is matched against the app's routes as API Gateway's resource tree does: one
+  segment at a time, a literal child before a variable one, no second try on another branch,
+  and a trailing slash ignored; no resource or no method there is MISSING_AUTHENTICATION_TOKEN;
+- the body is base64-encoded when its Content-Type matches the binary media types, and the
+  serialized event must fit Lambda's 6,291,456-byte invocation payload (INTEGRATION_FAILURE);
+- the handler runs in a worker thread with the 29 s integration timeout (INTEGRATION_TIMEOUT),
+  one invocation at a time per app: a Lambda execution environment serves one request at a
+  time, and Chalice keeps the current request on the app object;
+- the proxy response must fit Lambda's response payload and be well formed (DEFAULT_5XX, 502),
+  and base64 bodies are decoded.
+
+Every refusal is one of GATEWAY_RESPONSES, the same definitions the deployment template
+(deploy/merge_template.py) gives the real API: OCI error bodies that say what to do.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs
+
+from .chalice_routes import MAX_DEPTH, RESERVED_COMPONENTS
+
+log = logging.getLogger("soute.gateway")
+
+StartResponse = Callable[..., Any]
+Handler = Callable[[dict[str, Any], Any], Any]
+
+REQUEST_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway REST payload quota (10 MB)
+INVOCATION_PAYLOAD_LIMIT = 6_291_456  # Lambda synchronous request, measured: 6 MiB
+RESPONSE_PAYLOAD_LIMIT = 6_291_556  # Lambda synchronous response, measured: 6 MiB + 100
+INTEGRATION_TIMEOUT = 29.0  # seconds, API Gateway REST default
+STAGE = "api"
+
+PUSH_ADVICE = (
+    "one request to the Lambda endpoint carries about 4.5 MB of blob data at most, so push "
+    "larger layers with a chunked upload (regctl, which follows OCI-Chunk-Min-Length) or with "
+    "`soute push`; see 'Pushing large layers' in the Soute README"
+)
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """An API Gateway gateway response, rendered as an OCI error body."""
+
+    response_type: str
+    status: int | None  # None keeps the status of the error (DEFAULT_4XX and DEFAULT_5XX)
+    code: str
+    message: str
+
+    def body(self) -> bytes:
+        return json.dumps({"errors": [{"code": self.code, "message": self.message}]}).encode()
+
+    def openapi(self) -> dict[str, Any]:
+        """This response as an entry of `x-amazon-apigateway-gateway-responses`."""
+        entry: dict[str, Any] = {
+            "responseParameters": {
+                f"gatewayresponse.header.{name}": f"'{value}'"
+                for name, value in GATEWAY_RESPONSE_HEADERS.items()
+            },
+            # A mapping template: the body must hold no VTL syntax ($ and #), see the tests.
+            "responseTemplates": {"application/json": self.body().decode()},
+        }
+        if self.status is not None:
+            entry["statusCode"] = str(self.status)
+        return entry
+
+
+GATEWAY_RESPONSE_HEADERS = {
+    "Content-Type": "application/json",
+    "Docker-Distribution-API-Version": "registry/2.0",
+}
+
+GATEWAY_RESPONSES = {
+    response.response_type: response
+    for response in (
+        GatewayResponse(
+            "REQUEST_TOO_LARGE",
+            413,
+            "SIZE_INVALID",
+            f"this request is larger than API Gateway accepts (10 MB); {PUSH_ADVICE}",
+        ),
+        GatewayResponse(
+            # Lambda refuses an event over 6 MB before the function runs. Which gateway response
+            # AWS applies is not documented: DEFAULT_5XX below gives the same advice.
+            "INTEGRATION_FAILURE",
+            502,
+            "SIZE_INVALID",
+            "the registry function could not be invoked. The usual cause is a request body "
+            f"over about 4.5 MB: {PUSH_ADVICE}. Otherwise retry later",
+        ),
+        GatewayResponse(
+            "INTEGRATION_TIMEOUT",
+            504,
+            "UNSUPPORTED",
+            "the registry function did not answer within API Gateway's 29 seconds; retry, and "
+            "send blob data in smaller chunks",
+        ),
+        GatewayResponse(
+            # Status 404, not API Gateway's 403: there is no token to miss, only a path or method
+            # the registry does not serve, and clients read 403 as "denied".
+            "MISSING_AUTHENTICATION_TOKEN",
+            404,
+            "UNSUPPORTED",
+            "no such endpoint or method on this registry. Through the Lambda endpoint repository "
+            f"names have at most {MAX_DEPTH} components, and no component after the first may "
+            f"be named {', '.join(sorted(RESERVED_COMPONENTS))}",
+        ),
+        GatewayResponse(
+            "THROTTLED",
+            429,
+            "TOOMANYREQUESTS",
+            "too many requests to the registry; retry later",
+        ),
+        GatewayResponse(
+            "DEFAULT_4XX",
+            None,
+            "UNSUPPORTED",
+            "API Gateway refused this request before it reached the registry",
+        ),
+        GatewayResponse(
+            "DEFAULT_5XX",
+            None,
+            "UNSUPPORTED",
+            "the registry function failed or could not be invoked; retry later. If the request "
+            f"carried more than about 4.5 MB: {PUSH_ADVICE}",
+        ),
+    )
+}
+
+
+# -- the resource tree ----------------------------------------------------------------------
+
+
+@dataclass
+class _Resource:
+    path: str
+    literals: dict[str, _Resource] = field(default_factory=dict)
+    variable: _Resource | None = None
+    variable_name: str = ""
+    methods: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Match:
+    resource: str
+    parameters: dict[str, str]
+    methods: frozenset[str]
+
+
+class ResourceTree:
+    """The resources of a REST API, matched the way API Gateway matches them."""
+
+    def __init__(self, routes: Mapping[str, Iterable[str]]) -> None:
+        self.root = _Resource("/")
+        for path, methods in routes.items():
+            self._add(path).methods = frozenset(methods)
+
+    def _add(self, path: str) -> _Resource:
+        node = self.root
+        for segment in _segments(path):
+            node = self._child(node, segment)
+        return node
+
+    def _child(self, node: _Resource, segment: str) -> _Resource:
+        child_path = node.path.rstrip("/") + "/" + segment
+        variable = re.fullmatch(r"\{(\w+)\}", segment)
+        if not variable:
+            return node.literals.setdefault(segment, _Resource(child_path))
+        if node.variable is None:
+            node.variable, node.variable_name = _Resource(child_path), variable.group(1)
+        elif node.variable_name != variable.group(1):
+            # API Gateway refuses the API: one variable child per resource.
+            raise ValueError(f"{child_path}: {node.path} already has {{{node.variable_name}}}")
+        return node.variable
+
+    def match(self, path: str) -> Match | None:
+        node, parameters = self.root, {}
+        for segment in _segments(path):
+            if segment in node.literals:
+                node = node.literals[segment]
+            elif node.variable is not None and segment:
+                parameters[node.variable_name] = segment
+                node = node.variable
+            else:
+                return None
+        return Match(node.path, parameters, node.methods)
+
+
+def _segments(path: str) -> list[str]:
+    if path != "/" and path.endswith("/"):  # API Gateway REST ignores one trailing slash
+        path = path[:-1]
+    return path.split("/")[1:] if path != "/" else []
+
+
+# -- the gateway ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    request_body: int = REQUEST_BODY_LIMIT
+    invocation_payload: int = INVOCATION_PAYLOAD_LIMIT
+    response_payload: int = RESPONSE_PAYLOAD_LIMIT
+    timeout: float = INTEGRATION_TIMEOUT
+
+
+class Refused(Exception):
+    """The gateway answers with one of its gateway responses."""
+
+    def __init__(self, response_type: str, status: int | None = None) -> None:
+        super().__init__(response_type)
+        self.response = GATEWAY_RESPONSES[response_type]
+        self.status = self.response.status or status or 500
+
+
+@dataclass
+class LambdaContext:
+    """What a Python Lambda handler receives as `context`."""
+
+    deadline: float
+    function_name: str = "soute"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:soute"
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/soute"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def make_gateway_app(
+    chalice_app: Any, *, limits: Limits | None = None, stage: str = STAGE
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """A WSGI app that serves `chalice_app` as API Gateway REST + Lambda do."""
+    return Gateway(
+        chalice_app,
+        routes={path: list(methods) for path, methods in chalice_app.routes.items()},
+        binary_types=list(chalice_app.api.binary_types),
+        limits=limits or Limits(),
+        stage=stage,
+    )
+
+
+class Gateway:
+    def __init__(
+        self,
+        handler: Handler,
+        routes: Mapping[str, Iterable[str]],
+        binary_types: list[str],
+        limits: Limits,
+        stage: str = STAGE,
+    ) -> None:
+        self.handler = handler
+        self.tree = ResourceTree(routes)
+        self.binary_types = binary_types
+        self.limits = limits
+        self.stage = stage
+        self._invocation = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request_id = str(uuid.uuid4())
+        try:
+            status, headers, body = self._serve(environ, request_id)
+        except Refused as refusal:
+            status = refusal.status
+            headers = [(name, value) for name, value in GATEWAY_RESPONSE_HEADERS.items()]
+            body = refusal.response.body()
+            headers.append(("Content-Length", str(len(body))))
+        headers.append(("x-amzn-RequestId", request_id))
+        start_response(_status_line(status), headers)
+        return [b"" if environ["REQUEST_METHOD"].upper() == "HEAD" else body]
+
+    def _serve(self, environ: dict[str, Any], request_id: str) -> tuple[int, list, bytes]:
+        method = environ["REQUEST_METHOD"].upper()
+        body = _read_body(environ, self.limits.request_body)
+        path = _path(environ)
+        match = self.tree.match(path)
+        if match is None or method not in match.methods:
+            raise Refused("MISSING_AUTHENTICATION_TOKEN")
+        event = self._event(environ, method, path, match, body, request_id)
+        payload = json.dumps(event).encode()
+        if len(payload) > self.limits.invocation_payload:
+            raise Refused("INTEGRATION_FAILURE")
+        result = self._invoke(json.loads(payload), request_id)
+        return self._translate(result, environ, method)
+
+    # -- request -> event ----------------------------------------------------------------------
+
+    def _event(
+        self,
+        environ: dict[str, Any],
+        method: str,
+        path: str,
+        match: Match,
+        body: bytes,
+        request_id: str,
+    ) -> dict[str, Any]:
+        multi_headers = _request_headers(environ)
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        binary = _matches(_first(multi_headers, "content-type"), self.binary_types)
+        event_body = None
+        if body:
+            event_body = base64.b64encode(body).decode() if binary else body.decode("utf-8", "replace")
+        return {
+            "resource": match.resource,
+            "path": path,
+            "httpMethod": method,
+            "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+            "multiValueQueryStringParameters": query or None,
+            "pathParameters": match.parameters or None,
+            "stageVariables": None,
+            "requestContext": self._context(environ, method, path, match, request_id),
+            "body": event_body,
+            "isBase64Encoded": bool(body) and binary,
+        }
+
+    def _context(
+        self, environ: dict[str, Any], method: str, path: str, match: Match, request_id: str
+    ) -> dict[str, Any]:
+        now = time.time()
+        return {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": environ.get("HTTP_HOST", "localhost"),
+            "httpMethod": method,
+            "identity": {
+                "sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
+                "userAgent": environ.get("HTTP_USER_AGENT"),
+            },
+            "path": f"/{self.stage}{path}",
+            "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "requestId": request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": int(now * 1000),
+            "resourceId": format(hash(match.resource) & 0xFFFFFF, "06x"),
+            "resourcePath": match.resource,
+            "stage": self.stage,
+        }
+
+    # -- the invocation ------------------------------------------------------------------------
+
+    def _invoke(self, event: dict[str, Any], request_id: str) -> Any:
+        deadline = time.monotonic() + self.limits.timeout
+        outcome: dict[str, Any] = {}
+        worker = threading.Thread(
+            target=self._run,
+            args=(event, LambdaContext(deadline, aws_request_id=request_id), outcome),
+            name=f"lambda-{request_id[:8]}",
+            daemon=True,  # a handler that never returns must not keep the server alive
+        )
+        worker.start()
+        worker.join(self.limits.timeout)
+        with self._invocation_state(outcome):
+            if "result" not in outcome and "error" not in outcome:
+                outcome["abandoned"] = True
+                raise Refused("INTEGRATION_TIMEOUT")
+        if "error" in outcome:
+            raise Refused("DEFAULT_5XX", 502)  # a function error: API Gateway answers 502
+        return outcome["result"]
+
+    def _run(self, event: dict[str, Any], context: LambdaContext, outcome: dict) -> None:
+        remaining = context.deadline - time.monotonic()
+        if not self._invocation.acquire(timeout=max(remaining, 0)):
+            return  # still busy with an earlier request when the client stopped waiting
+        try:
+            with self._invocation_state(outcome):
+                if outcome.get("abandoned"):
+                    return
+            result = self.handler(event, context)
+            with self._invocation_state(outcome):
+                outcome["result"] = result
+        except Exception as error:
+            log.exception("the Lambda handler failed")
+            with self._invocation_state(outcome):
+                outcome["error"] = error
+        finally:
+            self._invocation.release()
+
+    _state_lock = threading.Lock()
+
+    def _invocation_state(self, outcome: dict) -> threading.Lock:
+        # One lock for every invocation's outcome: the request thread and the worker thread
+        # decide together whether the result came in time.
+        return self._state_lock
+
+    # -- proxy response -> HTTP ----------------------------------------------------------------
+
+    def _translate(
+        self, result: Any, environ: dict[str, Any], method: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        if len(json.dumps(result, default=str).encode()) > self.limits.response_payload:
+            log.error("the Lambda response is over %d bytes", self.limits.response_payload)
+            raise Refused("DEFAULT_5XX", 502)
+        status, headers, body = _proxy_response(result)
+        if result.get("isBase64Encoded") and _matches(
+            environ.get("HTTP_ACCEPT"), self.binary_types, accept=True
+        ):
+            body = base64.b64decode(body)
+        length = [v for k, v in headers if k.lower() == "content-length"]
+        headers = [(k, v) for k, v in headers if k.lower() not in _GATEWAY_OWNED_HEADERS]
+        # API Gateway sends one Content-Length: the body's, or on HEAD the function's own.
+        if method == "HEAD":
+            headers.append(("Content-Length", length[-1] if length else "0"))
+        else:
+            headers.append(("Content-Length", str(len(body))))
+        return status, headers, body
+
+
+_GATEWAY_OWNED_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+def _proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """statusCode, the merged headers and the body of a proxy response, or DEFAULT_5XX (502,
+    "Malformed Lambda proxy response") when it is not one."""
+    try:
+        status = int(result["statusCode"])
+        merged: dict[str, list[str]] = {
+            name: [str(value)] for name, value in (result.get("headers") or {}).items()
+        }
+        # Values in multiValueHeaders win over the same name in headers, as on API Gateway.
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            merged[name] = [str(value) for value in values]
+        body = result.get("body") or ""
+        if not isinstance(body, str):
+            raise TypeError("body is not a string")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        log.error("malformed Lambda proxy response: %.300r", result)
+        raise Refused("DEFAULT_5XX", 502) from None
+    headers = [(name, value) for name, values in merged.items() for value in values]
+    return status, headers, body.encode()
+
+
+# -- WSGI helpers -----------------------------------------------------------------------------
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """The whole request body, as API Gateway buffers it; REQUEST_TOO_LARGE over `limit`."""
+    stream = environ["wsgi.input"]
+    declared = environ.get("CONTENT_LENGTH") or ""
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if declared and not chunked:
+        if not declared.isdigit():
+            raise Refused("DEFAULT_4XX", 400)
+        if int(declared) > limit:
+            raise Refused("REQUEST_TOO_LARGE")  # refused before the body is read
+        wanted = int(declared)
+    elif chunked or environ.get("wsgi.input_terminated"):
+        wanted = limit + 1  # read to the end, but no further than one byte over the limit
+    else:
+        return b""
+    body = _read_up_to(stream, wanted)
+    if len(body) > limit:
+        raise Refused("REQUEST_TOO_LARGE")
+    if declared and not chunked and len(body) < wanted:
+        raise Refused("DEFAULT_4XX", 400)  # the client stopped before its Content-Length
+    return body
+
+
+def _read_up_to(stream: Any, wanted: int) -> bytes:
+    chunks, total = [], 0
+    try:
+        while total < wanted:
+            chunk = stream.read(min(1 << 20, wanted - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except Exception:  # a broken chunked encoding or a client gone mid-body
+        raise Refused("DEFAULT_4XX", 400) from None
+    return b"".join(chunks)
+
+
+def _path(environ: dict[str, Any]) -> str:
+    # PEP 3333 carries the decoded path as latin-1; API Gateway sees UTF-8.
+    raw = environ.get("PATH_INFO", "") or "/"
+    return raw.encode("latin-1").decode("utf-8", "replace")
+
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+
+
+def _request_headers(environ: dict[str, Any]) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:]
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            name = key
+        else:
+            continue
+        title = "-".join(part.capitalize() for part in name.split("_"))
+        if title.lower() not in _HOP_BY_HOP:
+            # A WSGI server joins repeated headers with commas; that one value is kept whole.
+            headers[title] = [value]
+    if "Transfer-Encoding" not in headers and "chunked" in environ.get(
+        "HTTP_TRANSFER_ENCODING", ""
+    ):
+        headers.pop("Content-Length", None)
+    return headers
+
+
+def _first(headers: Mapping[str, list[str]], name: str) -> str | None:
+    for key, values in headers.items():
+        if key.lower() == name and values:
+            return values[0]
+    return None
+
+
+def _matches(value: str | None, binary_types: list[str], accept: bool = False) -> bool:
+    """Whether a Content-Type (or an Accept header) matches the API's binary media types."""
+    if "*/*" in binary_types:
+        return True
+    if not value:
+        return False
+    candidates = value.split(",") if accept else [value]
+    for candidate in candidates:
+        media = candidate.split(";")[0].strip().lower()
+        if any(_media_match(media, pattern.lower()) for pattern in binary_types):
+            return True
+    return False
+
+
+def _media_match(media: str, pattern: str) -> bool:
+    if pattern.endswith("/*"):
+        return media.split("/")[0] == pattern[:-2]
+    return media == pattern
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
