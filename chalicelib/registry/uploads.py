@@ -45,13 +45,16 @@ class Uploads:
         body: BinaryIO,
         length: int | None,
         start: int | None = None,
+        last: bool = False,
     ) -> UploadSession:
         """Add a chunk; `start` is where the client says it begins (Content-Range)."""
         session = self.session(repository, upload_id)
         if start is not None and start != session.size:
             raise _out_of_order(session)
         try:
-            written, state = self.store.append(upload_id, session.state, session.size, body, length)
+            written, state = self.store.append(
+                upload_id, session.state, session.size, body, length, last
+            )
         except IncompleteBody as error:
             raise OCIError("BLOB_UPLOAD_INVALID", str(error)) from None
         if written == 0:
@@ -74,7 +77,7 @@ class Uploads:
     ) -> BlobRecord:
         """Append the last chunk, if any, then verify the digest and make the blob visible."""
         parsed = parse_digest(digest)
-        session = self.append(repository, upload_id, body, length, start)
+        session = self.append(repository, upload_id, body, length, start, last=True)
         try:
             key = self.store.finish(upload_id, session.state, session.size, parsed)
         except FileNotFoundError:

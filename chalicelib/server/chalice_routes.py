@@ -135,14 +135,14 @@ def register_routes(app: Chalice, router: Callable[[], Router], max_depth: int =
         # The route's parameters are in the event; to_request reads them from there.
         return handle(app.current_request, router)
 
-    app.register_middleware(_accept_anything, "http")
+    app.register_middleware(accept_any, "http")
     for path, methods in route_table(max_depth).items():
         app.route(path, name="registry", methods=list(methods), content_types=_ANY_CONTENT_TYPE)(
             dispatch
         )
 
 
-def _accept_anything(request: ChaliceRequest, get_response: Callable[..., Any]) -> Any:
+def accept_any(request: ChaliceRequest, get_response: Callable[..., Any]) -> Any:
     # Chalice refuses (400) to return a binary body unless the request's Accept header matches a
     # binary type. With */* as the binary type only a missing Accept trips it, and Go clients
     # (docker, containerd, crane) send none on blob and upload requests. API Gateway itself has
@@ -172,7 +172,7 @@ _PARAMETER = re.compile(r"\{(\w+)\}")
 
 def real_path(resource: str, parameters: Mapping[str, str] | None) -> str:
     """The request path, rebuilt from the route and its parameters. The event's own `path` is
-    not used: behind a custom domain it carries the base path mapping's prefix."""
+    not used: behind a custom domain with a base path mapping it may carry that prefix."""
     values = parameters or {}
     return _PARAMETER.sub(lambda match: values[match.group(1)], resource)
 

@@ -23,6 +23,7 @@ Every refusal is one of GATEWAY_RESPONSES, the same definitions the deployment t
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import logging
 import re
@@ -40,7 +41,8 @@ from .chalice_routes import MAX_DEPTH, RESERVED_COMPONENTS
 log = logging.getLogger("soute.gateway")
 
 StartResponse = Callable[..., Any]
-Handler = Callable[[dict[str, Any], Any], Any]
+Handler = Callable[[dict[str, Any], Any], Any]  # a Lambda handler: (event, context) -> result
+HttpResponse = tuple[int, list[tuple[str, str]], bytes]
 
 REQUEST_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway REST payload quota (10 MB)
 INVOCATION_PAYLOAD_LIMIT = 6_291_456  # Lambda synchronous request, measured: 6 MiB
@@ -246,6 +248,16 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+@dataclass
+class _Invocation:
+    deadline: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: threading.Event = field(default_factory=threading.Event)
+    abandoned: bool = False
+    failed: bool = False
+    result: Any = None
+
+
 def make_gateway_app(
     chalice_app: Any, *, limits: Limits | None = None, stage: str = STAGE
 ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
@@ -273,22 +285,22 @@ class Gateway:
         self.binary_types = binary_types
         self.limits = limits
         self.stage = stage
-        self._invocation = threading.Lock()
+        self._busy = threading.Lock()  # one invocation at a time, see the module docstring
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request_id = str(uuid.uuid4())
         try:
             status, headers, body = self._serve(environ, request_id)
         except Refused as refusal:
-            status = refusal.status
-            headers = [(name, value) for name, value in GATEWAY_RESPONSE_HEADERS.items()]
-            body = refusal.response.body()
-            headers.append(("Content-Length", str(len(body))))
+            status, headers, body = _gateway_response(refusal)
+        except Exception:  # a fault of the emulator itself: still no stack trace to the client
+            log.exception("the gateway failed on %s", environ.get("PATH_INFO"))
+            status, headers, body = _gateway_response(Refused("DEFAULT_5XX", 500))
         headers.append(("x-amzn-RequestId", request_id))
         start_response(_status_line(status), headers)
         return [b"" if environ["REQUEST_METHOD"].upper() == "HEAD" else body]
 
-    def _serve(self, environ: dict[str, Any], request_id: str) -> tuple[int, list, bytes]:
+    def _serve(self, environ: dict[str, Any], request_id: str) -> HttpResponse:
         method = environ["REQUEST_METHOD"].upper()
         body = _read_body(environ, self.limits.request_body)
         path = _path(environ)
@@ -318,7 +330,9 @@ class Gateway:
         binary = _matches(_first(multi_headers, "content-type"), self.binary_types)
         event_body = None
         if body:
-            event_body = base64.b64encode(body).decode() if binary else body.decode("utf-8", "replace")
+            event_body = (
+                base64.b64encode(body).decode() if binary else body.decode("utf-8", "replace")
+            )
         return {
             "resource": match.resource,
             "path": path,
@@ -360,62 +374,59 @@ class Gateway:
     # -- the invocation ------------------------------------------------------------------------
 
     def _invoke(self, event: dict[str, Any], request_id: str) -> Any:
-        deadline = time.monotonic() + self.limits.timeout
-        outcome: dict[str, Any] = {}
-        worker = threading.Thread(
+        call = _Invocation(time.monotonic() + self.limits.timeout)
+        context = LambdaContext(call.deadline, aws_request_id=request_id)
+        threading.Thread(
             target=self._run,
-            args=(event, LambdaContext(deadline, aws_request_id=request_id), outcome),
+            args=(event, context, call),
             name=f"lambda-{request_id[:8]}",
             daemon=True,  # a handler that never returns must not keep the server alive
-        )
-        worker.start()
-        worker.join(self.limits.timeout)
-        with self._invocation_state(outcome):
-            if "result" not in outcome and "error" not in outcome:
-                outcome["abandoned"] = True
-                raise Refused("INTEGRATION_TIMEOUT")
-        if "error" in outcome:
+        ).start()
+        if not call.done.wait(self.limits.timeout):
+            with call.lock:
+                call.abandoned = True
+            raise Refused("INTEGRATION_TIMEOUT")
+        if call.failed:
             raise Refused("DEFAULT_5XX", 502)  # a function error: API Gateway answers 502
-        return outcome["result"]
+        return call.result
 
-    def _run(self, event: dict[str, Any], context: LambdaContext, outcome: dict) -> None:
-        remaining = context.deadline - time.monotonic()
-        if not self._invocation.acquire(timeout=max(remaining, 0)):
-            return  # still busy with an earlier request when the client stopped waiting
+    def _run(self, event: dict[str, Any], context: LambdaContext, call: _Invocation) -> None:
+        # Waiting for an earlier invocation to finish counts against this request's timeout.
+        if not self._busy.acquire(timeout=max(call.deadline - time.monotonic(), 0)):
+            return
         try:
-            with self._invocation_state(outcome):
-                if outcome.get("abandoned"):
+            with call.lock:
+                if call.abandoned:  # the client already has its INTEGRATION_TIMEOUT
                     return
-            result = self.handler(event, context)
-            with self._invocation_state(outcome):
-                outcome["result"] = result
-        except Exception as error:
-            log.exception("the Lambda handler failed")
-            with self._invocation_state(outcome):
-                outcome["error"] = error
+            try:
+                call.result = self.handler(event, context)
+            except Exception:
+                log.exception("the Lambda handler failed")
+                call.failed = True
+            call.done.set()
         finally:
-            self._invocation.release()
-
-    _state_lock = threading.Lock()
-
-    def _invocation_state(self, outcome: dict) -> threading.Lock:
-        # One lock for every invocation's outcome: the request thread and the worker thread
-        # decide together whether the result came in time.
-        return self._state_lock
+            self._busy.release()
 
     # -- proxy response -> HTTP ----------------------------------------------------------------
 
-    def _translate(
-        self, result: Any, environ: dict[str, Any], method: str
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        if len(json.dumps(result, default=str).encode()) > self.limits.response_payload:
-            log.error("the Lambda response is over %d bytes", self.limits.response_payload)
+    def _translate(self, result: Any, environ: dict[str, Any], method: str) -> HttpResponse:
+        try:
+            size = len(json.dumps(result).encode())
+        except (TypeError, ValueError):
+            size = None  # Lambda cannot serialize it: a function error
+        if size is None or size > self.limits.response_payload:
+            log.error(
+                "the Lambda response is not JSON or over %d bytes", self.limits.response_payload
+            )
             raise Refused("DEFAULT_5XX", 502)
         status, headers, body = _proxy_response(result)
         if result.get("isBase64Encoded") and _matches(
             environ.get("HTTP_ACCEPT"), self.binary_types, accept=True
         ):
-            body = base64.b64decode(body)
+            try:
+                body = base64.b64decode(body, validate=True)
+            except binascii.Error:
+                raise Refused("DEFAULT_5XX", 502) from None
         length = [v for k, v in headers if k.lower() == "content-length"]
         headers = [(k, v) for k, v in headers if k.lower() not in _GATEWAY_OWNED_HEADERS]
         # API Gateway sends one Content-Length: the body's, or on HEAD the function's own.
@@ -429,7 +440,13 @@ class Gateway:
 _GATEWAY_OWNED_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
-def _proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+def _gateway_response(refusal: Refused) -> HttpResponse:
+    body = refusal.response.body()
+    headers = [*GATEWAY_RESPONSE_HEADERS.items(), ("Content-Length", str(len(body)))]
+    return refusal.status, headers, body
+
+
+def _proxy_response(result: Any) -> HttpResponse:
     """statusCode, the merged headers and the body of a proxy response, or DEFAULT_5XX (502,
     "Malformed Lambda proxy response") when it is not one."""
     try:
@@ -512,10 +529,10 @@ def _request_headers(environ: dict[str, Any]) -> dict[str, list[str]]:
         if title.lower() not in _HOP_BY_HOP:
             # A WSGI server joins repeated headers with commas; that one value is kept whole.
             headers[title] = [value]
-    if "Transfer-Encoding" not in headers and "chunked" in environ.get(
-        "HTTP_TRANSFER_ENCODING", ""
-    ):
-        headers.pop("Content-Length", None)
+    # What API Gateway adds to every request it forwards.
+    headers["X-Forwarded-For"] = [environ.get("REMOTE_ADDR", "127.0.0.1")]
+    headers["X-Forwarded-Proto"] = [environ.get("wsgi.url_scheme", "http")]
+    headers["X-Forwarded-Port"] = [str(environ.get("SERVER_PORT", "80"))]
     return headers
 
 

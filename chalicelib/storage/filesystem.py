@@ -75,7 +75,13 @@ class FilesystemBlobStore:
 
     # -- uploads ---------------------------------------------------------------------------
     def append(
-        self, upload_id: str, state: dict[str, Any], offset: int, body: BinaryIO, length: int | None
+        self,
+        upload_id: str,
+        state: dict[str, Any],
+        offset: int,
+        body: BinaryIO,
+        length: int | None,
+        last: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         chunks = tuple(state.get("chunks", ()))
         hasher = self._hashes.resume(upload_id, chunks)

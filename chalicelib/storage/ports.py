@@ -118,9 +118,17 @@ class BlobBody:
 
 class BlobStore(Protocol):
     def append(
-        self, upload_id: str, state: dict[str, Any], offset: int, body: BinaryIO, length: int | None
+        self,
+        upload_id: str,
+        state: dict[str, Any],
+        offset: int,
+        body: BinaryIO,
+        length: int | None,
+        last: bool = False,
     ) -> tuple[int, dict[str, Any]]:
-        """Store the body's bytes after `offset`; return the bytes written and the new state."""
+        """Store the body's bytes after `offset`; return the bytes written and the new state.
+        `last` says no more bytes follow (the closing PUT), so none need wait for a later part.
+        """
 
     def finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> str:
         """Make the upload the blob `digest` and return its storage key, or raise

@@ -51,7 +51,13 @@ class S3BlobStore:
 
     # -- uploads ---------------------------------------------------------------------------
     def append(
-        self, upload_id: str, state: dict[str, Any], offset: int, body: BinaryIO, length: int | None
+        self,
+        upload_id: str,
+        state: dict[str, Any],
+        offset: int,
+        body: BinaryIO,
+        length: int | None,
+        last: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         state = {"key": f"blobs/{upload_id}", "parts": [], **state}
         self._delete_stale(state)
@@ -74,7 +80,10 @@ class S3BlobStore:
             raise IncompleteBody(f"request body ended after {written} of {length} bytes")
         if written == 0:
             return 0, state
-        self._replace_tail(upload_id, state, pending)
+        if last:
+            self._write_last(state, pending)
+        else:
+            self._replace_tail(upload_id, state, pending)
         if hashes:
             state["hash"] = {name: hasher.state() for name, hasher in hashes.items()}
         return written, state
@@ -116,6 +125,23 @@ class S3BlobStore:
             state["tail"] = f"uploads/{upload_id}/tail-{secrets.token_hex(6)}"
             self.s3.put_object(Bucket=self.bucket, Key=state["tail"], Body=bytes(pending))
 
+    def _write_last(self, state: dict[str, Any], pending: bytearray) -> None:
+        """The upload's last bytes: no tail object, the object (or its last part) at once."""
+        if state.get("tail"):
+            state["stale"] = [*state.get("stale", []), state["tail"]]
+            state["tail"] = None
+        if "mpu" in state:
+            if pending:
+                self._upload_part(state, pending)
+            return
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=state["key"],
+            Body=bytes(pending),
+            ContentType="application/octet-stream",
+        )
+        state["assembled"] = True
+
     def _delete_stale(self, state: dict[str, Any]) -> None:
         for key in state.pop("stale", []):
             self.s3.delete_object(Bucket=self.bucket, Key=key)
@@ -136,8 +162,11 @@ class S3BlobStore:
             actual = _digest_of_state(digest.algorithm, saved)
             if actual != digest:
                 self.discard(upload_id, state)
+                if state.get("assembled"):
+                    self.s3.delete_object(Bucket=self.bucket, Key=state["key"])
                 raise DigestMismatch(actual)
-        self._assemble(state)
+        if not state.get("assembled"):
+            self._assemble(state)
         if saved is None and size:
             actual = self._hash_object(state["key"], digest.algorithm)
             if actual != digest:

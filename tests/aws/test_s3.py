@@ -119,3 +119,25 @@ def test_presigned_url_serves_ranges(backend: BackendOptions) -> None:
     reply = requests.get(url, headers={"Range": "bytes=500-1499"}, timeout=30)
     assert reply.status_code == 206
     assert reply.content == data[500:1500]
+
+
+@pytest.mark.parametrize("size", [100, 6 * MiB])
+def test_last_request_writes_no_tail(
+    backend: BackendOptions, aws_calls: CallCounter, size: int
+) -> None:
+    data = os.urandom(size)
+    store = _store(backend)
+    written, state = store.append("up8", {}, 0, io.BytesIO(data), size, last=True)
+    assert aws_calls.calls["s3.PutObject"] <= 1
+    assert not state.get("tail")
+    key = store.finish("up8", state, written, _sha(data))
+    assert _fetch(store, key, size) == data
+    assert store.s3.list_objects_v2(Bucket=store.bucket, Prefix="uploads/").get("Contents") is None
+
+
+def test_last_request_with_wrong_digest_leaves_nothing(backend: BackendOptions) -> None:
+    store = _store(backend)
+    written, state = store.append("up9", {}, 0, io.BytesIO(b"abc"), 3, last=True)
+    with pytest.raises(DigestMismatch):
+        store.finish("up9", state, written, _sha(b"xyz"))
+    assert store.s3.list_objects_v2(Bucket=store.bucket).get("Contents") is None
