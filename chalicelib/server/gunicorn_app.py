@@ -7,10 +7,13 @@ request and shuts down cleanly on SIGTERM and SIGINT.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -78,11 +81,23 @@ def lambda_gateway(backend: BackendOptions) -> Callable[..., Any]:
     """The Chalice app of app.py behind the API Gateway emulator, configured as Lambda is:
     through its environment."""
     os.environ.update(backend.environment())
-    import app  # the deployed Lambda handler module, at the repository root
-
     from .gateway import make_gateway_app
 
-    return make_gateway_app(app.app)
+    return make_gateway_app(_load_lambda_module().app)
+
+
+def _load_lambda_module() -> Any:
+    """app.py, the module Lambda runs, from the source tree this package belongs to."""
+    path = Path(__file__).resolve().parents[2] / "app.py"
+    if not path.exists():
+        raise SystemExit(
+            f"soute serve --lambda runs the Chalice app of a source checkout; {path} is missing"
+        )
+    spec = importlib.util.spec_from_file_location("app", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
 def prepare(options: ServeOptions) -> None:

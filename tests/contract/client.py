@@ -1,16 +1,20 @@
 """One small HTTP client interface for the contract tests, with one implementation per front
-end: straight into the shared router (in process), and over HTTP to a running `soute serve`."""
+end: straight into the shared router (in process), over HTTP to a running `soute serve`, and
+through the API Gateway emulator into the Chalice app of app.py (in process, as a WSGI call)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import os
+import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -35,6 +39,12 @@ class Reply:
     status: int
     headers: CaseInsensitiveDict
     body: bytes
+    via: Reply | None = None  # the registry's 307 that led here, when the client followed one
+
+    @property
+    def registry_headers(self) -> CaseInsensitiveDict:
+        """Headers of the registry's own answer (the 307, when the bytes came from S3)."""
+        return self.via.headers if self.via else self.headers
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -111,7 +121,115 @@ class LiveClient:
         return Reply(response.status_code, response.headers, response.content)
 
 
-Client = RouterClient | LiveClient
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class LambdaClient:
+    """Calls a WSGI app in process, as a WSGI server would: here the API Gateway emulator in
+    front of the Chalice app, so every request goes through the Lambda front end."""
+
+    name = "lambda"
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | Iterable[bytes] = b"",
+    ) -> Reply:
+        split = urlsplit(path)
+        query = split.query
+        if params:
+            query += ("&" if query else "") + urlencode(params)
+        chunked = not isinstance(data, bytes)
+        body = b"".join(data) if chunked else data
+        environ = wsgi_environ(method, split.path, query, body)
+        for name, value in (headers or {}).items():
+            key = name.upper().replace("-", "_")
+            environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
+        if chunked:  # what a WSGI server hands over once it decoded a chunked body
+            environ.pop("CONTENT_LENGTH", None)
+            environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
+            captured["status"] = int(status.split()[0])
+            captured["headers"] = CaseInsensitiveDict(response_headers)
+
+        payload = b"".join(self.app(environ, start_response))
+        reply = Reply(captured["status"], captured["headers"], payload)
+        if reply.status == 307 and method == "GET":
+            return follow_redirect(reply, headers)
+        return reply
+
+
+def follow_redirect(reply: Reply, headers: dict[str, str] | None) -> Reply:
+    """Fetch a blob from the presigned URL a 307 names, as every registry client does: with
+    the Range header, without Authorization."""
+    forwarded = {k: v for k, v in (headers or {}).items() if k.lower() == "range"}
+    response = requests.get(reply.headers["Location"], headers=forwarded, timeout=60)
+    return Reply(response.status_code, response.headers, response.content, via=reply)
+
+
+def wsgi_environ(method: str, path: str, query: str, body: bytes) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote(path).encode().decode("latin-1"),  # PEP 3333 strings
+        "QUERY_STRING": query,
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "localhost",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration (Lambda configures its function this way)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def lambda_app(settings: Mapping[str, str]) -> Iterator[WsgiApp]:
+    """app.py's Chalice app behind the API Gateway emulator, configured by the SOUTE_*
+    environment `settings` (BackendOptions.environment()), as `soute serve --lambda` serves it."""
+    import app as lambda_function
+    from chalicelib.server.gateway import make_gateway_app
+
+    with environment(settings):
+        lambda_function.router.reset()  # the next request builds it from this environment
+        try:
+            yield make_gateway_app(lambda_function.app)
+        finally:
+            lambda_function.router.reset()
+
+
+Client = RouterClient | LiveClient | LambdaClient
 
 
 def new_repo(prefix: str = "test") -> str:

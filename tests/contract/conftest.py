@@ -1,14 +1,17 @@
-"""The contract tests run through every front end: the router in process and `soute serve`."""
+"""The contract tests run through every front end: the router in process, `soute serve`, and
+the Chalice app of app.py behind the API Gateway emulator (the Lambda front end)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chalicelib.api.router import Router
 from chalicelib.server.backends import embedded_registry
-from tests.contract.client import Client, LiveClient, RouterClient
+from tests.contract.client import Client, LambdaClient, LiveClient, RouterClient, lambda_app
+from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer
 
 
@@ -18,10 +21,20 @@ def router_client(tmp_path_factory: pytest.TempPathFactory) -> RouterClient:
     return RouterClient(Router(embedded_registry(str(data_dir))))
 
 
-@pytest.fixture(params=["router", "server"])
+@pytest.fixture(scope="session")
+def lambda_client(moto_endpoint: str) -> Iterator[LambdaClient]:
+    """The production shape: Lambda behind API Gateway, on S3 + DynamoDB (moto)."""
+    settings = aws_backend(moto_endpoint, chunk_min_length=4 << 20).environment()
+    with lambda_app(settings) as app:
+        yield LambdaClient(app)
+
+
+@pytest.fixture(params=["router", "server", "lambda"])
 def client(request: pytest.FixtureRequest, router_client: RouterClient) -> Client:
     if request.param == "router":
         return router_client
+    if request.param == "lambda":
+        return request.getfixturevalue("lambda_client")
     server: RegistryServer = request.getfixturevalue("soute_server")
     return LiveClient(server.url)
 

@@ -22,7 +22,7 @@ def test_get_and_head(client: Client, stored: tuple[str, str, bytes]) -> None:
         assert reply.status == 200
         assert reply.headers["Content-Length"] == "1000"
         assert reply.headers["Content-Type"] == "application/octet-stream"
-        assert reply.headers["Docker-Content-Digest"] == digest
+        assert reply.registry_headers["Docker-Content-Digest"] == digest
         assert "Content-Encoding" not in reply.headers
         assert reply.body == (data if method == "GET" else b"")
 

@@ -1,0 +1,15 @@
+"""The Lambda function: Soute's registry as a Chalice app behind API Gateway.
+
+Wiring only. The routes are in chalicelib/server/chalice_routes.py, the registry behaviour in
+the Router every front end shares, and the storage comes from the function's environment
+(.chalice/config.json, or `soute serve --lambda`).
+"""
+
+from chalice import Chalice
+
+from chalicelib.server.chalice_routes import LazyRouter, register_routes, router_from_environment
+
+app = Chalice(app_name="soute")
+# Built on the first request, not at import: a cold start pays only for the imports above.
+router = LazyRouter(router_from_environment)
+register_routes(app, router)  # also sets app.api.binary_types

@@ -1,0 +1,287 @@
+"""The Chalice routes: every endpoint, for every name depth, reaches the one Router with the
+request as the client sent it."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+
+import pytest
+from chalice import Chalice
+
+import app as lambda_function
+from chalicelib.api.messages import Request, Response
+from chalicelib.api.router import ROUTES
+from chalicelib.server.chalice_routes import (
+    API_GATEWAY_RESOURCE_QUOTA,
+    MAX_DEPTH,
+    NAME_ENDPOINTS,
+    ROOT_ENDPOINTS,
+    register_routes,
+    resource_count,
+    route_table,
+    to_chalice,
+)
+from chalicelib.server.gateway import GATEWAY_RESPONSES, make_gateway_app
+from chalicelib.storage.ports import BlobBody
+from tests.contract.client import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    LambdaClient,
+    image_manifest,
+    push_blob,
+    put_manifest,
+    sha256,
+)
+
+DIGEST = "sha256:" + "ab" * 32
+SAMPLE = {"reference": "v1", "digest": DIGEST, "upload_id": "u-123"}
+
+
+class RecordingRouter:
+    """Stands in for the Router: records what it is handed."""
+
+    def __init__(self) -> None:
+        self.seen: list[Request] = []
+        self.bodies: list[bytes] = []
+
+    def handle(self, request: Request) -> Response:
+        self.seen.append(request)
+        self.bodies.append(request.body.read())
+        return Response(200, {"Content-Type": "application/json"}, b"{}")
+
+
+@pytest.fixture
+def recorder() -> tuple[RecordingRouter, LambdaClient]:
+    router = RecordingRouter()
+    app = Chalice(app_name="recording")
+    register_routes(app, lambda: router)  # type: ignore[arg-type, return-value]
+    return router, LambdaClient(make_gateway_app(app))
+
+
+def concrete(route: str, depth: int) -> tuple[str, str]:
+    """A request path for a route template, and the repository name in it."""
+    name = "/".join(f"d{depth}c{i}" for i in range(1, depth + 1))
+    path = re.sub(r"\{n\d+\}(/\{n\d+\})*", name, route)
+    return re.sub(r"\{(\w+)\}", lambda m: SAMPLE[m.group(1)], path), name
+
+
+def router_route(path: str, method: str) -> dict[str, str] | None:
+    """The parameters the real Router finds in this request, if it serves it."""
+    for route in ROUTES:
+        match = route.pattern.match(path)
+        if match:
+            return match.groupdict() if method in route.methods else None
+    return None
+
+
+@pytest.mark.parametrize("depth", range(1, MAX_DEPTH + 1))
+def test_every_route_reaches_the_router_with_the_name(
+    recorder: tuple[RecordingRouter, LambdaClient], depth: int
+) -> None:
+    router, client = recorder
+    routes = {r: m for r, m in route_table().items() if r.count("{n") == depth}
+    assert len(routes) == len(NAME_ENDPOINTS)
+    for route, methods in routes.items():
+        path, name = concrete(route, depth)
+        for method in methods:
+            body = b"" if method in ("GET", "HEAD", "DELETE") else f"{method} {path}".encode()
+            sent = path + "/" if route.endswith("uploads") else path  # as clients send it
+            reply = client.request(
+                method, sent + "?tag=a&tag=b", headers={"Accept": "x/y"}, data=body
+            )
+            assert reply.status == 200, (method, sent, reply.body)
+            request = router.seen[-1]
+            assert (request.method, request.path) == (method, path)
+            assert request.query == {"tag": ["a", "b"]}
+            assert request.headers["accept"] == "x/y"
+            assert router.bodies[-1] == body
+            assert request.content_length == len(body)
+            assert router_route(request.path, method)["name"] == name, (method, path)
+
+
+def test_the_routes_serve_exactly_the_methods_of_the_router() -> None:
+    served: dict[int, set[str]] = {}
+    for route, methods in route_table(max_depth=2).items():
+        path, _ = concrete(route, 2)
+        for index, candidate in enumerate(ROUTES):
+            if candidate.pattern.match(path):
+                served.setdefault(index, set()).update(methods)
+                assert set(methods) == set(candidate.methods), route
+                break
+        else:
+            pytest.fail(f"the router has no route for {route}")
+    assert set(served) == set(range(len(ROUTES)))  # and every router route is served
+
+
+def test_route_count_is_within_the_api_gateway_quota() -> None:
+    routes = route_table()
+    assert MAX_DEPTH >= 8
+    assert len(routes) == len(ROOT_ENDPOINTS) + MAX_DEPTH * len(NAME_ENDPOINTS) == 98
+    # `/`, `/v2`, `/v2/_catalog`, and per depth the name and 10 endpoint resources.
+    assert resource_count(list(routes)) == 3 + 11 * MAX_DEPTH == 179
+    assert resource_count(list(lambda_function.app.routes)) <= API_GATEWAY_RESOURCE_QUOTA
+
+
+# -- app.py on embedded storage ---------------------------------------------------------------
+
+
+def repository(depth: int) -> str:
+    unique = uuid.uuid4().hex[:8]
+    return "/".join([f"r{depth}x{i}" for i in range(1, depth)] + [unique])
+
+
+@pytest.mark.parametrize("depth", [*range(1, 9), MAX_DEPTH])
+def test_push_and_pull_at_every_depth(registry: LambdaClient, depth: int) -> None:
+    name = repository(depth)
+    _blob_endpoints(registry, name)
+    _upload_endpoints(registry, name)
+    _manifest_endpoints(registry, name)
+
+
+def _blob_endpoints(client: LambdaClient, name: str) -> None:
+    data = b"blob of " + name.encode()
+    digest = push_blob(client, name, data)
+    head = client.request("HEAD", f"/v2/{name}/blobs/{digest}")
+    assert (head.status, head.headers["Content-Length"]) == (200, str(len(data)))
+    assert client.request("GET", f"/v2/{name}/blobs/{digest}").status == 501  # local files
+    assert client.request("DELETE", f"/v2/{name}/blobs/{digest}").status == 202
+    assert client.request("HEAD", f"/v2/{name}/blobs/{digest}").status == 404
+
+
+def _upload_endpoints(client: LambdaClient, name: str) -> None:
+    data = b"0123456789" * 10
+    start = client.request("POST", f"/v2/{name}/blobs/uploads/")
+    assert start.status == 202
+    location = start.headers["Location"]
+    assert location.startswith(f"/v2/{name}/blobs/uploads/")
+    patched = client.request("PATCH", location, headers={"Content-Range": "0-59"}, data=data[:60])
+    assert (patched.status, patched.headers["Range"]) == (202, "0-59")
+    assert client.request("GET", location).status == 204
+    done = client.request(
+        "PUT",
+        location,
+        params={"digest": sha256(data)},
+        headers={"Content-Range": "60-99"},
+        data=data[60:],
+    )
+    assert (done.status, done.headers["Location"]) == (201, f"/v2/{name}/blobs/{sha256(data)}")
+    other = client.request("POST", f"/v2/{name}/blobs/uploads/").headers["Location"]
+    assert client.request("DELETE", other).status == 204
+
+
+def _manifest_endpoints(client: LambdaClient, name: str) -> None:
+    body = image_manifest(client, name)
+    assert put_manifest(client, name, "v1", body).status == 201
+    got = client.request("GET", f"/v2/{name}/manifests/v1", headers={"Accept": OCI_MANIFEST})
+    assert (got.status, got.body) == (200, body)
+    head = client.request("HEAD", f"/v2/{name}/manifests/v1")
+    assert (head.status, head.headers["Content-Length"], head.body) == (200, str(len(body)), b"")
+    tags = client.request("GET", f"/v2/{name}/tags/list")
+    assert tags.json() == {"name": name, "tags": ["v1"]}
+    referrers = client.request("GET", f"/v2/{name}/referrers/{sha256(body)}")
+    assert (referrers.status, referrers.headers["Content-Type"]) == (200, OCI_INDEX)
+    catalog = client.request("GET", "/v2/_catalog", params={"n": "10000"})
+    assert name in catalog.json()["repositories"]
+    assert client.request("DELETE", f"/v2/{name}/manifests/{sha256(body)}").status == 202
+    assert client.request("GET", f"/v2/{name}/manifests/v1").status == 404
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a/blobs/b",
+        "a/manifests",
+        "a/b/tags",
+        "a/referrers/b",
+        "/".join(f"c{i}" for i in range(MAX_DEPTH + 1)),
+    ],
+)
+def test_names_the_lambda_endpoint_cannot_address(registry: LambdaClient, name: str) -> None:
+    expected = GATEWAY_RESPONSES["MISSING_AUTHENTICATION_TOKEN"]
+    for method, path in [
+        ("GET", f"/v2/{name}/tags/list"),
+        ("GET", f"/v2/{name}/manifests/latest"),
+        ("HEAD", f"/v2/{name}/blobs/{DIGEST}"),
+        ("POST", f"/v2/{name}/blobs/uploads/"),
+        ("PATCH", f"/v2/{name}/blobs/uploads/u-123"),
+    ]:
+        reply = registry.request(method, path)
+        assert reply.status == expected.status == 404, (method, path)
+        if method != "HEAD":
+            assert reply.body == expected.body()
+    assert str(MAX_DEPTH) in json.loads(expected.body())["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("name", ["blobs", "manifests/x", "tags/list/x", "uploads/a"])
+def test_reserved_words_are_fine_as_first_component(registry: LambdaClient, name: str) -> None:
+    push_blob(registry, name, b"config")
+    body = image_manifest(registry, name)
+    assert put_manifest(registry, name, "v1", body).status == 201
+    assert registry.request("GET", f"/v2/{name}/tags/list").json() == {"name": name, "tags": ["v1"]}
+
+
+def test_a_registry_that_cannot_start_answers_with_an_oci_error() -> None:
+    def broken() -> None:
+        raise ValueError("the aws backend needs an S3 bucket and a DynamoDB table")
+
+    app = Chalice(app_name="broken")
+    register_routes(app, broken)  # type: ignore[arg-type]
+    reply = LambdaClient(make_gateway_app(app)).request("GET", "/v2/")
+    assert reply.status == 500
+    assert reply.error_code() == "UNSUPPORTED"
+    assert "misconfigured" in reply.json()["errors"][0]["message"]
+
+
+def test_the_view_rebuilds_the_path_from_the_route() -> None:
+    """Behind a custom domain the event's `path` carries the base path mapping's prefix; the
+    router must see the path relative to the API."""
+    router = RecordingRouter()
+    app = Chalice(app_name="prefixed")
+    register_routes(app, lambda: router)  # type: ignore[arg-type, return-value]
+    event = {
+        "resource": "/v2/{n1}/{n2}/manifests/{reference}",
+        "path": "/registry/v2/a/b/manifests/v1",
+        "httpMethod": "GET",
+        "headers": {"Host": "example.com"},
+        "multiValueHeaders": {"Host": ["example.com"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"n1": "a", "n2": "b", "reference": "v1"},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/v2/{n1}/{n2}/manifests/{reference}",
+            "httpMethod": "GET",
+            "path": "/registry/v2/a/b/manifests/v1",
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+    result = app(event, None)
+    assert result["statusCode"] == 200
+    assert router.seen[-1].path == "/v2/a/b/manifests/v1"
+    assert isinstance(router.seen[-1].body, io.BytesIO)
+
+
+def test_the_router_sees_the_headers_the_client_sent(
+    recorder: tuple[RecordingRouter, LambdaClient],
+) -> None:
+    """The Accept header Chalice needs for binary bodies is added for Chalice only."""
+    router, client = recorder
+    assert client.request("GET", "/v2/a/tags/list").status == 200
+    assert "accept" not in router.seen[-1].headers
+    client.request("GET", "/v2/a/manifests/v1", headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
+    assert router.seen[-1].headers["accept"] == f"{OCI_MANIFEST}, {OCI_INDEX}"
+
+
+def test_a_blob_body_with_a_url_is_a_redirect() -> None:
+    url = "https://bucket.s3.amazonaws.com/blobs/x?X-Amz-Signature=abc"
+    response = to_chalice(
+        Response(200, {"Docker-Content-Digest": DIGEST}, BlobBody(redirect_url=url, length=9))
+    )
+    assert response.status_code == 307
+    assert response.headers["Location"] == url
+    assert response.headers["Docker-Content-Digest"] == DIGEST
+    assert response.body == b""
