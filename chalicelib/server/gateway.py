@@ -52,8 +52,8 @@ STAGE = "api"
 
 PUSH_ADVICE = (
     "one request to the Lambda endpoint carries about 4.5 MB of blob data at most, so push "
-    "larger layers with a chunked upload (regctl, which follows OCI-Chunk-Min-Length) or with "
-    "`soute push`; see 'Pushing large layers' in the Soute README"
+    "larger layers with a chunked upload (regctl, which follows OCI-Chunk-Min-Length); see "
+    "'Pushing large layers' in the Soute README"
 )
 
 

@@ -360,7 +360,7 @@ def test_a_5_mb_layer_gets_the_actionable_error(registry: LambdaClient) -> None:
     location = registry.request("POST", f"/v2/{repo}/blobs/uploads/").headers["Location"]
     reply = registry.request("PATCH", location, data=os.urandom(5 * MiB))
     assert_gateway_response(reply, "INTEGRATION_FAILURE")
-    assert "soute push" in reply.json()["errors"][0]["message"]
+    assert "Pushing large layers" in reply.json()["errors"][0]["message"]
     reply = registry.request("PATCH", location, data=os.urandom(11 * MiB))
     assert_gateway_response(reply, "REQUEST_TOO_LARGE")
     assert "regctl" in reply.json()["errors"][0]["message"]
