@@ -1,15 +1,26 @@
 """A moto server (S3 + DynamoDB emulator) on a free loopback port, for the AWS backend tests:
-the adapters talk to it through boto3 exactly as they talk to AWS."""
+the adapters talk to it through boto3 exactly as they talk to AWS.
+
+moto applies a DynamoDB transaction item by item and, when one fails, restores a copy of the
+whole table taken when it started, so two transactions running at once in its threads can undo
+each other's committed writes. DynamoDB itself isolates transactions. The server here handles
+one request at a time, which gives each request the isolation DynamoDB gives it; concurrency
+tests then test our conditions and transactions, not moto's threading.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
 
 from chalicelib.server.backends import BackendOptions
 from chalicelib.storage.aws_clients import aws_clients
@@ -24,6 +35,24 @@ FAKE_CREDENTIALS = {
 }
 
 
+def _one_at_a_time(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
+    lock = threading.Lock()
+
+    def serialised(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialised
+
+
+class IsolatingMotoServer(ThreadedMotoServer):
+    def _server_entry(self) -> None:
+        app = _one_at_a_time(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, app, threaded=True)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Start moto; yield its endpoint URL."""
@@ -31,7 +60,7 @@ def moto_server() -> Iterator[str]:
         os.environ.setdefault(name, value)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = IsolatingMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
         yield f"http://127.0.0.1:{port}"
@@ -39,7 +68,7 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
-def aws_backend(endpoint_url: str, **settings: object) -> BackendOptions:
+def aws_backend(endpoint_url: str, **settings: Any) -> BackendOptions:
     """A fresh bucket and table at `endpoint_url`, created as `soute aws init` does."""
     name = f"soute-{uuid.uuid4().hex[:10]}"
     options = BackendOptions(
@@ -48,7 +77,7 @@ def aws_backend(endpoint_url: str, **settings: object) -> BackendOptions:
         dynamodb_table=name,
         endpoint_url=endpoint_url,
         region="us-east-1",
-        **settings,  # type: ignore[arg-type]
+        **settings,
     )
     clients = aws_clients(options.region, endpoint_url)
     ensure_bucket(clients.s3, name, options.region)
