@@ -20,6 +20,7 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     body: BinaryIO = field(default_factory=io.BytesIO)
     content_length: int | None = None
+    scheme: str = "http"  # as the client reached the registry (https behind TLS or a proxy)
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -27,6 +28,10 @@ class Request:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def base_url(self) -> str:
+        """The registry's address as this client sees it, for absolute URLs back to it."""
+        return f"{self.scheme}://{self.header('host') or 'localhost'}"
 
     def read_body(self, limit: int) -> bytes:
         """The whole body, or limit + 1 bytes when it is longer than `limit`."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..oci.errors import OCIError
 from ..oci.names import check_name
 from ..registry.service import Registry
-from . import blobs, listings, manifests, uploads
+from . import blobs, direct_uploads, listings, manifests, uploads
 from .messages import API_VERSION_HEADER, Request, Response
 
 log = logging.getLogger("soute.api")
@@ -20,6 +20,7 @@ log = logging.getLogger("soute.api")
 Handler = Callable[..., Response]
 
 _NAME = r"(?P<name>.+?)"
+_UPLOAD = "_soute/uploads/(?P<upload_id>[^/]+)"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ def _base(registry: Registry, request: Request) -> Response:
 ROUTES = (
     _route("?", {"GET": _base, "HEAD": _base}),
     _route("_catalog", {"GET": listings.catalog}),
+    # The direct upload extension; no repository name starts with "_", so these paths are free.
+    _route("_soute/uploads", {"POST": direct_uploads.initiate}),
+    _route(_UPLOAD, {"GET": direct_uploads.status, "DELETE": direct_uploads.abort}),
+    _route(f"{_UPLOAD}/parts", {"POST": direct_uploads.part_urls}),
+    _route(f"{_UPLOAD}/complete", {"POST": direct_uploads.complete}),
+    _route(
+        "_soute/parts/(?P<upload_id>[^/]+)/(?P<number>[1-9][0-9]{0,4})",
+        {"PUT": direct_uploads.receive_part},
+    ),
     _route(f"{_NAME}/tags/list", {"GET": listings.list_tags}),
     _route(
         f"{_NAME}/manifests/(?P<reference>[^/]+)",

@@ -63,6 +63,8 @@ class Manifests:
         try:
             self.meta.put_manifest(repository, write)
         except MissingReference as missing:
+            if missing.kind == "blob" and self.meta.is_pending(repository, missing.digest):
+                raise _pending(repository, missing.digest) from None
             raise _missing(repository, missing) from None
         except Contention:
             raise _busy(repository) from None
@@ -114,6 +116,17 @@ def _missing(repository: str, missing: MissingReference) -> OCIError:
         f"manifest {missing.digest} is not in {repository}; push it before the index",
         status=400,
         detail={"digest": missing.digest},
+    )
+
+
+def _pending(repository: str, digest: str) -> OCIError:
+    return OCIError(
+        "MANIFEST_BLOB_UNKNOWN",
+        f"blob {digest} of {repository} is still being verified after its upload; retry the"
+        " manifest in a few seconds",
+        status=409,
+        detail={"digest": digest},
+        headers={"Retry-After": "5"},
     )
 
 

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from ..storage.ports import BlobStore, MetadataStore
 from .blobs import Blobs
+from .direct_uploads import DirectUploads
 from .listing import Listing
 from .manifests import Manifests
 from .settings import Settings
 from .uploads import Uploads
+from .verification import Verifier
 
 
 class Registry:
     def __init__(
-        self, meta: MetadataStore, store: BlobStore, settings: Settings | None = None
+        self,
+        meta: MetadataStore,
+        store: BlobStore,
+        settings: Settings | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.blobs = Blobs(meta, store)
         self.uploads = Uploads(meta, store)
         self.manifests = Manifests(meta)
         self.listing = Listing(meta, self.settings)
+        # Without a verifier of the front end's choosing, a thread of this process verifies.
+        self.direct = DirectUploads(meta, store, self.settings, verifier)

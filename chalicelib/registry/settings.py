@@ -14,3 +14,9 @@ class Settings:
     max_page: int = 10000
     # Upload sessions untouched for this long are swept with their bytes.
     upload_ttl_seconds: int = 7 * 24 * 3600
+    # Direct uploads: blobs up to this size are verified (read back and hashed) within the
+    # `complete` request; larger ones in the background, the blob pending meanwhile. 512 MiB
+    # reads back well within API Gateway's 29 s on Lambda.
+    inline_verify_limit: int = 512 << 20
+    # Lifetime of the part URLs of direct uploads, in seconds.
+    part_url_expires: int = 3600

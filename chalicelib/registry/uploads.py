@@ -31,7 +31,7 @@ class Uploads:
 
     def session(self, repository: str, upload_id: str) -> UploadSession:
         session = self.meta.upload(repository, upload_id) if upload_id.isalnum() else None
-        if session is None:
+        if session is None or "direct" in session.state:  # direct uploads take no chunks
             raise OCIError(
                 "BLOB_UPLOAD_UNKNOWN",
                 f"upload {upload_id} is not in progress in {repository}; start a new one",

@@ -24,6 +24,10 @@ class BackendOptions:
     region: str | None = None
     presign_expires: int = 1200
     chunk_min_length: int = 1 << 20
+    inline_verify_limit: int = 512 << 20  # direct uploads verified within `complete`
+    part_url_expires: int = 3600
+    # The Lambda function that verifies large direct uploads; none: a thread of this process.
+    verifier_function: str | None = None
 
     def environment(self) -> dict[str, str]:
         """These options as the environment variables `options_from_environment` reads."""
@@ -36,6 +40,9 @@ class BackendOptions:
             "SOUTE_AWS_REGION": self.region,
             "SOUTE_PRESIGN_EXPIRES": str(self.presign_expires),
             "SOUTE_CHUNK_MIN_LENGTH": str(self.chunk_min_length),
+            "SOUTE_INLINE_VERIFY_LIMIT": str(self.inline_verify_limit),
+            "SOUTE_PART_URL_EXPIRES": str(self.part_url_expires),
+            "SOUTE_VERIFIER_FUNCTION": self.verifier_function,
         }
         return {key: value for key, value in values.items() if value}
 
@@ -52,11 +59,18 @@ def options_from_environment(env: Mapping[str, str] | None = None) -> BackendOpt
         region=env.get("SOUTE_AWS_REGION") or env.get("AWS_REGION") or None,
         presign_expires=int(env.get("SOUTE_PRESIGN_EXPIRES", defaults.presign_expires)),
         chunk_min_length=int(env.get("SOUTE_CHUNK_MIN_LENGTH", defaults.chunk_min_length)),
+        inline_verify_limit=int(env.get("SOUTE_INLINE_VERIFY_LIMIT", defaults.inline_verify_limit)),
+        part_url_expires=int(env.get("SOUTE_PART_URL_EXPIRES", defaults.part_url_expires)),
+        verifier_function=env.get("SOUTE_VERIFIER_FUNCTION") or None,
     )
 
 
 def build_registry(options: BackendOptions) -> Registry:
-    settings = Settings(chunk_min_length=options.chunk_min_length)
+    settings = Settings(
+        chunk_min_length=options.chunk_min_length,
+        inline_verify_limit=options.inline_verify_limit,
+        part_url_expires=options.part_url_expires,
+    )
     if options.backend == "embedded":
         return embedded_registry(options.data_dir, settings)
     if options.backend == "aws":
@@ -87,4 +101,9 @@ def aws_registry(options: BackendOptions, settings: Settings | None = None) -> R
         clients.dynamodb, options.dynamodb_table, clients.s3, options.s3_bucket
     )
     store = S3BlobStore(clients.s3, options.s3_bucket, presign_expires=options.presign_expires)
-    return Registry(meta, store, settings)
+    verifier = None
+    if options.verifier_function:
+        from .verifiers import LambdaVerifier
+
+        verifier = LambdaVerifier(options.verifier_function, options.region)
+    return Registry(meta, store, settings, verifier)

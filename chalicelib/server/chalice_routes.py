@@ -18,8 +18,13 @@ gateway response, see gateway.py):
   `list`.
 The first component is free: `/v2`'s only literal child is `_catalog`, which no name can be.
 
+The direct upload extension (docs/upload-extension.md) has fixed paths under `/v2/_soute/`,
+which no repository name can shadow (no name starts with `_`). Its part URLs point at S3 on
+this front end, so the embedded backend's `PUT /v2/_soute/parts/...` is not routed here.
+
 Resources (the API Gateway quota is 300 per REST API by default): `/`, `/v2`, `/v2/_catalog`,
-plus, per depth, the name resource and 10 endpoint resources: 3 + 11 * MAX_DEPTH = 179.
+plus, per depth, the name resource and 10 endpoint resources: 3 + 11 * MAX_DEPTH = 179, plus
+the extension's 5 (`_soute`, `uploads`, `{upload_id}`, `parts`, `complete`): 184.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("soute.lambda")
 
-# 16 keeps 121 resources of headroom under the quota for extension endpoints (`soute push`).
+# 16 keeps 116 resources of headroom under the quota.
 MAX_DEPTH = 16
 # Every body crosses API Gateway base64-encoded, byte for byte: blobs and manifests are hashed,
 # and a text body would be re-encoded as UTF-8 (and bodies without a Content-Type would not be
@@ -75,12 +80,19 @@ NAME_ENDPOINTS = (
     Endpoint("tags/list", ("GET",)),
     Endpoint("referrers/{digest}", ("GET",)),
 )
+EXTENSION_ENDPOINTS = (
+    Endpoint("/v2/_soute/uploads", ("POST",)),
+    Endpoint("/v2/_soute/uploads/{upload_id}", ("GET", "DELETE")),
+    Endpoint("/v2/_soute/uploads/{upload_id}/parts", ("POST",)),
+    Endpoint("/v2/_soute/uploads/{upload_id}/complete", ("POST",)),
+)
 RESERVED_COMPONENTS = frozenset(e.path.split("/")[0] for e in NAME_ENDPOINTS)
 
 
 def route_table(max_depth: int = MAX_DEPTH) -> dict[str, tuple[str, ...]]:
     """Every route path with its methods."""
-    table = {endpoint.path: endpoint.methods for endpoint in ROOT_ENDPOINTS}
+    fixed = ROOT_ENDPOINTS + EXTENSION_ENDPOINTS
+    table = {endpoint.path: endpoint.methods for endpoint in fixed}
     for depth in range(1, max_depth + 1):
         name = "/".join(f"{{n{i}}}" for i in range(1, depth + 1))
         for endpoint in NAME_ENDPOINTS:
@@ -190,6 +202,8 @@ def to_request(event: Mapping[str, Any], body: bytes | str) -> Request:
         headers=headers,
         body=io.BytesIO(data),
         content_length=len(data),
+        # API Gateway (and the emulator) say how the client connected.
+        scheme=headers.get("x-forwarded-proto", "https").split(",")[0].strip(),
     )
 
 

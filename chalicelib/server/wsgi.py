@@ -57,6 +57,7 @@ def to_request(environ: dict[str, Any]) -> Request:
         headers=headers,
         body=_Body(environ["wsgi.input"]),
         content_length=int(raw_length) if raw_length is not None else None,
+        scheme=environ.get("wsgi.url_scheme", "http"),
     )
 
 

@@ -10,6 +10,7 @@ Items (pk, sk):
                                   is one read
   R#<repo>  REF#<subject>#<digest> a referrer of `subject`
   R#<repo>  UPLOAD#<id>           an upload session: size, version, state; TTL expires_at
+  R#<repo>  PENDING#<digest>      a direct upload of the blob is being verified; TTL expires_at
   B#<digest> BLOB                 the blob itself: size and storage key
   CATALOG   R#<repo>              the repository has manifests
 
@@ -513,6 +514,28 @@ class DynamoMetadataStore:
         self.db.delete_item(
             TableName=self.table, Key=self._key(_repo(repository), f"UPLOAD#{upload_id}")
         )
+
+    # -- blobs being verified --------------------------------------------------------------
+    def mark_pending(self, repository: str, digest: str, upload_id: str) -> None:
+        self.db.put_item(
+            TableName=self.table,
+            Item=self._item(
+                _repo(repository),
+                f"PENDING#{digest}",
+                upload_id=upload_id,
+                # A verifier that died leaves the marker; the TTL removes it with the session.
+                expires_at=int(time.time()) + UPLOAD_TTL_SECONDS,
+            ),
+        )
+
+    def clear_pending(self, repository: str, digest: str) -> None:
+        self.db.delete_item(
+            TableName=self.table, Key=self._key(_repo(repository), f"PENDING#{digest}")
+        )
+
+    def is_pending(self, repository: str, digest: str) -> bool:
+        item = self._get(_repo(repository), f"PENDING#{digest}")
+        return item is not None and int(item["expires_at"]) >= time.time()
 
     def upload_exists(self, upload_id: str) -> bool:
         return True  # only asked for bytes the BlobStore lists; S3 lists none (lifecycle rules)

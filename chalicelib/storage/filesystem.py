@@ -3,6 +3,7 @@
 Layout under the root:
   blobs/<algorithm>/<first two hex>/<hex>   complete, verified blobs
   uploads/<upload id>/<offset>-<random>     one file per accepted chunk of an upload
+  uploads/<upload id>/parts/p<n>-<md5>      part n of a direct upload (its ETag in the name)
 
 A blob file appears only by an atomic rename after its digest verified, so a crash at any
 instant leaves either the whole blob or nothing under blobs/. Chunk files that a session does
@@ -20,7 +21,17 @@ import threading
 from typing import Any, BinaryIO
 
 from ..oci.digest import Digest, parse_digest
-from .ports import BlobBody, BlobRecord, DigestMismatch, IncompleteBody
+from .part_urls import PartUrlSigner
+from .ports import (
+    BlobBody,
+    BlobRecord,
+    DigestMismatch,
+    IncompleteBody,
+    PartDenied,
+    PartInfo,
+    PartsInvalid,
+    PartUrl,
+)
 
 COPY_BLOCK = 1 << 20
 
@@ -62,6 +73,8 @@ class FilesystemBlobStore:
         os.makedirs(self._blobs, exist_ok=True)
         os.makedirs(self._uploads, exist_ok=True)
         self._hashes = _RunningHashes()
+        self._signer: PartUrlSigner | None = None
+        self._signer_lock = threading.Lock()
 
     # -- paths -----------------------------------------------------------------------------
     def blob_path(self, digest: str) -> str:
@@ -146,6 +159,97 @@ class FilesystemBlobStore:
     def upload_ids(self) -> list[str]:
         """Uploads that have bytes on disk (to sweep those with no session)."""
         return os.listdir(self._uploads)
+
+    # -- direct uploads --------------------------------------------------------------------
+    def _parts_dir(self, upload_id: str) -> str:
+        return os.path.join(self._upload_dir(upload_id), "parts")
+
+    def signer(self) -> PartUrlSigner:
+        # Built on first use: the v2 API alone never needs the key or the nonce database.
+        with self._signer_lock:
+            if self._signer is None:
+                self._signer = PartUrlSigner(self.root)
+            return self._signer
+
+    def start_parts(self, upload_id: str) -> dict[str, Any]:
+        os.makedirs(self._parts_dir(upload_id), exist_ok=True)
+        return {}
+
+    def part_url(
+        self, upload_id: str, state: dict[str, Any], number: int, expires_at: int, base_url: str
+    ) -> PartUrl:
+        return PartUrl(self.signer().url(base_url, upload_id, number, expires_at), {})
+
+    def receive_part(
+        self, upload_id: str, number: int, query: dict[str, str], body: BinaryIO, length: int | None
+    ) -> str:
+        if not upload_id.isalnum():
+            raise PartDenied("the part URL names no upload")
+        self.signer().check("PUT", upload_id, number, query)
+        directory = self._parts_dir(upload_id)
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(upload_id)
+        temporary = os.path.join(directory, f"tmp-{secrets.token_hex(6)}")
+        md5 = hashlib.md5(usedforsecurity=False)
+        try:
+            _copy_body(body, length, temporary, md5)
+            prefix = f"p{number:05d}-"
+            os.replace(temporary, os.path.join(directory, prefix + md5.hexdigest()))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        for name in os.listdir(directory):  # an earlier copy of the same part
+            if name.startswith(prefix) and name != prefix + md5.hexdigest():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(directory, name))
+        return f'"{md5.hexdigest()}"'
+
+    def received_parts(self, upload_id: str, state: dict[str, Any]) -> list[PartInfo]:
+        directory = self._parts_dir(upload_id)
+        try:
+            names = sorted(n for n in os.listdir(directory) if n.startswith("p"))
+        except FileNotFoundError:
+            return []
+        parts = {}
+        for name in names:
+            number, md5 = name[1:].split("-", 1)
+            with contextlib.suppress(FileNotFoundError):
+                size = os.path.getsize(os.path.join(directory, name))
+                parts[int(number)] = PartInfo(int(number), f'"{md5}"', size)
+        return [parts[n] for n in sorted(parts)]
+
+    def complete_parts(
+        self, upload_id: str, state: dict[str, Any], parts: list[tuple[int, str]]
+    ) -> dict[str, Any]:
+        held = {part.number: part for part in self.received_parts(upload_id, state)}
+        files = []
+        for number, etag in parts:
+            part = held.get(number)
+            if part is None or part.etag.strip('"') != etag.strip('"'):
+                raise PartsInvalid(f"part {number} is missing or its ETag differs")
+            files.append(f"p{number:05d}-{part.etag.strip(chr(34))}")
+        # Joined while hashing in verify_parts: one pass over the bytes.
+        return {**state, "files": files}
+
+    def verify_parts(self, upload_id: str, state: dict[str, Any], digest: Digest) -> str:
+        directory = self._parts_dir(upload_id)
+        paths = [os.path.join(directory, name) for name in state.get("files", [])]
+        joined = os.path.join(self._upload_dir(upload_id), f"joined-{secrets.token_hex(4)}")
+        hasher = hashlib.new(digest.algorithm)
+        with open(joined, "wb") as out:
+            for path in paths:
+                with open(path, "rb") as part:
+                    while block := part.read(COPY_BLOCK):
+                        hasher.update(block)
+                        out.write(block)
+        actual = Digest(digest.algorithm, hasher.hexdigest())
+        if actual != digest:
+            os.unlink(joined)
+            raise DigestMismatch(actual)
+        target = self.blob_path(str(digest))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(joined, target)
+        return os.path.relpath(target, self.root)
 
     # -- blobs -----------------------------------------------------------------------------
     def exists(self, digest: str) -> bool:

@@ -40,6 +40,14 @@ class Contention(Exception):
     """Too many writers changed the same items at once; the client should retry."""
 
 
+class PartDenied(Exception):
+    """A part URL is not valid: tampered, expired, used already, or not this store's."""
+
+
+class PartsInvalid(Exception):
+    """The parts a client lists to complete a direct upload are missing or differ."""
+
+
 class StillReferenced(Exception):
     """A blob or manifest cannot go: a manifest in the repository still points at it."""
 
@@ -116,6 +124,21 @@ class BlobBody:
                 yield chunk
 
 
+@dataclass(frozen=True)
+class PartInfo:
+    """A part of a direct upload that the store holds."""
+
+    number: int
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PartUrl:
+    url: str
+    headers: dict[str, str]
+
+
 class BlobStore(Protocol):
     def append(
         self,
@@ -142,6 +165,35 @@ class BlobStore(Protocol):
 
     def upload_ids(self) -> list[str]:
         """Uploads that have bytes in the store, to sweep those that lost their session."""
+
+    # -- direct uploads: the client sends parts straight to the store ----------------------
+    def start_parts(self, upload_id: str) -> dict[str, Any]:
+        """Prepare to receive parts; return the state to keep in the session."""
+
+    def part_url(
+        self, upload_id: str, state: dict[str, Any], number: int, expires_at: int, base_url: str
+    ) -> PartUrl:
+        """A URL the client PUTs part `number` to, valid until `expires_at` (Unix time).
+        `base_url` is the registry's own address as the client sees it."""
+
+    def receive_part(
+        self, upload_id: str, number: int, query: dict[str, str], body: BinaryIO, length: int | None
+    ) -> str:
+        """Store a part sent to a URL of `part_url` and return its ETag; raise PartDenied
+        when the URL is not valid (stores whose URLs point elsewhere always raise it)."""
+
+    def received_parts(self, upload_id: str, state: dict[str, Any]) -> list[PartInfo]:
+        """The parts stored so far, by number."""
+
+    def complete_parts(
+        self, upload_id: str, state: dict[str, Any], parts: list[tuple[int, str]]
+    ) -> dict[str, Any]:
+        """Join the parts (number, ETag) into one object, still unverified; raise
+        PartsInvalid when one is missing or its ETag differs. Return the new state."""
+
+    def verify_parts(self, upload_id: str, state: dict[str, Any], digest: Digest) -> str:
+        """Hash the joined object; if it is `digest`, make it the blob and return its key,
+        else delete it and raise DigestMismatch."""
 
 
 class MetadataStore(Protocol):
@@ -181,5 +233,10 @@ class MetadataStore(Protocol):
         """Save `session` if the stored version is session.version - 1."""
 
     def delete_upload(self, repository: str, upload_id: str) -> None: ...
+
+    # blobs being verified after a direct upload: not usable yet, but about to be
+    def mark_pending(self, repository: str, digest: str, upload_id: str) -> None: ...
+    def clear_pending(self, repository: str, digest: str) -> None: ...
+    def is_pending(self, repository: str, digest: str) -> bool: ...
     def upload_exists(self, upload_id: str) -> bool: ...
     def uploads_started_before(self, cutoff: float) -> list[UploadSession]: ...

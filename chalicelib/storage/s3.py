@@ -20,11 +20,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
+import time
 from typing import Any, BinaryIO
 
 from ..oci.digest import Digest
 from . import resumable_hash
-from .ports import BlobBody, BlobRecord, DigestMismatch, IncompleteBody
+from .ports import (
+    BlobBody,
+    BlobRecord,
+    DigestMismatch,
+    IncompleteBody,
+    PartDenied,
+    PartInfo,
+    PartsInvalid,
+    PartUrl,
+)
 
 MiB = 1 << 20
 READ_BLOCK = MiB
@@ -228,6 +238,79 @@ class S3BlobStore:
         # Abandoned bytes go by the bucket's lifecycle rules (uploads/ prefix, incomplete
         # multipart uploads), not by listing the bucket.
         return []
+
+    # -- direct uploads: the client PUTs parts to presigned UploadPart URLs -----------------
+    def start_parts(self, upload_id: str) -> dict[str, Any]:
+        key = f"blobs/{upload_id}"
+        created = self.s3.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ContentType="application/octet-stream"
+        )
+        return {"key": key, "mpu": created["UploadId"], "parts": []}
+
+    def part_url(
+        self, upload_id: str, state: dict[str, Any], number: int, expires_at: int, base_url: str
+    ) -> PartUrl:
+        url = self.s3.generate_presigned_url(
+            "upload_part",
+            Params={
+                "Bucket": self.bucket,
+                "Key": state["key"],
+                "UploadId": state["mpu"],
+                "PartNumber": number,
+            },
+            ExpiresIn=max(expires_at - int(time.time()), 1),
+        )
+        return PartUrl(url, {})
+
+    def receive_part(
+        self, upload_id: str, number: int, query: dict[str, str], body: BinaryIO, length: int | None
+    ) -> str:
+        raise PartDenied("this registry's parts go to S3, through the URLs it hands out")
+
+    def received_parts(self, upload_id: str, state: dict[str, Any]) -> list[PartInfo]:
+        found: list[PartInfo] = []
+        marker = 0
+        while True:
+            try:
+                reply = self.s3.list_parts(
+                    Bucket=self.bucket,
+                    Key=state["key"],
+                    UploadId=state["mpu"],
+                    PartNumberMarker=marker,
+                )
+            except self.s3.exceptions.NoSuchUpload:
+                return found  # completed or aborted
+            found += [
+                PartInfo(p["PartNumber"], p["ETag"], p["Size"]) for p in reply.get("Parts", [])
+            ]
+            if not reply.get("IsTruncated"):
+                return found
+            marker = int(reply["NextPartNumberMarker"])
+
+    def complete_parts(
+        self, upload_id: str, state: dict[str, Any], parts: list[tuple[int, str]]
+    ) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=state["key"],
+                UploadId=state["mpu"],
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]},
+            )
+        except self.s3.exceptions.NoSuchUpload:
+            raise FileNotFoundError(state["key"]) from None
+        except ClientError as error:  # InvalidPart, InvalidPartOrder, EntityTooSmall
+            raise PartsInvalid(error.response["Error"].get("Message", str(error))) from None
+        return {**state, "assembled": True}
+
+    def verify_parts(self, upload_id: str, state: dict[str, Any], digest: Digest) -> str:
+        actual = self._hash_object(state["key"], digest.algorithm)
+        if actual != digest:
+            self.s3.delete_object(Bucket=self.bucket, Key=state["key"])
+            raise DigestMismatch(actual)
+        return state["key"]
 
     # -- blobs -----------------------------------------------------------------------------
     def body(self, blob: BlobRecord, offset: int, length: int) -> BlobBody:

@@ -47,6 +47,9 @@ CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repo, digest);
 CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY, repo TEXT NOT NULL, size INTEGER NOT NULL,
     version INTEGER NOT NULL, state TEXT NOT NULL, started REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_blobs (
+    repo TEXT NOT NULL, digest TEXT NOT NULL, upload_id TEXT NOT NULL, since REAL NOT NULL,
+    PRIMARY KEY (repo, digest)) WITHOUT ROWID;
 """
 
 
@@ -259,6 +262,27 @@ class SqliteMetadataStore:
             db.execute(
                 "DELETE FROM uploads WHERE upload_id = ? AND repo = ?", (upload_id, repository)
             )
+
+    # -- blobs being verified --------------------------------------------------------------
+    def mark_pending(self, repository: str, digest: str, upload_id: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO pending_blobs (repo, digest, upload_id, since)"
+                " VALUES (?, ?, ?, ?)",
+                (repository, digest, upload_id, time.time()),
+            )
+
+    def clear_pending(self, repository: str, digest: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM pending_blobs WHERE repo = ? AND digest = ?", (repository, digest)
+            )
+
+    def is_pending(self, repository: str, digest: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM pending_blobs WHERE repo = ? AND digest = ?", repository, digest
+        )
+        return row is not None
 
     def uploads_started_before(self, cutoff: float) -> list[UploadSession]:
         rows = self._db().execute(

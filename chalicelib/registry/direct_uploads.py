@@ -1,0 +1,296 @@
+"""Direct uploads (docs/upload-extension.md): the client sends a blob's parts straight to the
+BlobStore through signed URLs; the registry assembles them and verifies the digest before the
+blob becomes visible in the repository.
+
+The session is an ordinary UploadSession: `size` is the blob's size and `state` holds the
+BlobStore's bookkeeping plus, under "direct", the digest, part layout and status
+(uploading → verifying → available | failed). A blob verified in the background is marked
+pending meanwhile, so a manifest that references it is told to retry rather than refused.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any, BinaryIO
+
+from ..oci.digest import parse_digest
+from ..oci.errors import OCIError
+from ..storage.ports import (
+    BlobRecord,
+    BlobStore,
+    DigestMismatch,
+    IncompleteBody,
+    MetadataStore,
+    PartDenied,
+    PartInfo,
+    PartsInvalid,
+    UploadSession,
+)
+from .settings import Settings
+from .verification import ThreadVerifier, Verifier
+
+MiB = 1 << 20
+MIN_PART_SIZE = 8 * MiB  # S3 wants 5 MiB; 8 MiB keeps the number of requests down
+MAX_PART_SIZE = 5 << 30  # S3's largest part
+MAX_PARTS = 10_000
+URL_BATCH = 100
+
+
+@dataclass(frozen=True)
+class PartLink:
+    number: int
+    url: str
+    headers: dict[str, str]
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class DirectUpload:
+    upload_id: str
+    repository: str
+    digest: str
+    size: int
+    part_size: int
+    part_count: int
+    status: str  # uploading, verifying, available, failed
+    message: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The Status object of the OpenAPI description (without `received`)."""
+        fields = {
+            "upload_id": self.upload_id,
+            "status": self.status,
+            "digest": self.digest,
+            "size": self.size,
+            "part_size": self.part_size,
+            "part_count": self.part_count,
+        }
+        return fields if self.message is None else {**fields, "message": self.message}
+
+
+def part_layout(size: int) -> tuple[int, int]:
+    """(part size, part count): parts of at least 8 MiB, whole MiB, at most 10,000 of them."""
+    part_size = max(MIN_PART_SIZE, math.ceil(math.ceil(size / MAX_PARTS) / MiB) * MiB)
+    return part_size, math.ceil(size / part_size)
+
+
+class DirectUploads:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        store: BlobStore,
+        settings: Settings,
+        verifier: Verifier | None = None,
+    ) -> None:
+        self.meta = meta
+        self.store = store
+        self.settings = settings
+        self.verifier: Verifier = verifier or ThreadVerifier(self.verify)
+
+    # -- initiate, URLs, status --------------------------------------------------------------
+    def existing(self, repository: str, digest: str) -> BlobRecord | None:
+        return self.meta.blob(repository, str(parse_digest(digest)))
+
+    def initiate(
+        self, repository: str, digest: str, size: int, base_url: str
+    ) -> tuple[DirectUpload, list[PartLink]]:
+        parse_digest(digest)
+        part_size, part_count = part_layout(size)
+        if part_size > MAX_PART_SIZE:
+            raise OCIError("SIZE_INVALID", f"{size} bytes is more than one upload can hold")
+        upload_id = uuid.uuid4().hex
+        direct = {"digest": digest, "part_size": part_size, "part_count": part_count}
+        state = {**self.store.start_parts(upload_id), "direct": {**direct, "status": "uploading"}}
+        session = UploadSession(repository, upload_id, size, state=state, started_at=time.time())
+        self.meta.create_upload(session)
+        numbers = list(range(1, min(part_count, URL_BATCH) + 1))
+        return _upload(session), self._links(session, numbers, base_url)
+
+    def part_urls(
+        self, repository: str, upload_id: str, numbers: list[int], base_url: str
+    ) -> list[PartLink]:
+        session = self._session(repository, upload_id)
+        upload = _upload(session)
+        if upload.status != "uploading":
+            raise _not_uploading(upload)
+        if len(numbers) > URL_BATCH:
+            raise OCIError("BLOB_UPLOAD_INVALID", f"ask for at most {URL_BATCH} part URLs a call")
+        for number in numbers:
+            if not 1 <= number <= upload.part_count:
+                raise OCIError(
+                    "BLOB_UPLOAD_INVALID",
+                    f"part {number} does not exist: the upload has parts 1 to {upload.part_count}",
+                )
+        return self._links(session, numbers, base_url)
+
+    def _links(self, session: UploadSession, numbers: list[int], base_url: str) -> list[PartLink]:
+        expires_at = int(time.time()) + self.settings.part_url_expires
+        links = []
+        for number in numbers:
+            url = self.store.part_url(
+                session.upload_id, session.state, number, expires_at, base_url
+            )
+            links.append(PartLink(number, url.url, url.headers, expires_at))
+        return links
+
+    def status(self, repository: str, upload_id: str) -> tuple[DirectUpload, list[PartInfo]]:
+        session = self._session(repository, upload_id)
+        upload = _upload(session)
+        if upload.status != "uploading":
+            return upload, []
+        return upload, self.store.received_parts(upload_id, session.state)
+
+    def _session(self, repository: str, upload_id: str) -> UploadSession:
+        session = self.meta.upload(repository, upload_id) if upload_id.isalnum() else None
+        if session is None or "direct" not in session.state:
+            raise OCIError(
+                "BLOB_UPLOAD_UNKNOWN",
+                f"direct upload {upload_id} is not known in {repository}; start a new one",
+            )
+        return session
+
+    # -- receiving parts (stores whose part URLs point at the registry) ----------------------
+    def receive_part(
+        self,
+        upload_id: str,
+        number: int,
+        query: dict[str, str],
+        body: BinaryIO,
+        length: int | None,
+    ) -> str:
+        try:
+            return self.store.receive_part(upload_id, number, query, body, length)
+        except PartDenied as denied:
+            raise OCIError("DENIED", str(denied)) from None
+        except FileNotFoundError:
+            raise OCIError(
+                "BLOB_UPLOAD_UNKNOWN", f"upload {upload_id} is finished or aborted"
+            ) from None
+        except IncompleteBody as error:
+            raise OCIError("BLOB_UPLOAD_INVALID", str(error)) from None
+
+    # -- complete, verify, abort ---------------------------------------------------------------
+    def complete(
+        self, repository: str, upload_id: str, parts: list[tuple[int, str]]
+    ) -> DirectUpload:
+        session = self._session(repository, upload_id)
+        upload = _upload(session)
+        if upload.status != "uploading":
+            return _settled(upload)  # a retried complete: the same answer
+        self._check_parts(session, upload, parts)
+        try:
+            state = self.store.complete_parts(upload_id, session.state, sorted(parts))
+        except PartsInvalid as error:
+            raise OCIError("BLOB_UPLOAD_INVALID", f"the parts cannot be joined: {error}") from None
+        except FileNotFoundError:
+            raise _gone(upload_id) from None
+        session = self._save(session, state, "verifying")
+        if upload.size <= self.settings.inline_verify_limit:
+            return _settled(self.verify(repository, upload_id))
+        self.meta.mark_pending(repository, upload.digest, upload_id)
+        self.verifier.submit(repository, upload_id)
+        return _upload(session)
+
+    def _check_parts(
+        self, session: UploadSession, upload: DirectUpload, parts: list[tuple[int, str]]
+    ) -> None:
+        numbers = sorted(number for number, _ in parts)
+        if numbers != list(range(1, upload.part_count + 1)):
+            raise OCIError(
+                "BLOB_UPLOAD_INVALID",
+                f"list every part from 1 to {upload.part_count} once; got {numbers[:20]}",
+            )
+        held = {p.number: p for p in self.store.received_parts(upload.upload_id, session.state)}
+        for number, etag in parts:
+            expected = min(upload.part_size, upload.size - (number - 1) * upload.part_size)
+            part = held.get(number)
+            if part is None:
+                raise OCIError("BLOB_UPLOAD_INVALID", f"part {number} was not received; send it")
+            if part.etag.strip('"') != etag.strip('"'):
+                raise OCIError(
+                    "BLOB_UPLOAD_INVALID", f"part {number} has ETag {part.etag}, not {etag}"
+                )
+            if part.size != expected:
+                raise OCIError(
+                    "BLOB_UPLOAD_INVALID",
+                    f"part {number} holds {part.size} bytes, not {expected}; send it again",
+                )
+
+    def verify(self, repository: str, upload_id: str) -> DirectUpload:
+        """Hash the joined parts; make the blob visible if they match the digest. Runs within
+        `complete` for small blobs, and in the Verifier for the others."""
+        session = self._session(repository, upload_id)
+        upload = _upload(session)
+        if upload.status != "verifying":
+            return upload
+        try:
+            key = self.store.verify_parts(upload_id, session.state, parse_digest(upload.digest))
+        except DigestMismatch as error:
+            message = (
+                f"uploaded content has digest {error.actual}, not {upload.digest}; the upload"
+                " is discarded, push the blob again"
+            )
+            self.store.discard(upload_id, session.state)
+            self.meta.clear_pending(repository, upload.digest)
+            return _upload(self._save(session, session.state, "failed", message))
+        self.meta.add_blob(repository, BlobRecord(upload.digest, upload.size, key))
+        self.meta.clear_pending(repository, upload.digest)
+        self.store.discard(upload_id, {})  # the parts' leftovers; the blob is elsewhere now
+        return _upload(self._save(session, session.state, "available"))
+
+    def abort(self, repository: str, upload_id: str) -> None:
+        session = self._session(repository, upload_id)
+        if _upload(session).status == "uploading":
+            self.store.discard(upload_id, session.state)
+        self.meta.delete_upload(repository, upload_id)
+
+    def _save(
+        self, session: UploadSession, state: dict[str, Any], status: str, message: str = ""
+    ) -> UploadSession:
+        direct = {**state["direct"], "status": status}
+        if message:
+            direct["message"] = message
+        updated = replace(session, version=session.version + 1, state={**state, "direct": direct})
+        if not self.meta.update_upload(updated):
+            raise OCIError(
+                "BLOB_UPLOAD_INVALID",
+                f"upload {session.upload_id} changed meanwhile (completed twice at once?);"
+                " ask for its status",
+                status=409,
+            )
+        return updated
+
+
+def _upload(session: UploadSession) -> DirectUpload:
+    direct = session.state["direct"]
+    return DirectUpload(
+        upload_id=session.upload_id,
+        repository=session.repository,
+        digest=direct["digest"],
+        size=session.size,
+        part_size=direct["part_size"],
+        part_count=direct["part_count"],
+        status=direct["status"],
+        message=direct.get("message"),
+    )
+
+
+def _settled(upload: DirectUpload) -> DirectUpload:
+    """The upload, or the error `complete` answers for a failed one."""
+    if upload.status == "failed":
+        raise OCIError("DIGEST_INVALID", upload.message or "the digest did not match")
+    return upload
+
+
+def _not_uploading(upload: DirectUpload) -> OCIError:
+    return OCIError(
+        "BLOB_UPLOAD_INVALID",
+        f"upload {upload.upload_id} is {upload.status}; it takes no more parts",
+    )
+
+
+def _gone(upload_id: str) -> OCIError:
+    return OCIError("BLOB_UPLOAD_UNKNOWN", f"upload {upload_id} was completed or aborted")

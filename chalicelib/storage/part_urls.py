@@ -1,0 +1,102 @@
+"""Signed part URLs of the embedded backend: the registry itself receives the parts of a direct
+upload, at `PUT /v2/_soute/parts/<upload id>/<number>?expires=&nonce=&signature=`.
+
+The signature is HMAC-SHA256, under a key generated once into the data directory (mode 0600),
+over the method, upload id, part number, expiry and nonce: a URL cannot be moved to another
+upload, part or method, nor have its expiry changed. Each nonce works once (recorded in SQLite
+until the URL expires), so a URL seen in a log or a proxy cannot be replayed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from urllib.parse import urlencode
+
+from .ports import PartDenied
+
+KEY_FILE = "part-url.key"
+NONCE_DB = "part-nonces.sqlite"
+PARTS_PATH = "/v2/_soute/parts"
+
+
+class PartUrlSigner:
+    def __init__(self, data_dir: str) -> None:
+        self._key = _load_or_create_key(os.path.join(data_dir, KEY_FILE))
+        self._nonce_path = os.path.join(data_dir, NONCE_DB)
+        self._local = threading.local()
+        self._db().execute(
+            "CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires INTEGER)"
+        )
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "pid", None) != os.getpid():
+            db = sqlite3.connect(self._nonce_path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db, self._local.pid = db, os.getpid()
+        return db
+
+    def _signature(self, upload_id: str, number: int, expires: int, nonce: str) -> str:
+        message = f"PUT\n{upload_id}\n{number}\n{expires}\n{nonce}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def url(self, base_url: str, upload_id: str, number: int, expires_at: int) -> str:
+        nonce = secrets.token_hex(16)
+        query = urlencode(
+            {
+                "expires": expires_at,
+                "nonce": nonce,
+                "signature": self._signature(upload_id, number, expires_at, nonce),
+            }
+        )
+        return f"{base_url.rstrip('/')}{PARTS_PATH}/{upload_id}/{number}?{query}"
+
+    def check(self, method: str, upload_id: str, number: int, query: dict[str, str]) -> None:
+        """Raise PartDenied unless the URL is genuine, unexpired and used for the first time;
+        then the nonce counts as used."""
+        expires, nonce, signature = (query.get(k, "") for k in ("expires", "nonce", "signature"))
+        if method != "PUT" or not expires.isdigit() or not nonce or not signature:
+            raise PartDenied("the part URL is incomplete; ask the registry for a new one")
+        expected = self._signature(upload_id, number, int(expires), nonce)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise PartDenied("the part URL's signature is not valid")
+        if int(expires) < time.time():
+            raise PartDenied("the part URL has expired; ask the registry for a new one")
+        self._use_nonce(nonce, int(expires))
+
+    def _use_nonce(self, nonce: str, expires: int) -> None:
+        db = self._db()
+        try:
+            db.execute("INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)", (nonce, expires))
+        except sqlite3.IntegrityError:
+            raise PartDenied(
+                "the part URL was used already; ask the registry for a new one"
+            ) from None
+        # Expired nonces need no memory: their URLs fail on the expiry check.
+        with contextlib.suppress(sqlite3.OperationalError):
+            db.execute("DELETE FROM used_nonces WHERE expires < ?", (int(time.time()) - 60,))
+
+
+def _load_or_create_key(path: str) -> bytes:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path, "rb") as handle:
+            key = handle.read()
+        if len(key) == 32:
+            return key
+        # Another process is writing it right now: wait for the whole key.
+        time.sleep(0.1)
+        with open(path, "rb") as handle:
+            return handle.read()
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key
