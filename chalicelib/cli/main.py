@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from ..client.cli import add_push_parser
 from ..server.backends import BackendOptions
 
 
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="soute", description="A serverless OCI registry.")
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands)
+    add_push_parser(commands)
     aws = commands.add_parser("aws", help="AWS resources").add_subparsers(dest="aws", required=True)
     init = aws.add_parser("init", help="create the S3 bucket and DynamoDB table (idempotent)")
     _storage_options(init, required=True)

@@ -1,0 +1,159 @@
+"""The `soute push` command line, and the `docker-soute` Docker CLI plugin."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+
+from .errors import EXIT_FAILED, PushError, UsageError
+from .references import Destination, parse_destination
+
+DESCRIPTION = """\
+Push an image to a registry. Blobs the destination has are skipped, blobs another repository
+has are mounted, the others are uploaded: through Soute's direct upload extension (parts sent
+in parallel straight to storage, resumable) when the registry has it, else the v2 API.
+
+SOURCE is one of:
+  IMAGE or docker-daemon:IMAGE   an image in the Docker engine (DOCKER_HOST or
+                                 /var/run/docker.sock), as `docker save` exports it
+  docker-archive:PATH[:NAME]     a `docker save` tar
+  oci:DIR[:TAG]                  an OCI image layout; an index is pushed whole
+  docker://HOST/REPO[:TAG|@DIGEST]  an image in another registry
+DEST is HOST[:PORT]/REPOSITORY[:TAG] (tag `latest` by default); loopback hosts are reached over
+plain HTTP, others over HTTPS unless --insecure.
+"""
+
+EPILOG = """\
+Docker's layers (docker-daemon:, docker-archive:) are pushed uncompressed by default: their
+digest is then the diff_id docker already knows (no hashing, same blob from every machine, so
+mounts and dedup work), and no CPU time is spent; --compress gzips them first (smaller pulls).
+
+Credentials are docker's: ~/.docker/config.json (or $DOCKER_CONFIG) `auths`, `credsStore` and
+`credHelpers`. An interrupted push resumes when the same command runs again; upload ids are
+kept in $XDG_CACHE_HOME/soute/uploads.json (default ~/.cache/soute/).
+
+On success the digest of the pushed manifest is printed on standard output.
+
+exit status:
+  0  pushed
+  1  the push failed (or was interrupted: run it again to resume)
+  2  bad usage, or a source that cannot be read
+  3  authentication or authorisation refused
+  4  the registry (or the source registry) could not be reached
+"""
+
+
+def add_push_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `soute push` (and of `docker soute push`)."""
+    parser.add_argument("source", metavar="SOURCE", help="the image to push (see above)")
+    parser.add_argument("dest", metavar="DEST", help="HOST[:PORT]/REPOSITORY[:TAG]")
+    parser.add_argument("--parallel", type=int, default=4, help="parts sent at once (default 4)")
+    parser.add_argument(
+        "--mount-from",
+        action="append",
+        default=[],
+        metavar="REPO",
+        help="a repository of the destination registry to mount blobs from (repeatable)",
+    )
+    parser.add_argument("--compress", action="store_true", help="gzip uncompressed docker layers")
+    parser.add_argument("--insecure", action="store_true", help="plain HTTP to any host")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--no-direct", action="store_true", help="use the v2 API even if the extension exists"
+    )
+
+
+def add_push_parser(commands: argparse._SubParsersAction) -> None:
+    """Register `push` as a subcommand of `soute`."""
+    push = commands.add_parser(
+        "push",
+        help="push an image from Docker, a tar, an OCI layout or a registry",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_push_arguments(push)
+    push.set_defaults(run=run_push)
+
+
+def _push(args: argparse.Namespace, dest: Destination, spool: Path) -> str:
+    # Imported here: `soute serve` should not load requests and rich.
+    from .progress import Bars, Silent, wants_bars
+    from .push import Pusher, PushOptions
+    from .resume_state import ResumeState
+    from .session import RegistrySession
+    from .sources.select import open_source
+
+    if args.parallel < 1:
+        raise UsageError("--parallel must be at least 1")
+    image = open_source(
+        args.source,
+        compress=args.compress,
+        insecure=args.insecure,
+        spool=spool,
+        dest_host=dest.host,
+    )
+    try:
+        sources = [*args.mount_from, *([image.mount_from] if image.mount_from else [])]
+        scopes = [f"repository:{dest.repository}:pull,push"]
+        scopes += [f"repository:{s}:pull" for s in sources]
+        session = RegistrySession(dest.host, args.insecure, scopes, args.parallel * 2 + 2)
+        session.ping()
+        options = PushOptions(args.parallel, tuple(args.mount_from), direct=not args.no_direct)
+        bars = wants_bars(args.quiet)
+        with Bars() if bars else nullcontext(Silent()) as tracker:
+            return Pusher(session, dest, options, ResumeState(), tracker).push(image)
+    finally:
+        image.close()
+
+
+def run_push(args: argparse.Namespace) -> int:
+    """Run `soute push`; returns the exit status."""
+    spool = Path(tempfile.mkdtemp(prefix="soute-push-"))
+    try:
+        dest = parse_destination(args.dest)
+        print(_push(args, dest, spool))
+        return 0
+    except PushError as exc:
+        print(f"soute push: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("soute push: interrupted; run the same command again to resume", file=sys.stderr)
+        sys.stderr.flush()
+        shutil.rmtree(spool, ignore_errors=True)
+        os._exit(EXIT_FAILED)  # do not wait for parts in flight
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+METADATA = {
+    "SchemaVersion": "0.1.0",
+    "Vendor": "Soute",
+    "Version": "0.1.0",
+    "ShortDescription": "Push images to a Soute registry (resumable, direct to storage)",
+}
+
+
+def plugin_main(argv: list[str] | None = None) -> int:
+    """`docker-soute`: the Docker CLI plugin; `docker soute push IMAGE DEST`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["docker-cli-plugin-metadata"]:
+        print(json.dumps(METADATA))
+        return 0
+    if argv[:1] == ["soute"]:  # docker passes the plugin's name first
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(prog="docker soute", description="Soute's registry client.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_push_parser(commands)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+def main() -> None:
+    sys.exit(plugin_main())

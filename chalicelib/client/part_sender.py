@@ -1,0 +1,138 @@
+"""Sending the parts of direct uploads: part URLs fetched in batches of 100 and renewed before
+they expire, PUTs without Authorization on a pooled session, at most `parallel` at a time over
+all blobs, each retried (with a fresh URL: embedded URLs work once) after a transient failure.
+
+`SOUTE_PUSH_FAIL_AFTER_PARTS=N` makes every part after the first N fail as a lost connection
+would: the tests use it to interrupt a push at a known point.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from .errors import PushError, UnreachableError
+from .model import Blob, FileRange
+from .progress import Tracker
+from .session import TIMEOUT, RegistrySession, oci_error, pooled_session
+from .streams import RangeReader
+
+if TYPE_CHECKING:
+    from .direct_upload import Upload
+
+BATCH = 100
+RENEW_MARGIN = 120  # seconds before expires_at at which a URL is renewed
+ATTEMPTS = 4
+FAULT_VARIABLE = "SOUTE_PUSH_FAIL_AFTER_PARTS"
+
+
+class PartSender:
+    """Part URLs and part PUTs for the direct uploads of one repository."""
+
+    def __init__(self, session: RegistrySession, repository: str, parallel: int) -> None:
+        self.session = session
+        self.repository = repository
+        self.http = pooled_session(parallel + 2)  # no Authorization ever goes on it
+        self.gate = threading.BoundedSemaphore(parallel)
+        self.lock = threading.Lock()
+        self.urls: dict[tuple[str, int], dict[str, Any]] = {}
+        self.sent = 0
+        fault = os.environ.get(FAULT_VARIABLE)
+        self.fail_after = int(fault) if fault else None
+
+    def remember(self, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        with self.lock:
+            for part in parts:
+                self.urls[(upload_id, int(part["number"]))] = part
+
+    def prefetch(self, upload_id: str, numbers: list[int]) -> None:
+        """Fetch URLs for the parts that have none (or an expiring one), 100 at a time."""
+        stale = [n for n in numbers if not self._fresh(upload_id, n)]
+        for start in range(0, len(stale), BATCH):
+            self._fetch(upload_id, stale[start : start + BATCH])
+
+    def _fresh(self, upload_id: str, number: int) -> bool:
+        with self.lock:
+            part = self.urls.get((upload_id, number))
+        return bool(part) and int(part["expires_at"]) - time.time() > RENEW_MARGIN  # type: ignore[index]
+
+    def _fetch(self, upload_id: str, numbers: list[int]) -> None:
+        body = json.dumps({"repository": self.repository, "numbers": numbers}).encode()
+        response = self.session.request(
+            "POST",
+            f"/v2/_soute/uploads/{upload_id}/parts",
+            lambda: body,
+            {"Content-Type": "application/json"},
+        )
+        if response.status_code != 200:
+            raise PushError(f"part URLs for upload {upload_id}: {oci_error(response)}")
+        self.remember(upload_id, response.json().get("parts") or [])
+
+    def _url(self, upload_id: str, number: int, renew: bool) -> dict[str, Any]:
+        if renew or not self._fresh(upload_id, number):
+            self._fetch(upload_id, [number])
+        with self.lock:
+            return self.urls.pop((upload_id, number))
+
+    def send(
+        self, upload: Upload, number: int, data: FileRange, blob: Blob, tracker: Tracker
+    ) -> str:
+        """PUT part `number`; returns its ETag."""
+        start = (number - 1) * upload.part_size
+        length = min(upload.part_size, blob.size - start)
+        problem, refused = "", False
+        for attempt in range(ATTEMPTS):
+            part = self._url(upload.upload_id, number, renew=attempt > 0)
+            sent = [0]
+
+            def count(n: int, sent: list[int] = sent) -> None:
+                sent[0] += n
+                tracker.advance(blob.digest, n)
+
+            with self.gate:
+                self._inject_fault()
+                try:
+                    response = self._put(part, RangeReader(data, start, length, count), length)
+                except (requests.ConnectionError, requests.Timeout) as exc:
+                    response, problem = None, str(exc)
+            tracker.advance(blob.digest, -sent[0])
+            if (
+                response is not None
+                and response.status_code == 200
+                and response.headers.get("ETag")
+            ):
+                tracker.advance(blob.digest, length)
+                self._count_sent()
+                return str(response.headers["ETag"])
+            refused = response is not None
+            if response is not None:
+                problem = oci_error(response)
+                if response.status_code not in (403, 408, 429) and response.status_code < 500:
+                    break
+            time.sleep(min(2**attempt, 8))
+        error = PushError if refused else UnreachableError
+        raise error(f"part {number} of blob {blob.digest} could not be sent: {problem}")
+
+    def _put(self, part: dict[str, Any], body: RangeReader, length: int) -> requests.Response:
+        headers = {str(k): str(v) for k, v in (part.get("headers") or {}).items()}
+        headers["Content-Length"] = str(length)
+        url = self.session.url(str(part["url"]))
+        try:
+            return self.http.request(
+                part.get("method") or "PUT", url, data=body, headers=headers, timeout=TIMEOUT
+            )
+        finally:
+            body.close()
+
+    def _inject_fault(self) -> None:
+        if self.fail_after is not None and self.sent >= self.fail_after:
+            raise UnreachableError(f"{FAULT_VARIABLE}={self.fail_after}: simulated lost connection")
+
+    def _count_sent(self) -> None:
+        with self.lock:
+            self.sent += 1

@@ -1,0 +1,1 @@
+"""Image sources: a Docker engine, a docker-archive tar, an OCI layout, another registry."""
