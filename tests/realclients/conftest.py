@@ -8,38 +8,17 @@ When a test fails, the registry's log lines written during that test are added t
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TypeVar
+from collections.abc import Iterator
 
 import pytest
 
-from tests.support.clients import Podman, Skopeo
-from tests.support.engines import Containerd, DockerEngine
-from tests.support.procs import ToolMissing
+from tests.support.clients import Podman
+from tests.support.fixtures import setup_or_fail as _setup
+from tests.support.fixtures import short_tempdir as _short_tempdir
 from tests.support.server import RegistryServer
-
-T = TypeVar("T")
 
 _SERVER_KEY = pytest.StashKey[RegistryServer]()
 _LOG_OFFSET_KEY = pytest.StashKey[int]()
-
-
-def _setup(what: str, start: Callable[[], T]) -> T:
-    """Run a fixture's setup; turn a missing tool or a daemon that won't start into a failure
-    with a readable message (no traceback), never a skip."""
-    try:
-        return start()
-    except (ToolMissing, RuntimeError) as exc:
-        message = f"{what}: {exc}"
-    pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback
-
-
-def _short_tempdir(prefix: str) -> Path:
-    # Unix socket paths are limited to 107 bytes: keep daemon directories short, under /tmp.
-    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
 @pytest.fixture(scope="session")
@@ -85,52 +64,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if len(shown) < len(lines):
         header += f", last {len(shown)} shown"
     report.sections.append((f"registry log ({header})", "\n".join(shown)))
-
-
-@pytest.fixture(scope="session")
-def _root_required() -> None:
-    if os.geteuid() != 0:
-        pytest.fail(
-            "the real-client tests start dockerd and containerd and need root (CI runs them "
-            "as root)",
-            pytrace=False,
-        )
-
-
-@pytest.fixture(scope="session")
-def skopeo(tmp_path_factory: pytest.TempPathFactory) -> Skopeo:
-    return _setup("skopeo", lambda: Skopeo(tmp_path_factory.mktemp("skopeo")))
-
-
-@pytest.fixture(scope="session")
-def containerd(
-    _root_required: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Containerd]:
-    """A private containerd (own config, root, state and socket), shared by the session."""
-    log = tmp_path_factory.mktemp("containerd") / "containerd.log"
-    daemon = Containerd(_short_tempdir("soute-ctd-"), log_path=log)
-    _setup("starting a private containerd", daemon.start)
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
-
-
-@pytest.fixture(scope="session")
-def docker_engine(
-    containerd: Containerd, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DockerEngine]:
-    """A private dockerd (vfs storage, no networking), using the private containerd."""
-    engine = DockerEngine(
-        _short_tempdir("soute-dkd-"),
-        containerd_address=containerd.address,
-        log_path=tmp_path_factory.mktemp("dockerd") / "dockerd.log",
-    )
-    _setup("starting a private dockerd", engine.start)
-    try:
-        yield engine
-    finally:
-        engine.stop()
 
 
 @pytest.fixture
