@@ -58,6 +58,8 @@ class SouteServer(BaseApplication):
             "worker_class": "chalicelib.server.worker.ProbeRefusingWorker",
             "accesslog": "-" if options.access_log else None,
             "access_log_format": ACCESS_LOG_FORMAT,
+            # Leaves the signatures of part URLs out of the access log.
+            "logger_class": "chalicelib.server.access_log.RedactingLogger",
             "errorlog": "-",
             "loglevel": "info",
             "timeout": 120,
@@ -101,7 +103,10 @@ def _load_lambda_module() -> Any:
 
 
 def prepare(options: ServeOptions) -> None:
-    """Work done once before serving: sweep uploads abandoned by an earlier run."""
+    """Work done once before serving: check the storage answers, sweep uploads abandoned by
+    an earlier run."""
+    if options.backend.backend == "aws":
+        _check_aws_storage(options.backend)
     registry = build_registry(options.backend)
     swept = registry.uploads.sweep(registry.settings.upload_ttl_seconds)
     if swept:
@@ -111,3 +116,15 @@ def prepare(options: ServeOptions) -> None:
 def serve(options: ServeOptions) -> None:
     prepare(options)
     SouteServer(options).run()
+
+
+def _check_aws_storage(backend: BackendOptions) -> None:
+    from ..storage.aws_clients import aws_clients
+    from ..storage.aws_setup import missing_storage
+
+    clients = aws_clients(backend.region, backend.endpoint_url)
+    problem = missing_storage(
+        clients.s3, clients.dynamodb, backend.s3_bucket or "", backend.dynamodb_table or ""
+    )
+    if problem:
+        raise SystemExit(f"soute serve: cannot use {problem}\n(create them with `soute aws init`)")

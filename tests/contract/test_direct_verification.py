@@ -183,3 +183,18 @@ def test_part_urls_refuse_tampering_expiry_and_replay(embedded: tuple[Client, Pa
     assert complete(client, repo, upload["upload_id"], [{"number": 1, "etag": etag}]).status == 201
     key = data_dir / KEY_FILE
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_access_log_of_soute_serve_omits_part_url_signatures(soute_server: RegistryServer) -> None:
+    client = LiveClient(soute_server.url)
+    repo, data = new_repo(), os.urandom(1000)
+    upload = initiate(client, repo, data).json()
+    url = upload["parts"][0]["url"]
+    assert put_part(client, url, data)[0] == 200
+    signature = parse_qs(urlsplit(url).query)["signature"][0]
+    deadline = time.monotonic() + 5
+    path = urlsplit(url).path
+    while f"PUT {path} " not in soute_server.log_tail(400):  # the line is written after the reply
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert signature not in soute_server.log_path.read_text()
