@@ -56,21 +56,27 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _aws_init(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from ..storage.aws_clients import aws_clients
     from ..storage.aws_setup import ensure_bucket, ensure_table
 
     clients = aws_clients(args.region, args.endpoint_url)
-    for kind, name, created in (
-        ("bucket", args.s3_bucket, ensure_bucket(clients.s3, args.s3_bucket, args.region)),
-        ("table", args.dynamodb_table, ensure_table(clients.dynamodb, args.dynamodb_table)),
-    ):
-        print(f"{kind} {name}: {'created' if created else 'already there; settings applied'}")
+    try:
+        for kind, name, created in (
+            ("bucket", args.s3_bucket, ensure_bucket(clients.s3, args.s3_bucket, args.region)),
+            ("table", args.dynamodb_table, ensure_table(clients.dynamodb, args.dynamodb_table)),
+        ):
+            print(f"{kind} {name}: {'created' if created else 'already there; settings applied'}")
+    except (BotoCoreError, ClientError) as error:
+        return _fail("aws init", str(error), status=1)
     return 0
 
 
-def _fail(command: str, message: str) -> int:
+def _fail(command: str, message: str, status: int = 2) -> int:
+    """Say what went wrong; 2 for a usage error, 1 for a failure."""
     print(f"soute {command}: {message}", file=sys.stderr)
-    return 2
+    return status
 
 
 def _storage_options(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -131,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return args.run(args)
 

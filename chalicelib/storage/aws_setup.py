@@ -92,3 +92,16 @@ def ensure_table(dynamodb: Any, table: str) -> bool:
         PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
     )
     return created
+
+
+def missing_storage(s3: Any, dynamodb: Any, bucket: str, table: str) -> str | None:
+    """Why the bucket or table cannot be used, or None when both answer."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except Exception as error:  # noqa: BLE001 - any failure here means "cannot use it"
+        return f"S3 bucket {bucket}: {error}"
+    try:
+        dynamodb.describe_table(TableName=table)
+    except Exception as error:  # noqa: BLE001
+        return f"DynamoDB table {table}: {error}"
+    return None

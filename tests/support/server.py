@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shlex
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -82,8 +83,10 @@ class RegistryServer:
 
 
 def _v2_status(url: str) -> int | None:
+    # Readiness only: a test that serves TLS checks the certificate itself.
+    context = ssl._create_unverified_context() if url.startswith("https") else None  # noqa: S323
     try:
-        with urllib.request.urlopen(f"{url}/v2/", timeout=2) as response:
+        with urllib.request.urlopen(f"{url}/v2/", timeout=2, context=context) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -93,7 +96,7 @@ def _v2_status(url: str) -> int | None:
 
 @contextmanager
 def running_registry(
-    workdir: Path, template: str | None = None, timeout: float = 60
+    workdir: Path, template: str | None = None, timeout: float = 60, expect_https: bool = False
 ) -> Iterator[RegistryServer]:
     """Start a registry on a free loopback port, wait until ``GET /v2/`` answers 200, yield it,
     and kill it (its whole process group) afterwards.
@@ -138,7 +141,7 @@ def running_registry(
                     f"registry exited with status {proc.returncode} before answering: "
                     f"{shlex.join(command)}\nlog {log_path}:\n{server.log_tail()}"
                 )
-            status = _v2_status(server.url)
+            status = _v2_status(f"https://{server.address}" if expect_https else server.url)
             if status == 200:
                 break
             if time.monotonic() > deadline:
