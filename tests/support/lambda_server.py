@@ -1,0 +1,37 @@
+"""`soute serve --lambda` (the Chalice app behind the API Gateway emulator) on moto storage."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from chalicelib.server.backends import BackendOptions
+
+from .moto import aws_backend
+from .server import RegistryServer, default_soute, running_registry
+
+
+def serve_template(storage: BackendOptions, *mode: str) -> str:
+    """A `running_registry` command template: `soute serve MODE…` on `storage`."""
+    options = [
+        "--s3-bucket",
+        str(storage.s3_bucket),
+        "--dynamodb-table",
+        str(storage.dynamodb_table),
+        "--endpoint-url",
+        str(storage.endpoint_url),
+        "--region",
+        str(storage.region),
+    ]
+    arguments = shlex.join([*mode, *options])
+    return f"{shlex.quote(default_soute())} serve --host {{host}} --port {{port}} {arguments}"
+
+
+@contextmanager
+def lambda_registry(moto_endpoint: str, workdir: Path) -> Iterator[RegistryServer]:
+    """A fresh bucket and table on moto, served as Lambda serves them."""
+    storage = aws_backend(moto_endpoint)
+    with running_registry(workdir, serve_template(storage, "--lambda")) as server:
+        yield server
