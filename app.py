@@ -13,3 +13,12 @@ app = Chalice(app_name="soute")
 # Built on the first request, not at import: a cold start pays only for the imports above.
 router = LazyRouter(router_from_environment)
 register_routes(app, router)  # also sets app.api.binary_types
+
+
+@app.lambda_function(name="verifier")
+def verifier(event: dict, context: object) -> dict:
+    """The second function: verifies a large direct upload in the background (invoked
+    asynchronously by the registry, see chalicelib/server/verifiers.py)."""
+    from chalicelib.server.verifiers import verify_event
+
+    return verify_event(router().registry, event)

@@ -8,6 +8,10 @@
 - .chalice/policy-<stage>.json, the same policy for `chalice deploy`, on the bucket and table
   that .chalice/config.json names for the stage (created beforehand by `soute aws init`).
 
+The app has two functions: the API handler, and `verifier`, which verifies large direct uploads
+in the background. The handler may invoke that one function (lambda:InvokeFunction on its ARN
+only), and finds its name in SOUTE_VERIFIER_FUNCTION.
+
 Run it from the repository root after changing any of them: `python deploy/merge_template.py`.
 `--check` only reports whether the files are up to date (the tests run it).
 """
@@ -48,6 +52,9 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
 ]
 LOG_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+VERIFIER_ACTIONS = ["lambda:InvokeFunction"]
+# Reading back a blob of any size: the longest a Lambda function may run.
+VERIFIER_TIMEOUT = 900
 
 
 def policy(bucket_arn: Any, objects_arn: Any, table_arn: Any, logs_arn: Any) -> dict[str, Any]:
@@ -66,13 +73,28 @@ def policy(bucket_arn: Any, objects_arn: Any, table_arn: Any, logs_arn: Any) -> 
     }  # fmt: skip
 
 
-def stage_policy(bucket: str, table: str) -> dict[str, Any]:
-    """The policy for `chalice deploy`, on the bucket and table named in the stage's config."""
-    return policy(
-        f"arn:aws:s3:::{bucket}",
-        f"arn:aws:s3:::{bucket}/*",
-        f"arn:aws:dynamodb:*:*:table/{table}",
-        "arn:aws:logs:*:*:log-group:/aws/lambda/*",
+def with_verifier(document: dict[str, Any], verifier_arn: Any) -> dict[str, Any]:
+    """`document` plus the right to invoke the verifier function, and no other."""
+    statement = {
+        "Sid": "InvokeVerifier",
+        "Effect": "Allow",
+        "Action": VERIFIER_ACTIONS,
+        "Resource": verifier_arn,
+    }
+    return {**document, "Statement": [*document["Statement"], statement]}
+
+
+def stage_policy(bucket: str, table: str, verifier: str) -> dict[str, Any]:
+    """The policy for `chalice deploy`, on the bucket and table named in the stage's config.
+    Both functions share it (Chalice gives a stage one policy file)."""
+    return with_verifier(
+        policy(
+            f"arn:aws:s3:::{bucket}",
+            f"arn:aws:s3:::{bucket}/*",
+            f"arn:aws:dynamodb:*:*:table/{table}",
+            "arn:aws:logs:*:*:log-group:/aws/lambda/*",
+        ),
+        f"arn:aws:lambda:*:*:function:{verifier}",
     )
 
 
@@ -177,6 +199,13 @@ def table() -> dict[str, Any]:
     }
 
 
+def storage_variables() -> dict[str, Any]:
+    return {
+        "SOUTE_S3_BUCKET": {"Ref": "RegistryBucket"},
+        "SOUTE_DYNAMODB_TABLE": {"Ref": "RegistryTable"},
+    }
+
+
 def merge_template() -> dict[str, Any]:
     """What `chalice package --merge-template` deep-merges into Chalice's own template: new
     resources are added; for Chalice's resources (APIHandler, ApiHandlerRole, its log group,
@@ -190,10 +219,24 @@ def merge_template() -> dict[str, Any]:
                 "Properties": {
                     "Environment": {
                         "Variables": {
-                            "SOUTE_S3_BUCKET": {"Ref": "RegistryBucket"},
-                            "SOUTE_DYNAMODB_TABLE": {"Ref": "RegistryTable"},
+                            **storage_variables(),
+                            "SOUTE_VERIFIER_FUNCTION": {"Ref": "Verifier"},
                         }
                     }
+                }
+            },
+            "Verifier": {
+                "Properties": {
+                    "Timeout": VERIFIER_TIMEOUT,
+                    "Environment": {"Variables": storage_variables()},
+                }
+            },
+            # The verifier's own role: the bucket and table, no invoke right.
+            "VerifierRole": {
+                "Properties": {
+                    "Policies": [
+                        {"PolicyName": "VerifierRolePolicy", "PolicyDocument": packaged_policy()}
+                    ]
                 }
             },
             # Replaces the policy Chalice read from .chalice/policy-<stage>.json, whose names
@@ -204,7 +247,9 @@ def merge_template() -> dict[str, Any]:
                     "Policies": [
                         {
                             "PolicyName": "ApiHandlerRolePolicy",
-                            "PolicyDocument": packaged_policy(),
+                            "PolicyDocument": with_verifier(
+                                packaged_policy(), {"Fn::GetAtt": ["Verifier", "Arn"]}
+                            ),
                         }
                     ]
                 }
@@ -241,7 +286,11 @@ def generated_files() -> dict[Path, str]:
     for stage in config["stages"].values():
         variables = stage["environment_variables"]
         files[CHALICE_CONFIG.parent / stage["iam_policy_file"]] = _json(
-            stage_policy(variables["SOUTE_S3_BUCKET"], variables["SOUTE_DYNAMODB_TABLE"])
+            stage_policy(
+                variables["SOUTE_S3_BUCKET"],
+                variables["SOUTE_DYNAMODB_TABLE"],
+                variables["SOUTE_VERIFIER_FUNCTION"],
+            )
         )
     return files
 

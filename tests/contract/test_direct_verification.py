@@ -198,3 +198,17 @@ def test_access_log_of_soute_serve_omits_part_url_signatures(soute_server: Regis
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert signature not in soute_server.log_path.read_text()
+
+
+def test_verifier_function_of_the_chalice_app_verifies(moto_endpoint: str) -> None:
+    """What the deployed `verifier` function does with the event LambdaVerifier sends."""
+    settings = aws_backend(moto_endpoint, inline_verify_limit=0).environment()
+    with lambda_app(settings) as app:
+        client = LambdaClient(app)
+        held = _hold(lambda_function.router().registry)
+        repo, data = new_repo(), os.urandom(4000)
+        upload_id = _complete_in_background(client, repo, data, sha256(data))
+        assert held.submitted == [(repo, upload_id)]
+        result = lambda_function.verifier({"repository": repo, "upload_id": upload_id}, None)
+        assert result == {"upload_id": upload_id, "status": "available"}
+        assert client.request("GET", f"/v2/{repo}/blobs/{sha256(data)}").body == data

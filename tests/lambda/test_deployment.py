@@ -91,9 +91,15 @@ def statements(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {statement["Sid"]: statement for statement in policy["Statement"]}
 
 
-def assert_least_privilege(policy: dict[str, Any], bucket: Any, objects: Any, table: Any) -> None:
+def assert_least_privilege(
+    policy: dict[str, Any], bucket: Any, objects: Any, table: Any, verifier: Any = None
+) -> None:
     by_sid = statements(policy)
-    assert set(by_sid) == {"BlobObjects", "BlobBucket", "Metadata", "Logs"}
+    sids = {"BlobObjects", "BlobBucket", "Metadata", "Logs"}
+    assert set(by_sid) == (sids | {"InvokeVerifier"} if verifier else sids)
+    if verifier:  # the one function the registry invokes, and only that
+        invoke = by_sid["InvokeVerifier"]
+        assert (invoke["Action"], invoke["Resource"]) == (["lambda:InvokeFunction"], verifier)
     for statement in by_sid.values():
         assert statement["Effect"] == "Allow"
         assert "*" not in " ".join(statement["Action"])
@@ -115,13 +121,18 @@ def assert_least_privilege(policy: dict[str, Any], bucket: Any, objects: Any, ta
 
 
 def test_packaged_policy_is_scoped_to_the_stack_bucket_and_table() -> None:
-    role = load("deploy/resources.json")["Resources"]["ApiHandlerRole"]["Properties"]
-    assert_least_privilege(
-        role["Policies"][0]["PolicyDocument"],
+    resources = load("deploy/resources.json")["Resources"]
+    storage = (
         {"Fn::GetAtt": ["RegistryBucket", "Arn"]},
         {"Fn::Sub": "${RegistryBucket.Arn}/*"},
         {"Fn::GetAtt": ["RegistryTable", "Arn"]},
     )
+    role = resources["ApiHandlerRole"]["Properties"]
+    assert_least_privilege(
+        role["Policies"][0]["PolicyDocument"], *storage, {"Fn::GetAtt": ["Verifier", "Arn"]}
+    )
+    verifier_role = resources["VerifierRole"]["Properties"]
+    assert_least_privilege(verifier_role["Policies"][0]["PolicyDocument"], *storage)
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -137,11 +148,15 @@ def test_stage_config_and_policy(stage: str) -> None:
     assert settings["SOUTE_PRESIGN_EXPIRES"] == "1200"
     bucket, table = settings["SOUTE_S3_BUCKET"], settings["SOUTE_DYNAMODB_TABLE"]
     policy = load(f".chalice/{config['stages'][stage]['iam_policy_file']}")
+    verifier = settings["SOUTE_VERIFIER_FUNCTION"]
+    assert verifier == f"soute-{stage}-verifier"  # Chalice's name for the function
+    assert config["stages"][stage]["lambda_functions"]["verifier"]["lambda_timeout"] == 900
     assert_least_privilege(
         policy,
         f"arn:aws:s3:::{bucket}",
         f"arn:aws:s3:::{bucket}/*",
         f"arn:aws:dynamodb:*:*:table/{table}",
+        f"arn:aws:lambda:*:*:function:{verifier}",
     )
 
 
@@ -187,6 +202,12 @@ def test_packaged_template(packaged: Path) -> None:
     assert resources["APIHandler"]["Properties"]["Role"] == {
         "Fn::GetAtt": ["ApiHandlerRole", "Arn"]
     }
+    assert variables["SOUTE_VERIFIER_FUNCTION"] == {"Ref": "Verifier"}
+    verifier = resources["Verifier"]["Properties"]
+    assert verifier["Handler"] == "app.verifier"
+    assert verifier["Timeout"] == 900
+    assert verifier["Role"] == {"Fn::GetAtt": ["VerifierRole", "Arn"]}
+    assert verifier["Environment"]["Variables"]["SOUTE_S3_BUCKET"] == {"Ref": "RegistryBucket"}
     api = resources["RestAPI"]["Properties"]["DefinitionBody"]
     assert api["x-amazon-apigateway-binary-media-types"] == ["*/*"]
     assert set(api["x-amazon-apigateway-gateway-responses"]) == set(GATEWAY_RESPONSES)
