@@ -37,6 +37,9 @@ MIN_PART_SIZE = 8 * MiB  # S3 wants 5 MiB; 8 MiB keeps the number of requests do
 MAX_PART_SIZE = 5 << 30  # S3's largest part
 MAX_PARTS = 10_000
 URL_BATCH = 100
+# A background verification not finished after this long is started again when a client asks
+# for the status: the process that ran it may have stopped (a restarted worker).
+VERIFY_RESUBMIT_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,21 @@ class DirectUploads:
     def status(self, repository: str, upload_id: str) -> tuple[DirectUpload, list[PartInfo]]:
         session = self._session(repository, upload_id)
         upload = _upload(session)
+        if upload.status == "verifying":
+            self._resubmit_if_stalled(session)
         if upload.status != "uploading":
             return upload, []
         return upload, self.store.received_parts(upload_id, session.state)
+
+    def _resubmit_if_stalled(self, session: UploadSession) -> None:
+        since = session.state["direct"].get("since", 0)
+        if time.time() - since <= VERIFY_RESUBMIT_SECONDS:
+            return
+        try:
+            self._save(session, session.state, "verifying")  # a new `since`
+        except OCIError:
+            return  # another request resubmitted it just now
+        self.verifier.submit(session.repository, session.upload_id)
 
     def _session(self, repository: str, upload_id: str) -> UploadSession:
         session = self.meta.upload(repository, upload_id) if upload_id.isalnum() else None
@@ -250,7 +265,7 @@ class DirectUploads:
     def _save(
         self, session: UploadSession, state: dict[str, Any], status: str, message: str = ""
     ) -> UploadSession:
-        direct = {**state["direct"], "status": status}
+        direct = {**state["direct"], "status": status, "since": time.time()}
         if message:
             direct["message"] = message
         updated = replace(session, version=session.version + 1, state={**state, "direct": direct})

@@ -16,6 +16,7 @@ import pytest
 
 import app as lambda_function
 from chalicelib.api.router import Router
+from chalicelib.registry import direct_uploads
 from chalicelib.registry.service import Registry
 from chalicelib.registry.settings import Settings
 from chalicelib.server.backends import embedded_registry
@@ -212,3 +213,19 @@ def test_verifier_function_of_the_chalice_app_verifies(moto_endpoint: str) -> No
         result = lambda_function.verifier({"repository": repo, "upload_id": upload_id}, None)
         assert result == {"upload_id": upload_id, "status": "available"}
         assert client.request("GET", f"/v2/{repo}/blobs/{sha256(data)}").body == data
+
+
+def test_stalled_verification_is_started_again_on_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = embedded_registry(str(tmp_path), Settings(inline_verify_limit=0))
+    client, held = RouterClient(Router(registry)), _hold(registry)
+    repo, data = new_repo(), os.urandom(4000)
+    upload_id = _complete_in_background(client, repo, data, sha256(data))
+    assert status(client, repo, upload_id).json()["status"] == "verifying"
+    assert len(held.submitted) == 1  # not stalled yet
+    monkeypatch.setattr(direct_uploads, "VERIFY_RESUBMIT_SECONDS", -1)
+    assert status(client, repo, upload_id).json()["status"] == "verifying"
+    assert held.submitted == [(repo, upload_id)] * 2
+    held.run()
+    assert status(client, repo, upload_id).json()["status"] == "available"
