@@ -46,9 +46,10 @@ class PartSender:
         self.fail_after = int(fault) if fault else None
 
     def remember(self, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        now = time.time()
         with self.lock:
             for part in parts:
-                self.urls[(upload_id, int(part["number"]))] = part
+                self.urls[(upload_id, int(part["number"]))] = {**part, "fetched_at": now}
 
     def prefetch(self, upload_id: str, numbers: list[int]) -> None:
         """Fetch URLs for the parts that have none (or an expiring one), 100 at a time."""
@@ -57,9 +58,14 @@ class PartSender:
             self._fetch(upload_id, stale[start : start + BATCH])
 
     def _fresh(self, upload_id: str, number: int) -> bool:
+        """A URL is renewed once less than RENEW_MARGIN (or half its lifetime) is left."""
         with self.lock:
             part = self.urls.get((upload_id, number))
-        return bool(part) and int(part["expires_at"]) - time.time() > RENEW_MARGIN  # type: ignore[index]
+        if not part:
+            return False
+        expires = float(part["expires_at"])
+        margin = min(RENEW_MARGIN, (expires - part["fetched_at"]) / 2)
+        return expires - time.time() > margin
 
     def _fetch(self, upload_id: str, numbers: list[int]) -> None:
         body = json.dumps({"repository": self.repository, "numbers": numbers}).encode()
