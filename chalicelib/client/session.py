@@ -31,6 +31,15 @@ def pooled_session(pool_size: int) -> requests.Session:
     return session
 
 
+def transport_reason(exc: BaseException) -> str:
+    """The innermost cause of a transport error ("[Errno 111] Connection refused")."""
+    while exc.__context__ is not None and exc.__context__ is not exc:
+        exc = exc.__context__
+    reason = getattr(exc, "reason", None)
+    text = str(reason if isinstance(reason, BaseException) else exc)
+    return text.split("): ", 1)[-1].strip("()\"'") or type(exc).__name__
+
+
 def oci_error(response: requests.Response) -> str:
     """The messages of an OCI error body, or the start of whatever the body is."""
     try:
@@ -111,7 +120,9 @@ class RegistrySession:
                 f"TLS with {self.host} failed ({exc}); for a plain-HTTP registry use --insecure"
             ) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise UnreachableError(f"cannot reach {self.base} ({method} {url}): {exc}") from exc
+            raise UnreachableError(
+                f"cannot reach {self.base} ({method} {url}): {transport_reason(exc)}"
+            ) from exc
 
     def _refuse_auth(self, response: requests.Response) -> None:
         if response.status_code == 401:
