@@ -4,6 +4,8 @@
 #   docker.io   the Docker engine (dockerd) and CLI; pulls in containerd, runc, tini, iptables
 #   containerd  containerd and its `ctr` client
 #   podman      podman; pulls in conmon, crun, golang-github-containers-common (policy.json...)
+#   docker-registry  the reference registry (distribution 2.8): `soute push` to a registry
+#               without Soute's upload extension (tests/push)
 # The tests run all of them as root with private state directories, the vfs storage driver and
 # the native snapshotter, so nothing else (uidmap, fuse-overlayfs, slirp4netns...) is needed.
 #
@@ -12,9 +14,9 @@
 # `apt-get install -y --no-install-recommends`. Exits non-zero, saying why, when it cannot.
 set -euo pipefail
 
-PACKAGES=(skopeo docker.io containerd podman)
+PACKAGES=(skopeo docker.io containerd podman docker-registry)
 # One program of each package that the tests run: an installed package must really provide it.
-PROGRAMS=(skopeo dockerd docker containerd ctr podman runc)
+PROGRAMS=(skopeo dockerd docker containerd ctr podman runc docker-registry)
 
 say() { printf 'install-test-tools: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }

@@ -52,13 +52,13 @@ class DirectUploader:
         self.parallel = parallel
 
     def upload(self, blob: Blob, tracker: Tracker) -> str:
-        """Send `blob`; returns how ("uploaded", "resumed", "exists"). Raises NoExtension."""
+        """Send `blob`; returns what happened, for the progress bar. Raises NoExtension."""
         key = ResumeState.key(self.session.host, self.repository, blob.digest)
         upload, how = self._resume(key, blob), "resumed"
         if upload is None:
             upload, how = self._initiate(blob), "uploaded"
             if upload is None:
-                return "exists"
+                return "already in the registry"
             self.state.put(key, upload.upload_id)
         done = sum(
             min(upload.part_size, blob.size - (n - 1) * upload.part_size) for n in upload.received
