@@ -10,6 +10,7 @@ pending meanwhile, so a manifest that references it is told to retry rather than
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import uuid
@@ -31,6 +32,8 @@ from ..storage.ports import (
 )
 from .settings import Settings
 from .verification import ThreadVerifier, Verifier
+
+log = logging.getLogger("soute.direct")
 
 MiB = 1 << 20
 MIN_PART_SIZE = 8 * MiB  # S3 wants 5 MiB; 8 MiB keeps the number of requests down
@@ -206,7 +209,13 @@ class DirectUploads:
         if upload.size <= self.settings.inline_verify_limit:
             return _settled(self.verify(repository, upload_id))
         self.meta.mark_pending(repository, upload.digest, upload_id)
-        self.verifier.submit(repository, upload_id)
+        try:
+            self.verifier.submit(repository, upload_id)
+        except Exception:
+            # The bytes are complete and the answer stays "verifying": the next status request
+            # submits the verification again (see _resubmit_if_stalled).
+            log.exception("could not start verifying upload %s of %s", upload_id, repository)
+            session = self._save(session, session.state, "verifying", since=0.0)
         return _upload(session)
 
     def _check_parts(
@@ -263,9 +272,19 @@ class DirectUploads:
         self.meta.delete_upload(repository, upload_id)
 
     def _save(
-        self, session: UploadSession, state: dict[str, Any], status: str, message: str = ""
+        self,
+        session: UploadSession,
+        state: dict[str, Any],
+        status: str,
+        message: str = "",
+        since: float | None = None,
     ) -> UploadSession:
-        direct = {**state["direct"], "status": status, "since": time.time()}
+        """Save the session with a new status; `since` is when it took it (now by default)."""
+        direct = {
+            **state["direct"],
+            "status": status,
+            "since": time.time() if since is None else since,
+        }
         if message:
             direct["message"] = message
         updated = replace(session, version=session.version + 1, state={**state, "direct": direct})

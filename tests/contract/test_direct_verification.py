@@ -229,3 +229,26 @@ def test_stalled_verification_is_started_again_on_status(
     assert held.submitted == [(repo, upload_id)] * 2
     held.run()
     assert status(client, repo, upload_id).json()["status"] == "available"
+
+
+class FailingOnceVerifier(HeldVerifier):
+    """Cannot be reached the first time (Lambda throttled, say)."""
+
+    def submit(self, repository: str, upload_id: str) -> None:
+        if not getattr(self, "failed", False):
+            self.failed = True
+            raise RuntimeError("the verifier function could not be invoked")
+        super().submit(repository, upload_id)
+
+
+def test_verifier_unreachable_at_complete_is_retried_on_status(tmp_path: Path) -> None:
+    registry = embedded_registry(str(tmp_path), Settings(inline_verify_limit=0))
+    client, verifier = RouterClient(Router(registry)), FailingOnceVerifier()
+    verifier.registry, registry.direct.verifier = registry, verifier
+    repo, data = new_repo(), os.urandom(4000)
+    upload_id = _complete_in_background(client, repo, data, sha256(data))  # 202, not 500
+    assert verifier.submitted == []
+    assert status(client, repo, upload_id).json()["status"] == "verifying"
+    assert verifier.submitted == [(repo, upload_id)]
+    verifier.run()
+    assert status(client, repo, upload_id).json()["status"] == "available"
