@@ -154,6 +154,9 @@ def test_part_urls_refuse_tampering_expiry_and_replay(embedded: tuple[Client, Pa
     upload = initiate(client, repo, data).json()
     url = upload["parts"][0]["url"]
     assert urlsplit(url).path == f"/v2/_soute/parts/{upload['upload_id']}/1"
+    # Absolute, on the address the client used.
+    own = urlsplit(client.base_url).netloc if isinstance(client, LiveClient) else "localhost"
+    assert urlsplit(url).netloc == own
     signature = parse_qs(urlsplit(url).query)["signature"][0]
     flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
     other_id = "f" * len(upload["upload_id"])
