@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,28 @@ def test_docker_soute_push_as_a_cli_plugin(
     assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest
     docker_engine.docker("rmi", "soute-test/plugin:v1")
     _pull_back(docker_engine, dest, image)
+
+
+def test_push_from_a_docker_25_archive_with_compressed_blobs(
+    soute_push: SoutePush, soute_server: RegistryServer, skopeo: Skopeo, tmp_path: Path
+) -> None:
+    """Docker 25+ writes `docker save` as an OCI layout plus manifest.json; with the containerd
+    image store its layers are the registry's gzip'd blobs, pushed under their own digests."""
+    image = build_image(tmp_path / "src", [9 * MiB, 1000], tag="v1")
+    entry = {
+        "Config": f"blobs/sha256/{image.config.digest.split(':')[1]}",
+        "RepoTags": ["soute-test/oci-save:v1"],
+        "Layers": [f"blobs/sha256/{layer.digest.split(':')[1]}" for layer in image.layers],
+    }
+    (image.layout / "manifest.json").write_text(json.dumps([entry]))
+    archive = tmp_path / "saved.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(image.layout, arcname=".")
+    dest = f"{soute_server.address}/push/oci-save:v1"
+    soute_push.ok(f"docker-archive:{archive}", dest)
+    manifest = json.loads(skopeo.inspect_raw(f"docker://{dest}"))
+    assert [layer["digest"] for layer in manifest["layers"]] == [d.digest for d in image.layers]
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {LAYER_GZIP}
+    blobs = _pulled(skopeo, f"docker://{dest}", tmp_path / "back")
+    for layer in image.layers:
+        assert blobs[layer.digest] == image.blob_path(layer.digest).read_bytes()

@@ -30,12 +30,19 @@ def split_archive_ref(text: str) -> tuple[Path, str | None]:
     return Path(head), name or None
 
 
+def _lookup(tar: tarfile.TarFile, name: str) -> tarfile.TarInfo:
+    """The member `name`, also when the tar was made with `./` prefixes (`tar -C dir .`)."""
+    for candidate in (name, f"./{name}"):
+        try:
+            return tar.getmember(candidate)
+        except KeyError:
+            continue
+    raise UsageError(f"{tar.name} has no member {name!r}: is it a `docker save` tar?")
+
+
 def _member(tar: tarfile.TarFile, name: str) -> tarfile.TarInfo:
     for _ in range(16):  # follow docker's symlinks between duplicate layers
-        try:
-            info = tar.getmember(posixpath.normpath(name))
-        except KeyError as exc:
-            raise UsageError(f"{tar.name} has no member {name!r}") from exc
+        info = _lookup(tar, posixpath.normpath(name))
         if info.issym():
             name = posixpath.join(posixpath.dirname(info.name), info.linkname)
         elif info.islnk():
@@ -84,7 +91,7 @@ def _layer(tar: tarfile.TarFile, path: Path, name: str, diff_id: str | None) -> 
     data = FileRange(path, info.offset_data, info.size)
     with data.open_at(0) as handle:
         media_type = docker_layer_type(handle.read(4))
-    parts = info.name.split("/")
+    parts = info.name.removeprefix("./").split("/")
     if len(parts) == 3 and parts[0] == "blobs":
         digest = f"{parts[1]}:{parts[2]}"
     elif media_type == DOCKER_LAYER_TAR and diff_id:
