@@ -19,7 +19,7 @@ import requests
 from .errors import PushError, UnreachableError
 from .model import Blob, FileRange
 from .progress import Tracker
-from .session import TIMEOUT, RegistrySession, oci_error, pooled_session
+from .session import TIMEOUT, RegistrySession, oci_error, pooled_session, transport_reason
 from .streams import RangeReader
 
 if TYPE_CHECKING:
@@ -88,41 +88,41 @@ class PartSender:
     def send(
         self, upload: Upload, number: int, data: FileRange, blob: Blob, tracker: Tracker
     ) -> str:
-        """PUT part `number`; returns its ETag."""
+        """PUT part `number`, retrying transient failures; returns its ETag."""
         start = (number - 1) * upload.part_size
         length = min(upload.part_size, blob.size - start)
+        body = _PartBody(data, start, length, blob.digest, tracker)
         problem, refused = "", False
         for attempt in range(ATTEMPTS):
             part = self._url(upload.upload_id, number, renew=attempt > 0)
-            sent = [0]
-
-            def count(n: int, sent: list[int] = sent) -> None:
-                sent[0] += n
-                tracker.advance(blob.digest, n)
-
-            with self.gate:
-                self._inject_fault()
-                try:
-                    response = self._put(part, RangeReader(data, start, length, count), length)
-                except (requests.ConnectionError, requests.Timeout) as exc:
-                    response, problem = None, str(exc)
-            tracker.advance(blob.digest, -sent[0])
-            if (
-                response is not None
-                and response.status_code == 200
-                and response.headers.get("ETag")
-            ):
+            response, problem = self._attempt(part, body)
+            if response is not None and not problem:
                 tracker.advance(blob.digest, length)
                 self._count_sent()
                 return str(response.headers["ETag"])
             refused = response is not None
-            if response is not None:
-                problem = oci_error(response)
-                if response.status_code not in (403, 408, 429) and response.status_code < 500:
-                    break
+            if response is not None and not _transient(response.status_code):
+                break
             time.sleep(min(2**attempt, 8))
         error = PushError if refused else UnreachableError
         raise error(f"part {number} of blob {blob.digest} could not be sent: {problem}")
+
+    def _attempt(
+        self, part: dict[str, Any], body: _PartBody
+    ) -> tuple[requests.Response | None, str]:
+        """One PUT: (the response if there was one, what went wrong if anything)."""
+        with self.gate:
+            self._inject_fault()
+            reader = body.reader()
+            try:
+                response = self._put(part, reader, body.length)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                return None, transport_reason(exc)
+            finally:
+                body.tracker.advance(body.digest, -body.sent)  # counted again when it is done
+        if response.status_code == 200 and not response.headers.get("ETag"):
+            return response, "the part URL answered 200 without an ETag"
+        return response, "" if response.status_code == 200 else oci_error(response)
 
     def _put(self, part: dict[str, Any], body: RangeReader, length: int) -> requests.Response:
         headers = {str(k): str(v) for k, v in (part.get("headers") or {}).items()}
@@ -142,3 +142,27 @@ class PartSender:
     def _count_sent(self) -> None:
         with self.lock:
             self.sent += 1
+
+
+def _transient(status: int) -> bool:
+    """Worth another try with a fresh URL: expired or used URL, timeouts, throttling, 5xx."""
+    return status in (403, 408, 429) or status >= 500
+
+
+class _PartBody:
+    """The bytes of one part, readable again for each attempt; progress counted as they go."""
+
+    def __init__(
+        self, data: FileRange, start: int, length: int, digest: str, tracker: Tracker
+    ) -> None:
+        self.data, self.start, self.length = data, start, length
+        self.digest, self.tracker = digest, tracker
+        self.sent = 0
+
+    def reader(self) -> RangeReader:
+        self.sent = 0
+        return RangeReader(self.data, self.start, self.length, self._count)
+
+    def _count(self, n: int) -> None:
+        self.sent += n
+        self.tracker.advance(self.digest, n)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from chalicelib.client import part_sender
+from chalicelib.client.direct_upload import Upload
+from chalicelib.client.model import Blob, FileRange
 from chalicelib.client.part_sender import PartSender
+from chalicelib.client.progress import Silent
 
 
 class _Answer:
@@ -76,3 +81,41 @@ def test_short_lived_urls_are_renewed_at_half_their_life(clock: list[float]) -> 
     clock[0] += 6
     sender._url("u1", 2, renew=False)
     assert registry.calls == [[1, 2], [2]]
+
+
+class _Put:
+    def __init__(self, status: int, etag: str = "") -> None:
+        self.status_code = status
+        self.headers = {"ETag": etag} if etag else {}
+        self.reason, self.text = "", ""
+
+    def json(self) -> dict[str, Any]:
+        raise ValueError("no body")
+
+
+def test_a_failed_part_is_sent_again_with_a_fresh_url(
+    clock: list[float], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    registry = _Registry(clock, 3600)
+    sender = PartSender(registry, "team/app", 4)  # type: ignore[arg-type]
+    answers: list[Any] = [requests.ConnectionError("reset"), _Put(403), _Put(200, '"e1"')]
+    used: list[str] = []
+
+    def put(part: dict[str, Any], body: Any, length: int) -> Any:
+        used.append(part["url"])
+        assert len(body.read()) == length
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(sender, "_put", put)
+    monkeypatch.setattr(part_sender.time, "sleep", lambda _: None)
+    data = tmp_path / "blob"
+    data.write_bytes(b"x" * 30)
+    upload = Upload("u1", part_size=10, part_count=3, received={})
+    blob = Blob("sha256:bb", 30, "application/octet-stream", FileRange(data, 0, 30))
+    sender.prefetch("u1", [2])
+    assert sender.send(upload, 2, FileRange(data, 0, 30), blob, Silent()) == '"e1"'
+    assert registry.calls == [[2], [2], [2]]  # the first URL, then a fresh one per retry
+    assert used == ["/p/2"] * 3
