@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -121,15 +122,25 @@ def run_push(args: argparse.Namespace) -> int:
         print(_push(args, dest, spool))
         return 0
     except PushError as exc:
-        print(f"soute push: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _stop(f"soute push: {exc}", exc.exit_code, spool)
     except KeyboardInterrupt:
-        print("soute push: interrupted; run the same command again to resume", file=sys.stderr)
-        sys.stderr.flush()
-        shutil.rmtree(spool, ignore_errors=True)
-        os._exit(EXIT_FAILED)  # do not wait for parts in flight
+        return _stop(
+            "soute push: interrupted; run the same command again to resume", EXIT_FAILED, spool
+        )
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+
+
+def _stop(message: str, code: int, spool: Path) -> int:
+    """Say why; exit at once if uploads of other blobs are still running (they would hold the
+    interpreter until they end); what they finished is resumable."""
+    print(message, file=sys.stderr)
+    if threading.active_count() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        shutil.rmtree(spool, ignore_errors=True)
+        os._exit(code)
+    return code
 
 
 METADATA = {

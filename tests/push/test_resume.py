@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import signal
+import time
 from collections import Counter
 from pathlib import Path
 from urllib.error import HTTPError
@@ -74,3 +77,35 @@ def test_a_blob_that_does_not_match_its_digest_is_refused(
     with pytest.raises(HTTPError) as refused:
         urlopen(request, timeout=10)
     assert refused.value.code == 404
+
+
+def test_push_interrupted_with_ctrl_c_resumes(
+    soute_push: SoutePush, soute_server: RegistryServer, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "src", [300 * MiB, 300 * MiB], tag="v1")
+    dest = f"{soute_server.address}/push/ctrl-c:v1"
+    mark = soute_server.log_path.stat().st_size
+    client = soute_push.start("--parallel", "1", image.ref, dest)
+    deadline = time.monotonic() + 60
+    while not soute_push.state_file.exists() and client.poll() is None:
+        assert time.monotonic() < deadline, "no upload started within a minute"
+        time.sleep(0.02)
+    time.sleep(0.3)  # some parts go
+    client.send_signal(signal.SIGINT)
+    _, err = client.communicate(timeout=30)
+    assert client.returncode == 1, err
+    assert "run the same command again to resume" in err
+    assert json.loads(soute_push.state_file.read_text()), "no upload id kept for the resume"
+    first = len(PART_PUT.findall(_log_since(soute_server, mark)))
+    assert first < 2 * 38, "the push ended before Ctrl-C: make the image bigger"
+
+    assert soute_push.ok(image.ref, dest) == image.manifest_digest
+    sent = [
+        (u, int(n))
+        for u, n, status in PART_PUT.findall(_log_since(soute_server, mark))
+        if status == "200"
+    ]
+    twice = [part for part, count in Counter(sent).items() if count > 1]
+    assert not twice, f"parts sent twice: {twice}"
+    assert len(sent) == 2 * 38  # 300 MiB and a little: 38 parts of 8 MiB per layer
+    shutil.rmtree(image.layout)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,6 +42,18 @@ class SoutePush:
             text=True,
             timeout=timeout,
             check=False,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start `soute push --quiet ARGS` with SIGINT handled as in a terminal (a background
+        child of a non-interactive shell would ignore it)."""
+        return subprocess.Popen(
+            [default_soute(), "push", "--quiet", *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
     def ok(self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300) -> str:
