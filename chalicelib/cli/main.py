@@ -20,6 +20,8 @@ def _backend(args: argparse.Namespace) -> BackendOptions:
         endpoint_url=args.endpoint_url,
         region=args.region,
         presign_expires=args.presign_expires,
+        inline_verify_limit=args.inline_verify_limit,
+        part_url_expires=args.part_url_expires,
         # Through Lambda every request stays under ~4.5 MB of raw body: ask chunking clients
         # for 4 MiB chunks. The embedded server takes chunks of any size.
         chunk_min_length=4 << 20 if args.lambda_emulation else 1 << 20,
@@ -107,6 +109,19 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
         type=int,
         default=1200,
         help="seconds a presigned S3 download URL stays valid (aws backend)",
+    )
+    serve.add_argument(
+        "--part-url-expires",
+        type=int,
+        default=3600,
+        help="seconds a direct-upload part URL stays valid (default 3600)",
+    )
+    serve.add_argument(
+        "--inline-verify-limit",
+        type=int,
+        default=512 << 20,
+        help="direct uploads up to this many bytes are verified within `complete`; larger ones"
+        " in the background (default 512 MiB)",
     )
     serve.add_argument(
         "--lambda",
