@@ -470,6 +470,18 @@ def _proxy_response(result: Any) -> HttpResponse:
 # -- WSGI helpers -----------------------------------------------------------------------------
 
 
+DISCARD_LIMIT = 256 * 1024 * 1024
+
+
+def _discard_rest(stream: Any) -> None:
+    """Read what the client still sends of a refused body, so that the refusal reaches it:
+    a server that closes with unread bytes resets the connection, and the client (docker,
+    mid-PATCH) then reports a reset instead of the message. Beyond DISCARD_LIMIT, give up."""
+    discarded = 0
+    while discarded < DISCARD_LIMIT and (block := stream.read(1 << 20)):
+        discarded += len(block)
+
+
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     """The whole request body, as API Gateway buffers it; REQUEST_TOO_LARGE over `limit`."""
     stream = environ["wsgi.input"]
@@ -479,7 +491,8 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
         if not declared.isdigit():
             raise Refused("DEFAULT_4XX", 400)
         if int(declared) > limit:
-            raise Refused("REQUEST_TOO_LARGE")  # refused before the body is read
+            _discard_rest(stream)
+            raise Refused("REQUEST_TOO_LARGE")
         wanted = int(declared)
     elif chunked or environ.get("wsgi.input_terminated"):
         wanted = limit + 1  # read to the end, but no further than one byte over the limit
@@ -487,6 +500,7 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
         return b""
     body = _read_up_to(stream, wanted)
     if len(body) > limit:
+        _discard_rest(stream)
         raise Refused("REQUEST_TOO_LARGE")
     if declared and not chunked and len(body) < wanted:
         raise Refused("DEFAULT_4XX", 400)  # the client stopped before its Content-Length
