@@ -1,0 +1,76 @@
+"""Token signing keys: EC P-256 (ES256), each named by a `kid` derived from its public key so
+verifiers can pick the right one while keys rotate.
+
+`cryptography` is imported inside the functions: `import app` stays fast on Lambda.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+KEY_FILE = "token-signing-key.pem"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_pem: bytes
+
+    def private_key(self) -> Any:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        return load_pem_private_key(self.private_pem, password=None)
+
+    def public_key(self) -> Any:
+        return self.private_key().public_key()
+
+
+def key_id(public_key: Any) -> str:
+    """A stable name for a public key: base32 of the SHA-256 of its DER form, 32 characters."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    der = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b32encode(hashlib.sha256(der).digest()).decode()[:32]
+
+
+def from_pem(private_pem: bytes) -> SigningKey:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(private_pem, password=None)
+    return SigningKey(key_id(key.public_key()), private_pem)
+
+
+def generate_key() -> SigningKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    return SigningKey(key_id(key.public_key()), pem)
+
+
+def load_or_create_key(data_dir: str) -> SigningKey:
+    """The embedded backend's key, created on first use readable by its owner only (0600).
+    O_EXCL makes two processes starting at once agree on one key."""
+    path = os.path.join(data_dir, KEY_FILE)
+    os.makedirs(data_dir, exist_ok=True)
+    if not os.path.exists(path):
+        key = generate_key()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process won the race; read its key below
+        else:
+            with os.fdopen(fd, "wb") as file:
+                file.write(key.private_pem)
+            return key
+    with open(path, "rb") as file:
+        return from_pem(file.read())

@@ -1,0 +1,98 @@
+"""Bearer tokens as the distribution token spec describes them: ES256 JWTs with `kid`, issuer,
+audience (the service name), short expiry, and an `access` claim listing the actions granted on
+each resource. Verification accepts ES256 only (never `none` or an HMAC algorithm, which would
+let a public key act as a shared secret)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .keys import SigningKey
+from .scopes import Scope
+
+ALGORITHM = "ES256"
+DEFAULT_EXPIRES = 300  # seconds; clients fetch a new token when theirs runs out
+CLOCK_SKEW = 10  # seconds of leeway for clocks that disagree slightly
+
+
+class TokenInvalid(Exception):
+    """A bearer token that is not to be trusted: the message says why, for the log only."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a verified token allows: its subject and the actions per (type, name)."""
+
+    subject: str
+    access: Mapping[tuple[str, str], frozenset[str]]
+
+    def allows(self, kind: str, name: str, action: str) -> bool:
+        return action in self.access.get((kind, name), frozenset())
+
+
+@dataclass(frozen=True)
+class TokenService:
+    issuer: str
+    service: str  # the audience: the registry's service name
+    keys: tuple[SigningKey, ...]  # the first one signs; all of them verify (rotation)
+    expires: int = DEFAULT_EXPIRES
+
+    def issue(self, subject: str, scopes: Iterable[Scope], now: float | None = None) -> str:
+        import jwt
+
+        now = int(time.time() if now is None else now)
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.service,
+            "exp": now + self.expires,
+            "nbf": now - CLOCK_SKEW,
+            "iat": now,
+            "jti": secrets.token_urlsafe(16),
+            "access": [scope.claim() for scope in scopes],
+        }
+        key = self.keys[0]
+        return jwt.encode(claims, key.private_key(), ALGORITHM, headers={"kid": key.kid})
+
+    def verify(self, token: str) -> Grant:
+        import jwt
+
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self._key(header.get("kid"))
+            claims = jwt.decode(
+                token,
+                key.public_key(),
+                algorithms=[ALGORITHM],
+                audience=self.service,
+                issuer=self.issuer,
+                leeway=CLOCK_SKEW,
+                options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as error:
+            raise TokenInvalid(str(error)) from None
+        return Grant(str(claims["sub"]), _access(claims.get("access")))
+
+    def _key(self, kid: Any) -> SigningKey:
+        for key in self.keys:
+            if key.kid == kid:
+                return key
+        raise TokenInvalid("unknown signing key")
+
+
+def _access(claim: Any) -> dict[tuple[str, str], frozenset[str]]:
+    if not isinstance(claim, list):
+        raise TokenInvalid("the access claim is not a list")
+    access: dict[tuple[str, str], frozenset[str]] = {}
+    for entry in claim:
+        try:
+            key = (str(entry["type"]), str(entry["name"]))
+            actions = frozenset(str(action) for action in entry["actions"])
+        except (KeyError, TypeError):
+            raise TokenInvalid("an access entry lacks type, name or actions") from None
+        access[key] = access.get(key, frozenset()) | actions
+    return access
