@@ -1,0 +1,49 @@
+"""Everything auth needs at run time, built once per process: the identity store, the token
+services (access and refresh), the authenticator, and the public index."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..storage.identity_ports import IdentityStore
+from .authenticator import Authenticator
+from .keys import SigningKey, load_or_create_key
+from .throttle import LoginThrottle
+from .tokens import TokenService
+
+ISSUER = "soute"
+DEFAULT_SERVICE = "soute-registry"
+REFRESH_EXPIRES = 30 * 24 * 3600  # a refresh token is a long-lived credential, like a password
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    store: IdentityStore
+    tokens: TokenService
+    # Refresh tokens are JWTs for another audience, so one can never pass as a bearer token.
+    refresh: TokenService
+    authenticator: Authenticator
+
+    @property
+    def service(self) -> str:
+        return self.tokens.service
+
+
+def auth_context(
+    store: IdentityStore, keys: tuple[SigningKey, ...], service: str = DEFAULT_SERVICE
+) -> AuthContext:
+    return AuthContext(
+        store=store,
+        tokens=TokenService(ISSUER, service, keys),
+        refresh=TokenService(ISSUER, f"{service}/refresh", keys, expires=REFRESH_EXPIRES),
+        authenticator=Authenticator(store, LoginThrottle()),
+    )
+
+
+def embedded_auth(data_dir: str, service: str = DEFAULT_SERVICE) -> AuthContext:
+    """Identities in SQLite and the signing key in a 0600 file, both under `data_dir`."""
+    from ..storage.sqlite_identities import FILE, SqliteIdentityStore
+
+    store = SqliteIdentityStore(os.path.join(data_dir, FILE))
+    return auth_context(store, (load_or_create_key(data_dir),), service)

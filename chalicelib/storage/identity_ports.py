@@ -1,0 +1,74 @@
+"""The `IdentityStore` port: users, organisations and their teams, public marks, and access
+tokens (robots and personal). Records are the auth layer's plain dataclasses.
+
+Users and organisations share one space of namespace names: a user's personal namespace is
+their name, an organisation's namespace is its name, and no two may collide.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..auth.model import AccessToken, Team, User
+
+
+class NameTaken(Exception):
+    """A user or organisation already holds this namespace name."""
+
+
+class UnknownName(Exception):
+    """No such user, organisation, team or token."""
+
+
+class IdentityStore(Protocol):
+    # -- users -------------------------------------------------------------------------------
+    def add_user(self, user: User) -> None:
+        """Raises NameTaken when the name is a user's or organisation's already."""
+        ...
+
+    def user(self, name: str) -> User | None: ...
+
+    def users(self) -> list[User]: ...
+
+    def set_password(self, name: str, password_hash: str) -> None: ...
+
+    def remove_user(self, name: str) -> None:
+        """Also removes the user from every team and revokes their personal tokens."""
+        ...
+
+    # -- organisations and teams ---------------------------------------------------------------
+    def add_org(self, name: str) -> None: ...
+
+    def is_org(self, name: str) -> bool: ...
+
+    def put_team(self, team: Team) -> None:
+        """Creates the team or changes its role; members are kept as they are."""
+        ...
+
+    def remove_team(self, org: str, name: str) -> None: ...
+
+    def add_member(self, org: str, team: str, user: str) -> None: ...
+
+    def remove_member(self, org: str, team: str, user: str) -> None: ...
+
+    def teams(self, org: str | None = None) -> list[Team]: ...
+
+    def teams_of(self, user: str) -> list[Team]: ...
+
+    # -- public marks --------------------------------------------------------------------------
+    def set_public(self, name: str, public: bool) -> None:
+        """Marks a namespace or a single repository public (anonymous pull) or private."""
+        ...
+
+    def is_public(self, repository: str) -> bool:
+        """Whether `repository` or its namespace is marked public."""
+        ...
+
+    # -- access tokens -------------------------------------------------------------------------
+    def add_token(self, token: AccessToken) -> None: ...
+
+    def token(self, token_id: str) -> AccessToken | None: ...
+
+    def tokens(self, owner: str | None = None) -> list[AccessToken]: ...
+
+    def revoke_token(self, token_id: str) -> None: ...

@@ -1,0 +1,109 @@
+"""The SQLite IdentityStore: users, organisations, teams, public marks, access tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chalicelib.auth.access_tokens import create_access_token
+from chalicelib.auth.model import MAINTAINER, READER, Team, User
+from chalicelib.storage.identity_ports import NameTaken, UnknownName
+from chalicelib.storage.sqlite_identities import SqliteIdentityStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteIdentityStore:
+    return SqliteIdentityStore(str(tmp_path / "identities.sqlite"))
+
+
+def test_users_are_added_listed_and_removed(store: SqliteIdentityStore) -> None:
+    store.add_user(User("alice", "h1"))
+    store.add_user(User("root", "h2", admin=True))
+    assert store.user("alice") == User("alice", "h1")
+    assert [user.name for user in store.users()] == ["alice", "root"]
+    store.set_password("alice", "h3")
+    assert store.user("alice").password_hash == "h3"
+    store.remove_user("alice")
+    assert store.user("alice") is None
+    with pytest.raises(UnknownName):
+        store.remove_user("alice")
+
+
+def test_users_and_organisations_share_one_namespace_space(store: SqliteIdentityStore) -> None:
+    store.add_user(User("alice", "h"))
+    with pytest.raises(NameTaken):
+        store.add_user(User("alice", "other"))
+    with pytest.raises(NameTaken):
+        store.add_org("alice")
+    store.add_org("acme")
+    with pytest.raises(NameTaken):
+        store.add_user(User("acme", "h"))
+    assert store.is_org("acme") and not store.is_org("alice")
+
+
+def test_teams_roles_and_members(store: SqliteIdentityStore) -> None:
+    store.add_org("acme")
+    store.add_user(User("rita", "h"))
+    store.put_team(Team("acme", "readers", READER))
+    store.add_member("acme", "readers", "rita")
+    assert store.teams_of("rita") == [Team("acme", "readers", READER, frozenset({"rita"}))]
+    store.put_team(Team("acme", "readers", MAINTAINER))  # a role change keeps the members
+    assert store.teams("acme")[0].role == MAINTAINER
+    assert store.teams("acme")[0].members == {"rita"}
+    store.remove_member("acme", "readers", "rita")
+    assert store.teams_of("rita") == []
+    store.remove_team("acme", "readers")
+    assert store.teams() == []
+
+
+def test_teams_need_an_organisation_and_members_need_to_exist(
+    store: SqliteIdentityStore,
+) -> None:
+    with pytest.raises(UnknownName):
+        store.put_team(Team("nowhere", "t", READER))
+    store.add_org("acme")
+    store.put_team(Team("acme", "t", READER))
+    with pytest.raises(UnknownName):
+        store.add_member("acme", "t", "ghost")
+    with pytest.raises(UnknownName):
+        store.add_member("acme", "missing", "ghost")
+
+
+def test_removing_a_user_ends_their_memberships_and_personal_tokens(
+    store: SqliteIdentityStore,
+) -> None:
+    store.add_org("acme")
+    store.add_user(User("rita", "h"))
+    store.put_team(Team("acme", "t", READER))
+    store.add_member("acme", "t", "rita")
+    token, _ = create_access_token("pat", "rita", ["rita"], ["pull"])
+    store.add_token(token)
+    store.remove_user("rita")
+    assert store.teams("acme")[0].members == frozenset()
+    assert store.token(token.id).revoked
+
+
+def test_public_marks_cover_a_namespace_or_one_repository(store: SqliteIdentityStore) -> None:
+    store.set_public("acme/open", True)
+    store.set_public("docs", True)
+    assert store.is_public("acme/open")
+    assert not store.is_public("acme/app")
+    assert store.is_public("docs/any/depth")
+    store.set_public("docs", False)
+    assert not store.is_public("docs/any/depth")
+
+
+def test_tokens_are_stored_listed_and_revoked(store: SqliteIdentityStore) -> None:
+    robot, _ = create_access_token("robot", "acme", ["acme"], ["pull", "push"], expires_in=60)
+    pat, _ = create_access_token("pat", "alice", ["alice", "acme"], ["pull"])
+    store.add_token(robot)
+    store.add_token(pat)
+    assert store.token(robot.id) == robot
+    assert store.tokens("alice") == [pat]
+    assert len(store.tokens()) == 2
+    store.revoke_token(robot.id)
+    assert store.token(robot.id).revoked
+    with pytest.raises(UnknownName):
+        store.revoke_token("nope")
+    assert store.token("nope") is None

@@ -1,0 +1,40 @@
+from dataclasses import replace
+
+import pytest
+
+from chalicelib.auth.access_tokens import (
+    TokenRequestInvalid,
+    create_access_token,
+    secret_matches,
+    token_id_of,
+)
+
+
+def test_a_token_is_stored_without_its_secret() -> None:
+    token, secret = create_access_token("robot", "acme", ["acme"], ["pull", "push"], now=1000.0)
+    assert secret not in repr(token)
+    assert token_id_of(secret) == token.id
+    assert secret_matches(token, secret)
+    assert not secret_matches(token, secret[:-1] + ("A" if secret[-1] != "A" else "B"))
+    assert token.usable(now=1000.0)
+
+
+def test_expiry_and_revocation_end_a_token() -> None:
+    token, _ = create_access_token("pat", "alice", ["alice"], ["pull"], expires_in=60, now=1000.0)
+    assert token.usable(now=1059.0)
+    assert not token.usable(now=1060.0)
+    assert not replace(token, revoked=True).usable(now=1000.0)
+
+
+@pytest.mark.parametrize("secret", ["hunter2", "soute__x", "other_abc_def", ""])
+def test_passwords_are_not_mistaken_for_token_secrets(secret: str) -> None:
+    assert token_id_of(secret) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "namespaces", "actions"),
+    [("admin", ["acme"], ["pull"]), ("robot", [], ["pull"]), ("robot", ["acme"], ["sudo"])],
+)
+def test_malformed_requests_are_refused(kind: str, namespaces: list, actions: list) -> None:
+    with pytest.raises(TokenRequestInvalid):
+        create_access_token(kind, "acme", namespaces, actions)
