@@ -21,6 +21,7 @@ class Request:
     body: BinaryIO = field(default_factory=io.BytesIO)
     content_length: int | None = None
     scheme: str = "http"  # as the client reached the registry (https behind TLS or a proxy)
+    source: str = ""  # the client's address as the front end saw it; "" when unknown
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..oci.errors import OCIError
 from ..oci.names import check_name
@@ -15,10 +16,14 @@ from ..registry.service import Registry
 from . import blobs, direct_uploads, listings, manifests, uploads
 from .messages import API_VERSION_HEADER, Request, Response
 
+if TYPE_CHECKING:
+    from ..auth.context import AuthContext
+
 log = logging.getLogger("soute.api")
 
 Handler = Callable[..., Response]
 
+TOKEN_PATH = "/token"  # the token endpoint, when auth is on
 _NAME = r"(?P<name>.+?)"
 _UPLOAD = "_soute/uploads/(?P<upload_id>[^/]+)"
 
@@ -78,8 +83,12 @@ ROUTES = (
 
 
 class Router:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, auth: AuthContext | None = None) -> None:
+        """Without `auth` every request is allowed (auth off, the default until enabled)."""
+        from .gate import AuthorisedDispatch
+
         self.registry = registry
+        self.auth = AuthorisedDispatch(registry, auth) if auth is not None else None
 
     def handle(self, request: Request) -> Response:
         try:
@@ -100,6 +109,8 @@ class Router:
         return response
 
     def _dispatch(self, request: Request) -> Response:
+        if self.auth is not None and request.path == TOKEN_PATH:
+            return self.auth.token(request)
         for route in ROUTES:
             match = route.pattern.match(request.path)
             if not match:
@@ -115,6 +126,8 @@ class Router:
             params = match.groupdict()
             if "name" in params:
                 check_name(params["name"])
+            if self.auth is not None:
+                return self.auth.call(request, handler, params)
             return handler(self.registry, request, **params)
         raise OCIError("UNSUPPORTED", f"no such endpoint: {request.path}", status=404)
 

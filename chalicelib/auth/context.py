@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from ..storage.identity_ports import IdentityStore
+from .audit import AuditLog
 from .authenticator import Authenticator
 from .keys import SigningKey, load_or_create_key
 from .throttle import LoginThrottle
@@ -24,6 +25,7 @@ class AuthContext:
     # Refresh tokens are JWTs for another audience, so one can never pass as a bearer token.
     refresh: TokenService
     authenticator: Authenticator
+    audit: AuditLog
 
     @property
     def service(self) -> str:
@@ -31,19 +33,25 @@ class AuthContext:
 
 
 def auth_context(
-    store: IdentityStore, keys: tuple[SigningKey, ...], service: str = DEFAULT_SERVICE
+    store: IdentityStore,
+    keys: tuple[SigningKey, ...],
+    audit: AuditLog,
+    service: str = DEFAULT_SERVICE,
 ) -> AuthContext:
     return AuthContext(
         store=store,
         tokens=TokenService(ISSUER, service, keys),
         refresh=TokenService(ISSUER, f"{service}/refresh", keys, expires=REFRESH_EXPIRES),
         authenticator=Authenticator(store, LoginThrottle()),
+        audit=audit,
     )
 
 
 def embedded_auth(data_dir: str, service: str = DEFAULT_SERVICE) -> AuthContext:
     """Identities in SQLite and the signing key in a 0600 file, both under `data_dir`."""
+    from ..storage.sqlite_audit import SqliteAuditLog
     from ..storage.sqlite_identities import FILE, SqliteIdentityStore
 
-    store = SqliteIdentityStore(os.path.join(data_dir, FILE))
-    return auth_context(store, (load_or_create_key(data_dir),), service)
+    path = os.path.join(data_dir, FILE)
+    keys = (load_or_create_key(data_dir),)
+    return auth_context(SqliteIdentityStore(path), keys, SqliteAuditLog(path), service)

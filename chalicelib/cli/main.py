@@ -25,13 +25,34 @@ def _backend(args: argparse.Namespace) -> BackendOptions:
         # Through Lambda every request stays under ~4.5 MB of raw body: ask chunking clients
         # for 4 MiB chunks. The embedded server takes chunks of any size.
         chunk_min_length=4 << 20 if args.lambda_emulation else 1 << 20,
+        auth=args.auth,
     )
 
 
 def _check_backend(options: BackendOptions) -> str | None:
     if options.backend == "aws" and not (options.s3_bucket and options.dynamodb_table):
         return "the aws backend (and --lambda) need --s3-bucket and --dynamodb-table"
+    if options.backend == "aws" and options.auth:
+        return "--auth works on the embedded backend only so far (not --backend aws, --lambda)"
     return None
+
+
+def _check_open(host: str, options: BackendOptions) -> str | None:
+    """With auth off anyone who can connect may push and delete: only on a loopback address."""
+    if options.auth or _loopback(host):
+        return None
+    return f"auth is off: listening on {host} would let anyone push and delete; add --auth"
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -40,7 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         return _fail("serve", "--tls-cert and --tls-key go together")
     backend = _backend(args)
-    if problem := _check_backend(backend):
+    if problem := _check_backend(backend) or _check_open(args.host, backend):
         return _fail("serve", problem)
     serve(
         ServeOptions(
@@ -128,6 +149,12 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
         dest="lambda_emulation",
         action="store_true",
         help="serve the Chalice app as API Gateway and Lambda do (aws backend)",
+    )
+    serve.add_argument(
+        "--auth",
+        action="store_true",
+        help="require logins (token auth; users with `soute user add`); without it the"
+        " registry is open and only listens on a loopback address",
     )
     serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")

@@ -9,9 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..registry.service import Registry
 from ..registry.settings import Settings
+
+if TYPE_CHECKING:
+    from ..auth.context import AuthContext
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class BackendOptions:
     part_url_expires: int = 3600
     # The Lambda function that verifies large direct uploads; none: a thread of this process.
     verifier_function: str | None = None
+    # Token auth (chalicelib/auth): off until enabled, so an existing set-up keeps working.
+    auth: bool = False
+    auth_service: str = "soute-registry"  # the tokens' audience, named in the challenge
 
     def environment(self) -> dict[str, str]:
         """These options as the environment variables `options_from_environment` reads."""
@@ -43,6 +50,8 @@ class BackendOptions:
             "SOUTE_INLINE_VERIFY_LIMIT": str(self.inline_verify_limit),
             "SOUTE_PART_URL_EXPIRES": str(self.part_url_expires),
             "SOUTE_VERIFIER_FUNCTION": self.verifier_function,
+            "SOUTE_AUTH": "on" if self.auth else None,
+            "SOUTE_AUTH_SERVICE": self.auth_service if self.auth else None,
         }
         return {key: value for key, value in values.items() if value}
 
@@ -62,6 +71,8 @@ def options_from_environment(env: Mapping[str, str] | None = None) -> BackendOpt
         inline_verify_limit=int(env.get("SOUTE_INLINE_VERIFY_LIMIT", defaults.inline_verify_limit)),
         part_url_expires=int(env.get("SOUTE_PART_URL_EXPIRES", defaults.part_url_expires)),
         verifier_function=env.get("SOUTE_VERIFIER_FUNCTION") or None,
+        auth=env.get("SOUTE_AUTH", "off").strip().lower() in ("on", "true", "1"),
+        auth_service=env.get("SOUTE_AUTH_SERVICE") or defaults.auth_service,
     )
 
 
@@ -76,6 +87,19 @@ def build_registry(options: BackendOptions) -> Registry:
     if options.backend == "aws":
         return aws_registry(options, settings)
     raise ValueError(f"unknown backend {options.backend!r}; use 'embedded' or 'aws'")
+
+
+def build_auth(options: BackendOptions) -> AuthContext | None:
+    """The auth context when auth is on, else None (every request allowed)."""
+    if not options.auth:
+        return None
+    if options.backend != "embedded":
+        # Identities on DynamoDB and keys from Secrets Manager are not written yet: refuse
+        # rather than run a registry that looks protected and is not.
+        raise ValueError("auth is only available on the embedded backend so far")
+    from ..auth.context import embedded_auth
+
+    return embedded_auth(options.data_dir, options.auth_service)
 
 
 def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:

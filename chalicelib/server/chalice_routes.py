@@ -134,9 +134,10 @@ def router_from_environment() -> Router:
     """The Router on the storage that the function's environment names (.chalice/config.json,
     or `soute serve --lambda`)."""
     from ..api.router import Router
-    from .backends import build_registry, options_from_environment
+    from .backends import build_auth, build_registry, options_from_environment
 
-    return Router(build_registry(options_from_environment()))
+    options = options_from_environment()
+    return Router(build_registry(options), build_auth(options))
 
 
 def register_routes(app: Chalice, router: Callable[[], Router], max_depth: int = MAX_DEPTH) -> None:
@@ -204,6 +205,7 @@ def to_request(event: Mapping[str, Any], body: bytes | str) -> Request:
         content_length=len(data),
         # API Gateway (and the emulator) say how the client connected.
         scheme=headers.get("x-forwarded-proto", "https").split(",")[0].strip(),
+        source=((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or "",
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from ..api.router import Router
-from .backends import BackendOptions, build_registry
+from .backends import BackendOptions, build_auth, build_registry
 from .wsgi import WsgiApp
 
 log = logging.getLogger("soute.server")
@@ -76,7 +76,8 @@ class SouteServer(BaseApplication):
     def load(self) -> Callable[..., Any]:
         if self.options.lambda_emulation:
             return lambda_gateway(self.options.backend)
-        return WsgiApp(Router(build_registry(self.options.backend)))
+        backend = self.options.backend
+        return WsgiApp(Router(build_registry(backend), build_auth(backend)))
 
 
 def lambda_gateway(backend: BackendOptions) -> Callable[..., Any]:
@@ -107,6 +108,7 @@ def prepare(options: ServeOptions) -> None:
     an earlier run."""
     if options.backend.backend == "aws":
         _check_aws_storage(options.backend)
+    build_auth(options.backend)  # creates the signing key once, before workers start
     registry = build_registry(options.backend)
     swept = registry.uploads.sweep(registry.settings.upload_ttl_seconds)
     if swept:
@@ -114,8 +116,18 @@ def prepare(options: ServeOptions) -> None:
 
 
 def serve(options: ServeOptions) -> None:
+    log.info("%s", auth_notice(options))  # the first line: say at once whether it is open
     prepare(options)
     SouteServer(options).run()
+
+
+def auth_notice(options: ServeOptions) -> str:
+    if options.backend.auth:
+        return f"auth on: clients log in at /token (service {options.backend.auth_service!r})"
+    return (
+        f"auth OFF: anyone who can reach {options.host}:{options.port} may pull, push and "
+        "delete; use --auth to require logins"
+    )
 
 
 def _check_aws_storage(backend: BackendOptions) -> None:

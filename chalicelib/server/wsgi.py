@@ -58,6 +58,7 @@ def to_request(environ: dict[str, Any]) -> Request:
         body=_Body(environ["wsgi.input"]),
         content_length=int(raw_length) if raw_length is not None else None,
         scheme=environ.get("wsgi.url_scheme", "http"),
+        source=environ.get("REMOTE_ADDR", ""),
     )
 
 

@@ -96,10 +96,15 @@ def _v2_status(url: str) -> int | None:
 
 @contextmanager
 def running_registry(
-    workdir: Path, template: str | None = None, timeout: float = 60, expect_https: bool = False
+    workdir: Path,
+    template: str | None = None,
+    timeout: float = 60,
+    expect_https: bool = False,
+    ready_status: int = 200,
 ) -> Iterator[RegistryServer]:
-    """Start a registry on a free loopback port, wait until ``GET /v2/`` answers 200, yield it,
-    and kill it (its whole process group) afterwards.
+    """Start a registry on a free loopback port, wait until ``GET /v2/`` answers
+    ``ready_status`` (401 with auth on), yield it, and kill it (its whole process group)
+    afterwards.
 
     ``template`` defaults to ``$SOUTE_TEST_REGISTRY_CMD``, then to ``soute serve``.
     """
@@ -142,11 +147,11 @@ def running_registry(
                     f"{shlex.join(command)}\nlog {log_path}:\n{server.log_tail()}"
                 )
             status = _v2_status(f"https://{server.address}" if expect_https else server.url)
-            if status == 200:
+            if status == ready_status:
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"registry did not answer GET /v2/ with 200 within {timeout}s "
+                    f"registry did not answer GET /v2/ with {ready_status} within {timeout}s "
                     f"(last status: {status}): {shlex.join(command)}\n"
                     f"log {log_path}:\n{server.log_tail()}"
                 )

@@ -1,0 +1,70 @@
+"""The router's auth step, when auth is on: the token endpoint, then for every registry request
+the authorisation check and the two handlers whose answer depends on the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..auth.audit import DELETE, PUSH, AuditEvent
+from ..auth.context import AuthContext
+from ..oci.errors import OCIError
+from ..registry.service import Registry
+from . import blobs, listings, manifests, uploads
+from .access import Caller, Gate
+from .guarded import guarded_upload, visible_catalog
+from .messages import Request, Response
+from .token_endpoint import get_token, post_token
+
+AUDITED = {
+    manifests.put_manifest: PUSH,
+    manifests.delete_manifest: DELETE,
+    blobs.delete_blob: DELETE,
+}
+
+
+class AuthorisedDispatch:
+    def __init__(self, registry: Registry, context: AuthContext) -> None:
+        self.registry = registry
+        self.gate = Gate(context)
+
+    def token(self, request: Request) -> Response:
+        if request.method == "GET":
+            return get_token(self.gate.context, request)
+        if request.method == "POST":
+            return post_token(self.gate.context, request)
+        raise OCIError(
+            "UNSUPPORTED",
+            f"{request.method} is not supported on /token",
+            status=405,
+            headers={"Allow": "GET, POST"},
+        )
+
+    def call(
+        self, request: Request, handler: Callable[..., Response], params: dict[str, Any]
+    ) -> Response:
+        caller = self.gate.authorise(request, handler, params)
+        if handler is listings.catalog:
+            return visible_catalog(self.registry, request, self.gate.pull_check(caller))
+        if handler is uploads.start_upload:
+            may_pull = self.gate.pull_check(caller)
+            return guarded_upload(self.registry, request, params["name"], may_pull)
+        response = handler(self.registry, request, **params)
+        self._audit(request, handler, params, caller, response)
+        return response
+
+    def _audit(
+        self,
+        request: Request,
+        handler: Callable[..., Response],
+        params: dict[str, Any],
+        caller: Caller,
+        response: Response,
+    ) -> None:
+        """Pushes of manifests and deletes, once they succeeded."""
+        action = AUDITED.get(handler)
+        if action is None or response.status >= 300:
+            return
+        actor = caller.grant.subject if caller.grant else "anonymous"
+        target = f"{params['name']}@{params.get('reference') or params.get('digest')}"
+        self.gate.context.audit.record(AuditEvent(actor, action, target, request.source))

@@ -1,0 +1,159 @@
+"""The token endpoint of the distribution token-auth spec: `GET /token` (Basic credentials,
+`service`, `scope`..., `account`, `offline_token`) as docker uses it, and `POST /token` (the
+OAuth2 form with the password and refresh_token grants) as containerd uses it.
+
+The token grants the intersection of the asked and the allowed actions; a scope the caller may
+not have is left out rather than failing the request, as the spec says. No credential, token or
+password ever reaches a log line: only account names and outcomes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from datetime import UTC, datetime
+from urllib.parse import parse_qs
+
+from ..auth import audit
+from ..auth.authenticator import LoginThrottled
+from ..auth.context import AuthContext
+from ..auth.model import ANONYMOUS, Principal
+from ..auth.permissions import grant
+from ..auth.scopes import Scope, ScopeInvalid, parse_scopes
+from ..auth.tokens import TokenInvalid
+from ..oci.errors import OCIError
+from .messages import Request, Response
+
+log = logging.getLogger("soute.auth")
+
+FORM_LIMIT = 16 * 1024
+
+
+def get_token(context: AuthContext, request: Request) -> Response:
+    _check_service(context, request.arg("service"))
+    scopes = _scopes(request.query.get("scope", []))
+    principal = _basic_login(context, request)
+    offline = request.arg("offline_token") == "true"
+    return _answer(context, principal, scopes, offline)
+
+
+def post_token(context: AuthContext, request: Request) -> Response:
+    form = _form(request)
+    _check_service(context, _one(form, "service"))
+    scopes = _scopes(form.get("scope", []))
+    grant_type = _one(form, "grant_type")
+    if grant_type == "password":
+        account, secret = _one(form, "username") or "", _one(form, "password") or ""
+        principal = _login(context, account, secret, _source(request))
+    elif grant_type == "refresh_token":
+        principal = _refreshed(context, _one(form, "refresh_token") or "")
+    else:
+        raise OCIError("UNSUPPORTED", "grant_type must be password or refresh_token")
+    offline = _one(form, "access_type") == "offline"
+    return _answer(context, principal, scopes, offline)
+
+
+def _answer(
+    context: AuthContext, principal: Principal, scopes: list[Scope], offline: bool
+) -> Response:
+    granted = grant(principal, scopes, context.store)
+    subject = context.authenticator.subject(principal)
+    now = time.time()
+    token = context.tokens.issue(subject, granted, now)
+    document = {
+        "token": token,
+        "access_token": token,
+        "expires_in": context.tokens.expires,
+        "issued_at": datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z"),
+        "scope": " ".join(str(scope) for scope in granted),
+    }
+    if offline and not principal.anonymous:
+        document["refresh_token"] = context.refresh.issue(subject, [], now)
+    return Response.json(200, document, {"Cache-Control": "no-store"})
+
+
+def _basic_login(context: AuthContext, request: Request) -> Principal:
+    header = request.header("authorization") or ""
+    kind, _, encoded = header.partition(" ")
+    if kind.lower() != "basic":
+        return ANONYMOUS  # anonymous: public pulls and the (filtered) catalog only
+    try:
+        account, sep, secret = base64.b64decode(encoded.strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        account, sep, secret = "", "", ""
+    if not sep:
+        raise _bad_credentials("the Basic credentials are malformed")
+    return _login(context, account, secret, _source(request))
+
+
+def _login(context: AuthContext, account: str, secret: str, source: str) -> Principal:
+    try:
+        principal = context.authenticator.login(account, secret, source)
+    except LoginThrottled:
+        _audit(context, account, audit.LOGIN_THROTTLED, source)
+        raise OCIError(
+            "TOOMANYREQUESTS", "too many failed logins; wait a few minutes and try again"
+        ) from None
+    if principal is None:
+        _audit(context, account, audit.LOGIN_FAILED, source)
+        raise _bad_credentials("wrong user name or password")
+    _audit(context, account, audit.LOGIN, source, principal.kind)
+    return principal
+
+
+def _audit(context: AuthContext, account: str, action: str, source: str, kind: str = "") -> None:
+    # Names and outcomes only: the secret never leaves _login.
+    log.info("%s: account=%s source=%s", action, account, source or "-")
+    context.audit.record(audit.AuditEvent(account, action, kind, source))
+
+
+def _refreshed(context: AuthContext, refresh_token: str) -> Principal:
+    try:
+        subject = context.refresh.verify(refresh_token).subject
+    except TokenInvalid:
+        raise _bad_credentials("the refresh token is invalid or expired; log in again") from None
+    principal = context.authenticator.principal(subject)
+    if principal.anonymous:  # the user or token is gone or revoked
+        raise _bad_credentials("the account of this refresh token no longer exists")
+    return principal
+
+
+def _bad_credentials(message: str) -> OCIError:
+    return OCIError("UNAUTHORIZED", message, headers={"WWW-Authenticate": 'Basic realm="soute"'})
+
+
+def _check_service(context: AuthContext, service: str | None) -> None:
+    if service is not None and service != context.service:
+        raise OCIError(
+            "UNSUPPORTED", f"this token service is for {context.service!r}, not {service!r}"
+        )
+
+
+def _scopes(values: list[str]) -> list[Scope]:
+    try:
+        return parse_scopes(values)
+    except ScopeInvalid as error:
+        raise OCIError("UNSUPPORTED", str(error)) from None
+
+
+def _form(request: Request) -> dict[str, list[str]]:
+    data = request.read_body(FORM_LIMIT)
+    if len(data) > FORM_LIMIT:
+        raise OCIError("UNSUPPORTED", "the token request form is too large", status=413)
+    try:
+        return parse_qs(data.decode(), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise OCIError("UNSUPPORTED", "the token request form is not UTF-8") from None
+
+
+def _one(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    return values[0] if values else None
+
+
+def _source(request: Request) -> str:
+    """The client's address as the front end saw it (not X-Forwarded-For, which any client
+    can write); empty when unknown."""
+    return request.source

@@ -1,0 +1,102 @@
+"""A registry with auth on, and the people of the permission matrix:
+
+- acme: an organisation with teams `owners` (olga), `maintainers` (mia), `readers` (rita),
+  and a robot `acme+ci` allowed pull and push in acme;
+- other: an organisation whose maintainer otto has no team in acme;
+- `pub`: a public namespace (anonymous pull).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chalicelib.api.router import Router
+from chalicelib.auth.access_tokens import create_access_token
+from chalicelib.auth.context import AuthContext, embedded_auth
+from chalicelib.auth.model import MAINTAINER, OWNER, READER, Team, User
+from chalicelib.auth.passwords import hash_password
+from chalicelib.server.backends import embedded_registry
+from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
+from tests.contract.client import LiveClient, RouterClient
+from tests.support.server import RegistryServer, default_soute, running_registry
+from tests.support.token_client import TokenClient
+
+PASSWORD = "correct horse battery staple"
+PEOPLE = {"olga": ("acme", OWNER), "mia": ("acme", MAINTAINER), "rita": ("acme", READER)}
+PEOPLE_ELSEWHERE = {"otto": ("other", MAINTAINER)}
+
+
+@dataclass
+class AuthWorld:
+    router: Router
+    auth: AuthContext
+    robot_secret: str
+    url: str | None = None  # a live `soute serve --auth` on the same data, when set
+
+    def raw(self) -> RouterClient | LiveClient:
+        return LiveClient(self.url) if self.url else RouterClient(self.router)
+
+    def as_user(self, name: str | None) -> TokenClient:
+        if name is None:
+            return TokenClient(self.raw())
+        if name == "robot":
+            return TokenClient(self.raw(), "acme+ci", self.robot_secret)
+        return TokenClient(self.raw(), name, PASSWORD)
+
+
+def _populate(auth: AuthContext) -> str:
+    store = auth.store
+    hashed = hash_password(PASSWORD)  # one scrypt for everyone: the tests stay fast
+    for org in ("acme", "other"):
+        store.add_org(org)
+    for name, (org, role) in {**PEOPLE, **PEOPLE_ELSEWHERE}.items():
+        store.add_user(User(name, hashed))
+        store.put_team(Team(org, f"{role}s", role))
+        store.add_member(org, f"{role}s", name)
+    store.add_org("pub")
+    store.set_public("pub", True)
+    robot, secret = create_access_token("robot", "acme", ["acme"], ["pull", "push"], None, "ci")
+    store.add_token(robot)
+    return secret
+
+
+@pytest.fixture(scope="module")
+def router_world(tmp_path_factory: pytest.TempPathFactory) -> AuthWorld:
+    data_dir: Path = tmp_path_factory.mktemp("auth-data")
+    auth = embedded_auth(str(data_dir))
+    secret = _populate(auth)
+    return AuthWorld(Router(embedded_registry(str(data_dir)), auth), auth, secret)
+
+
+@pytest.fixture(scope="module")
+def world(router_world: AuthWorld) -> AuthWorld:
+    return router_world
+
+
+@pytest.fixture(scope="module")
+def served_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthWorld]:
+    """The same people, behind a real `soute serve --auth` sharing the data directory."""
+    soute = shlex.quote(default_soute())
+    template = f"{soute} serve --auth --host {{host}} --port {{port}} --data-dir {{data_dir}}"
+    workdir: Path = tmp_path_factory.mktemp("served-world")
+    with running_registry(workdir, template, ready_status=401) as server:
+        auth = embedded_auth(str(server.data_dir))
+        secret = _populate(auth)
+        router = Router(embedded_registry(str(server.data_dir)), auth)
+        yield AuthWorld(router, auth, secret, server.url)
+
+
+@pytest.fixture(scope="session")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """`soute serve --auth` with one user, dev (password "pw"), added through its data dir."""
+    soute = shlex.quote(default_soute())
+    template = f"{soute} serve --auth --host {{host}} --port {{port}} --data-dir {{data_dir}}"
+    workdir: Path = tmp_path_factory.mktemp("auth-server")
+    with running_registry(workdir, template, ready_status=401) as server:
+        SqliteIdentityStore(str(server.data_dir / FILE)).add_user(User("dev", hash_password("pw")))
+        yield server

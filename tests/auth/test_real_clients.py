@@ -1,0 +1,80 @@
+"""Real clients against `soute serve --auth`: skopeo with --creds, and the Docker engine after
+`docker login`, push and pull, and are refused where they should be."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.clients import Skopeo
+from tests.support.engines import DockerEngine
+from tests.support.images import MiB, build_image
+from tests.support.procs import run
+from tests.support.server import RegistryServer
+
+pytestmark = [pytest.mark.realclient, pytest.mark.timeout(300)]
+
+
+def test_skopeo_with_credentials(auth_server: RegistryServer, tmp_path: Path) -> None:
+    skopeo = Skopeo(tmp_path)
+    image = build_image(tmp_path / "src", [1 * MiB, 4096], tag="v1")
+    repo = f"docker://{auth_server.address}/dev/skopeo"
+    skopeo.copy(image.ref, f"{repo}:v1", "--preserve-digests", "--dest-creds", "dev:pw")
+    assert skopeo.run("inspect", "--raw", "--tls-verify=false", "--creds", "dev:pw", f"{repo}:v1")
+    back = skopeo.run(
+        "inspect", "--raw", "--tls-verify=false", "--creds", "dev:pw", f"{repo}:v1"
+    ).stdout.encode()
+    assert back == image.manifest
+
+    anonymous = skopeo.run("inspect", "--raw", "--tls-verify=false", f"{repo}:v1", check=False)
+    assert anonymous.returncode != 0
+    assert (
+        "unauthorized" in anonymous.stderr.lower() or "authentication" in anonymous.stderr.lower()
+    )
+
+    elsewhere = f"docker://{auth_server.address}/someone/else:v1"
+    denied = skopeo.run(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        "dev:pw",
+        image.ref,
+        elsewhere,
+        check=False,
+    )
+    assert denied.returncode != 0
+    assert "403" in denied.stderr or "denied" in denied.stderr.lower(), denied.stderr
+
+    wrong = skopeo.run(
+        "inspect", "--raw", "--tls-verify=false", "--creds", "dev:nope", f"{repo}:v1", check=False
+    )
+    assert wrong.returncode != 0
+
+
+def test_docker_login_push_pull(
+    auth_server: RegistryServer, docker_engine: DockerEngine, tmp_path: Path
+) -> None:
+    """Refused before `docker login`; after it, docker's own token dance pushes and pulls."""
+    skopeo = Skopeo(tmp_path)
+    image = build_image(tmp_path / "src", [1 * MiB, 4096], tag="v1")
+    archive = tmp_path / "image.tar"
+    local = "soute-test/auth-source:v1"
+    skopeo.copy(image.ref, f"docker-archive:{archive}:{local}")
+    docker_engine.docker("load", "--input", str(archive))
+    remote = f"{auth_server.address}/dev/docker"
+    docker_engine.docker("tag", local, f"{remote}:v1")
+    refused = docker_engine.docker("push", f"{remote}:v1", check=False)
+    assert refused.returncode != 0
+    assert (
+        "unauthorized" in (refused.stdout + refused.stderr).lower()
+        or "denied" in (refused.stdout + refused.stderr).lower()
+    )
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    env = {**docker_engine.env, "DOCKER_CONFIG": str(config)}
+    run([docker_engine.cli, "login", "-u", "dev", "-p", "pw", auth_server.address], env=env)
+    run([docker_engine.cli, "push", f"{remote}:v1"], env=env)
+    docker_engine.docker("rmi", local, f"{remote}:v1")
+    run([docker_engine.cli, "pull", f"{remote}:v1"], env=env)
+    run([docker_engine.cli, "logout", auth_server.address], env=env)
