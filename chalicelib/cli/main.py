@@ -8,6 +8,8 @@ import sys
 
 from ..client.cli import add_push_parser
 from ..server.backends import BackendOptions
+from .admin_parser import add_admin_parsers
+from .login import add_login_parser
 
 
 def _backend(args: argparse.Namespace) -> BackendOptions:
@@ -170,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands)
     add_push_parser(commands)
+    add_admin_parsers(commands)
+    add_login_parser(commands)
     aws = commands.add_parser("aws", help="AWS resources").add_subparsers(dest="aws", required=True)
     init = aws.add_parser("init", help="create the S3 bucket and DynamoDB table (idempotent)")
     _storage_options(init, required=True)

@@ -4,12 +4,14 @@ password or token in any log line."""
 from __future__ import annotations
 
 import base64
+import io
 import logging
 from pathlib import Path
 
 import pytest
 
 from chalicelib.auth.audit import AuditEvent
+from chalicelib.cli.main import main
 from chalicelib.storage.sqlite_audit import SqliteAuditLog
 from tests.auth.conftest import PASSWORD, AuthWorld
 from tests.contract.client import image_manifest, put_manifest, sha256
@@ -61,3 +63,21 @@ def test_no_secret_reaches_a_log_line_or_the_audit(
     assert token not in text and token[-20:] not in text
     for event in world.auth.audit.events(limit=100):
         assert PASSWORD not in repr(event) and "a-wrong-password" not in repr(event)
+
+
+def test_admin_changes_are_recorded_and_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    monkeypatch.setattr("sys.stdin", io.StringIO("wonderland\n"))
+    assert main(["user", "add", "alice", "--password-stdin", *data]) == 0
+    assert main(["org", "add", "acme", *data]) == 0
+    assert main(["team", "add", "acme", "devs", "--role", "maintainer", *data]) == 0
+    assert main(["user", "list", *data]) == 0
+    capsys.readouterr()
+    assert main(["audit", *data]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3  # listing changes nothing
+    assert "team add org=acme team=devs role=maintainer cli" in lines[0]
+    assert "user add name=alice cli" in lines[2]
+    assert "wonderland" not in "".join(lines)

@@ -8,6 +8,7 @@ from chalicelib.auth.access_tokens import (
     secret_matches,
     token_id_of,
 )
+from chalicelib.auth.names import NameInvalid, check_account_name
 
 
 def test_a_token_is_stored_without_its_secret() -> None:
@@ -38,3 +39,14 @@ def test_passwords_are_not_mistaken_for_token_secrets(secret: str) -> None:
 def test_malformed_requests_are_refused(kind: str, namespaces: list, actions: list) -> None:
     with pytest.raises(TokenRequestInvalid):
         create_access_token(kind, "acme", namespaces, actions)
+
+
+@pytest.mark.parametrize("name", ["alice", "acme-corp", "a.b", "x1"])
+def test_valid_account_names(name: str) -> None:
+    assert check_account_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "Alice", "acme/app", "acme+ci", "-x", "a" * 65, "a b"])
+def test_invalid_account_names(name: str) -> None:
+    with pytest.raises(NameInvalid):
+        check_account_name(name)

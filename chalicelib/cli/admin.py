@@ -1,0 +1,193 @@
+"""`soute user|org|team|public|token ...`: the admin verbs, on the embedded backend's data
+directory (the identities file next to the registry's metadata).
+
+Secrets never appear on the command line: passwords are prompted for or read from stdin, and a
+new token's secret is printed once, to stdout, and never stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import time
+from collections.abc import Callable
+
+from ..auth.access_tokens import PAT, ROBOT, TokenRequestInvalid, create_access_token
+from ..auth.audit import AuditEvent
+from ..auth.authenticator import robot_name
+from ..auth.model import ROLE_ACTIONS, Team, User
+from ..auth.names import NameInvalid, check_account_name
+from ..auth.passwords import hash_password
+from ..storage.identity_ports import IdentityStore, NameTaken, UnknownName
+from ..storage.sqlite_audit import SqliteAuditLog
+
+MIN_PASSWORD = 8
+AdminAction = Callable[[IdentityStore, argparse.Namespace], None]
+
+
+class AdminError(Exception):
+    """A request the store refused; the message says why."""
+
+
+def open_store(data_dir: str) -> IdentityStore:
+    import os
+
+    from ..storage.sqlite_identities import FILE, SqliteIdentityStore
+
+    return SqliteIdentityStore(os.path.join(data_dir, FILE))
+
+
+def read_password(from_stdin: bool, confirm: bool = True, minimum: int = MIN_PASSWORD) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Again: ") != password:
+            raise AdminError("the passwords differ")
+    if len(password) < minimum:
+        raise AdminError(f"a password needs at least {minimum} characters")
+    return password
+
+
+# -- users ---------------------------------------------------------------------------------------
+def user_add(store: IdentityStore, args: argparse.Namespace) -> None:
+    check_account_name(args.name)
+    password = read_password(args.password_stdin)
+    store.add_user(User(args.name, hash_password(password), admin=args.admin))
+    print(f"user {args.name} added{' (admin)' if args.admin else ''}; namespace {args.name}/")
+
+
+def user_list(store: IdentityStore, args: argparse.Namespace) -> None:
+    for user in store.users():
+        teams = ", ".join(f"{t.org}/{t.name} ({t.role})" for t in store.teams_of(user.name))
+        print(f"{user.name}{' admin' if user.admin else ''}{'  ' + teams if teams else ''}")
+
+
+def user_remove(store: IdentityStore, args: argparse.Namespace) -> None:
+    store.remove_user(args.name)
+    print(f"user {args.name} removed; their personal tokens are revoked")
+
+
+def user_password(store: IdentityStore, args: argparse.Namespace) -> None:
+    store.set_password(args.name, hash_password(read_password(args.password_stdin)))
+    print(f"password of {args.name} changed")
+
+
+# -- organisations, teams, public marks ------------------------------------------------------------
+def org_add(store: IdentityStore, args: argparse.Namespace) -> None:
+    check_account_name(args.name, "organisation")
+    store.add_org(args.name)
+    print(f"organisation {args.name} added; namespace {args.name}/")
+
+
+def team_add(store: IdentityStore, args: argparse.Namespace) -> None:
+    check_account_name(args.team, "team")
+    store.put_team(Team(args.org, args.team, args.role))
+    print(f"team {args.org}/{args.team}: {args.role}")
+
+
+def team_remove(store: IdentityStore, args: argparse.Namespace) -> None:
+    store.remove_team(args.org, args.team)
+    print(f"team {args.org}/{args.team} removed")
+
+
+def team_join(store: IdentityStore, args: argparse.Namespace) -> None:
+    store.add_member(args.org, args.team, args.user)
+    print(f"{args.user} is in {args.org}/{args.team}")
+
+
+def team_leave(store: IdentityStore, args: argparse.Namespace) -> None:
+    store.remove_member(args.org, args.team, args.user)
+    print(f"{args.user} left {args.org}/{args.team}")
+
+
+def team_list(store: IdentityStore, args: argparse.Namespace) -> None:
+    for team in store.teams(args.org):
+        members = ", ".join(sorted(team.members)) or "-"
+        print(f"{team.org}/{team.name} {team.role}: {members}")
+
+
+def public_set(store: IdentityStore, args: argparse.Namespace) -> None:
+    store.set_public(args.name, not args.off)
+    print(f"{args.name}: {'private' if args.off else 'public (anonymous pull)'}")
+
+
+# -- tokens --------------------------------------------------------------------------------------
+def token_create(store: IdentityStore, args: argparse.Namespace) -> None:
+    kind, owner = (ROBOT, args.robot) if args.robot else (PAT, args.user)
+    if kind == ROBOT and not store.is_org(owner) and store.user(owner) is None:
+        raise AdminError(f"no namespace {owner!r}: add the user or organisation first")
+    if kind == PAT and store.user(owner) is None:
+        raise AdminError(f"no user {owner!r}")
+    namespaces = args.namespace or [owner]
+    expires = args.expires_days * 86400 if args.expires_days else None
+    actions = [a for a in args.actions.split(",") if a]
+    token, secret = create_access_token(kind, owner, namespaces, actions, expires, args.name or "")
+    store.add_token(token)
+    login = robot_name(token) if kind == ROBOT else owner
+    print(f"token {token.id} created; log in as {login} with this secret (shown once):")
+    print(secret)
+
+
+def token_list(store: IdentityStore, args: argparse.Namespace) -> None:
+    now = time.time()
+    for token in store.tokens(args.owner):
+        state = "active" if token.usable(now) else ("revoked" if token.revoked else "expired")
+        expiry = (
+            time.strftime("%Y-%m-%d", time.gmtime(token.expires_at)) if token.expires_at else "-"
+        )
+        login = robot_name(token) if token.kind == ROBOT else token.owner
+        print(
+            f"{token.id} {token.kind} {login} {','.join(sorted(token.namespaces))} "
+            f"{','.join(sorted(token.actions))} expires {expiry} {state}"
+        )
+
+
+def token_revoke(store: IdentityStore, args: argparse.Namespace) -> None:
+    store.revoke_token(args.id)
+    print(f"token {args.id} revoked")
+
+
+def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
+    """Wrap an admin verb: open the store, turn refusals into one line on stderr and status 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            action(open_store(args.data_dir), args)
+        except (AdminError, NameInvalid, NameTaken, UnknownName, TokenRequestInvalid) as error:
+            print(f"soute {args.command}: {error}", file=sys.stderr)
+            return 1
+        if getattr(args, "verb", None) != "list":
+            open_audit(args.data_dir).record(admin_event(args))
+        return 0
+
+    return run
+
+
+def admin_event(args: argparse.Namespace) -> AuditEvent:
+    """A permission change made with the CLI: the OS user, the verb, and what it named."""
+    verb = " ".join(part for part in (args.command, getattr(args, "verb", None)) if part)
+    named = ("robot", "user", "org", "team", "name", "id", "role", "actions")
+    target = " ".join(f"{key}={getattr(args, key)}" for key in named if getattr(args, key, None))
+    if getattr(args, "off", False):
+        target += " off"
+    return AuditEvent(getpass.getuser(), verb, target, "cli")
+
+
+def open_audit(data_dir: str) -> SqliteAuditLog:
+    import os
+
+    from ..storage.sqlite_identities import FILE
+
+    return SqliteAuditLog(os.path.join(data_dir, FILE))
+
+
+def audit_show(args: argparse.Namespace) -> int:
+    for event in open_audit(args.data_dir).events(args.limit, args.actor):
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.at))
+        print(f"{when} {event.actor} {event.action} {event.target or '-'} {event.source or '-'}")
+    return 0
+
+
+ROLES = tuple(ROLE_ACTIONS)

@@ -1,0 +1,115 @@
+"""The argument parsers of the admin verbs (chalicelib/cli/admin.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import admin
+from .admin import ROLES, AdminAction, run_admin
+
+DATA_DIR_HELP = "the embedded registry's data directory (default ./.soute-data)"
+
+
+def _verb(
+    group: argparse._SubParsersAction, name: str, help_text: str, action: AdminAction
+) -> argparse.ArgumentParser:
+    parser = group.add_parser(name, help=help_text)
+    parser.add_argument("--data-dir", default="./.soute-data", help=DATA_DIR_HELP)
+    parser.set_defaults(run=run_admin(action))
+    return parser
+
+
+def _password_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin, not a prompt"
+    )
+
+
+def add_user_parser(commands: argparse._SubParsersAction) -> None:
+    verbs = commands.add_parser("user", help="users (each owns the namespace of their name)")
+    group = verbs.add_subparsers(dest="verb", required=True)
+    add = _verb(group, "add", "add a user (asks for the password)", admin.user_add)
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="may do anything anywhere")
+    _password_option(add)
+    _verb(group, "list", "list users and their teams", admin.user_list)
+    remove = _verb(group, "remove", "remove a user and revoke their tokens", admin.user_remove)
+    remove.add_argument("name")
+    password = _verb(group, "password", "change a user's password", admin.user_password)
+    password.add_argument("name")
+    _password_option(password)
+
+
+def add_org_parsers(commands: argparse._SubParsersAction) -> None:
+    org = commands.add_parser("org", help="organisations (each owns the namespace of its name)")
+    org_add = _verb(org.add_subparsers(dest="verb", required=True), "add", "add one", admin.org_add)
+    org_add.add_argument("name")
+    team = commands.add_parser("team", help="teams of an organisation, with a role")
+    group = team.add_subparsers(dest="verb", required=True)
+    add = _verb(group, "add", "add a team, or change its role", admin.team_add)
+    add.add_argument("org")
+    add.add_argument("team")
+    add.add_argument(
+        "--role",
+        choices=ROLES,
+        required=True,
+        help="reader: pull; maintainer and owner: pull, push, delete",
+    )
+    for name, help_text, action in (
+        ("remove", "remove a team", admin.team_remove),
+        ("join", "add a user to a team", admin.team_join),
+        ("leave", "take a user out of a team", admin.team_leave),
+    ):
+        verb = _verb(group, name, help_text, action)
+        verb.add_argument("org")
+        verb.add_argument("team")
+        if name != "remove":
+            verb.add_argument("user")
+    listing = _verb(group, "list", "list teams and members", admin.team_list)
+    listing.add_argument("org", nargs="?")
+    public = _verb(
+        commands,
+        "public",
+        "mark a namespace or repository public (anonymous pull)",
+        admin.public_set,
+    )
+    public.add_argument("name", help="a namespace (acme) or a repository (acme/app)")
+    public.add_argument("--off", action="store_true", help="make it private again")
+
+
+def add_token_parser(commands: argparse._SubParsersAction) -> None:
+    tokens = commands.add_parser("token", help="robot accounts and personal access tokens")
+    group = tokens.add_subparsers(dest="verb", required=True)
+    create = _verb(group, "create", "create one; its secret is shown once", admin.token_create)
+    owner = create.add_mutually_exclusive_group(required=True)
+    owner.add_argument("--robot", metavar="NAMESPACE", help="a robot account of this namespace")
+    owner.add_argument("--user", help="a personal access token of this user")
+    create.add_argument("--name", help="the robot's name (it logs in as NAMESPACE+NAME)")
+    create.add_argument(
+        "--namespace",
+        action="append",
+        help="a namespace it may act in (repeat; default: its owner's)",
+    )
+    create.add_argument("--actions", default="pull", help="comma-separated: pull,push,delete")
+    create.add_argument("--expires-days", type=int, help="days until it expires (default never)")
+    listing = _verb(group, "list", "list tokens (never their secrets)", admin.token_list)
+    listing.add_argument("--owner", help="only this user's or namespace's")
+    revoke = _verb(group, "revoke", "revoke a token at once", admin.token_revoke)
+    revoke.add_argument("id")
+
+
+def add_audit_parser(commands: argparse._SubParsersAction) -> None:
+    audit = commands.add_parser(
+        "audit", help="logins, pushes, deletes and permission changes, newest first"
+    )
+    audit.add_argument("--data-dir", default="./.soute-data", help=DATA_DIR_HELP)
+    audit.add_argument("--limit", type=int, default=100, help="how many events (default 100)")
+    audit.add_argument("--actor", help="only this user's, robot's or OS user's events")
+    audit.set_defaults(run=admin.audit_show)
+
+
+def add_admin_parsers(commands: argparse._SubParsersAction) -> None:
+    add_audit_parser(commands)
+    add_user_parser(commands)
+    add_org_parsers(commands)
+    add_token_parser(commands)
