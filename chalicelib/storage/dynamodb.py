@@ -13,6 +13,7 @@ Items (pk, sk):
   R#<repo>  PENDING#<digest>      a direct upload of the blob is being verified; TTL expires_at
   B#<digest> BLOB                 the blob itself: size and storage key
   CATALOG   R#<repo>              the repository has manifests
+  (users, teams, public marks and access tokens: see dynamodb_identities.py)
 
 `refs` counts the manifests that use a blob or child manifest: a manifest write raises it in
 the same transaction that checks the target exists, and a delete of a target whose count is

@@ -1,4 +1,5 @@
-"""The SQLite IdentityStore: users, organisations, teams, public marks, access tokens."""
+"""The IdentityStore port, on SQLite and on DynamoDB (moto): users, organisations, teams,
+public marks, access tokens."""
 
 from __future__ import annotations
 
@@ -8,16 +9,23 @@ import pytest
 
 from chalicelib.auth.access_tokens import create_access_token
 from chalicelib.auth.model import MAINTAINER, READER, Team, User
-from chalicelib.storage.identity_ports import NameTaken, UnknownName
+from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
+from chalicelib.storage.identity_ports import IdentityStore, NameTaken, UnknownName
 from chalicelib.storage.sqlite_identities import SqliteIdentityStore
+from tests.support.moto import aws_backend
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteIdentityStore:
-    return SqliteIdentityStore(str(tmp_path / "identities.sqlite"))
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> IdentityStore:
+    if request.param == "sqlite":
+        return SqliteIdentityStore(str(tmp_path / "identities.sqlite"))
+    options = aws_backend(request.getfixturevalue("moto_endpoint"))
+    dynamodb = aws_clients(options.region, options.endpoint_url).dynamodb
+    return DynamoIdentityStore(dynamodb, options.dynamodb_table or "")
 
 
-def test_users_are_added_listed_and_removed(store: SqliteIdentityStore) -> None:
+def test_users_are_added_listed_and_removed(store: IdentityStore) -> None:
     store.add_user(User("alice", "h1"))
     store.add_user(User("root", "h2", admin=True))
     assert store.user("alice") == User("alice", "h1")
@@ -30,7 +38,7 @@ def test_users_are_added_listed_and_removed(store: SqliteIdentityStore) -> None:
         store.remove_user("alice")
 
 
-def test_users_and_organisations_share_one_namespace_space(store: SqliteIdentityStore) -> None:
+def test_users_and_organisations_share_one_namespace_space(store: IdentityStore) -> None:
     store.add_user(User("alice", "h"))
     with pytest.raises(NameTaken):
         store.add_user(User("alice", "other"))
@@ -42,7 +50,7 @@ def test_users_and_organisations_share_one_namespace_space(store: SqliteIdentity
     assert store.is_org("acme") and not store.is_org("alice")
 
 
-def test_teams_roles_and_members(store: SqliteIdentityStore) -> None:
+def test_teams_roles_and_members(store: IdentityStore) -> None:
     store.add_org("acme")
     store.add_user(User("rita", "h"))
     store.put_team(Team("acme", "readers", READER))
@@ -58,7 +66,7 @@ def test_teams_roles_and_members(store: SqliteIdentityStore) -> None:
 
 
 def test_teams_need_an_organisation_and_members_need_to_exist(
-    store: SqliteIdentityStore,
+    store: IdentityStore,
 ) -> None:
     with pytest.raises(UnknownName):
         store.put_team(Team("nowhere", "t", READER))
@@ -71,7 +79,7 @@ def test_teams_need_an_organisation_and_members_need_to_exist(
 
 
 def test_removing_a_user_ends_their_memberships_and_personal_tokens(
-    store: SqliteIdentityStore,
+    store: IdentityStore,
 ) -> None:
     store.add_org("acme")
     store.add_user(User("rita", "h"))
@@ -84,7 +92,7 @@ def test_removing_a_user_ends_their_memberships_and_personal_tokens(
     assert store.token(token.id).revoked
 
 
-def test_public_marks_cover_a_namespace_or_one_repository(store: SqliteIdentityStore) -> None:
+def test_public_marks_cover_a_namespace_or_one_repository(store: IdentityStore) -> None:
     store.set_public("acme/open", True)
     store.set_public("docs", True)
     assert store.is_public("acme/open")
@@ -94,7 +102,7 @@ def test_public_marks_cover_a_namespace_or_one_repository(store: SqliteIdentityS
     assert not store.is_public("docs/any/depth")
 
 
-def test_tokens_are_stored_listed_and_revoked(store: SqliteIdentityStore) -> None:
+def test_tokens_are_stored_listed_and_revoked(store: IdentityStore) -> None:
     robot, _ = create_access_token("robot", "acme", ["acme"], ["pull", "push"], expires_in=60)
     pat, _ = create_access_token("pat", "alice", ["alice", "acme"], ["pull"])
     store.add_token(robot)
