@@ -70,7 +70,8 @@ def _answer(
         "scope": " ".join(str(scope) for scope in granted),
     }
     if offline and not principal.anonymous:
-        document["refresh_token"] = context.refresh.issue(subject, [], now)
+        stamp = context.authenticator.stamp(subject)
+        document["refresh_token"] = context.refresh.issue(subject, [], now, stamp)
     return Response.json(200, document, {"Cache-Control": "no-store"})
 
 
@@ -111,10 +112,12 @@ def _audit(context: AuthContext, account: str, action: str, source: str, kind: s
 
 def _refreshed(context: AuthContext, refresh_token: str) -> Principal:
     try:
-        subject = context.refresh.verify(refresh_token).subject
+        grant = context.refresh.verify(refresh_token)
     except TokenInvalid:
         raise _bad_credentials("the refresh token is invalid or expired; log in again") from None
-    principal = context.authenticator.principal(subject)
+    if grant.stamp != context.authenticator.stamp(grant.subject):
+        raise _bad_credentials("the password changed since this refresh token; log in again")
+    principal = context.authenticator.principal(grant.subject)
     if principal.anonymous:  # the user or token is gone or revoked
         raise _bad_credentials("the account of this refresh token no longer exists")
     return principal

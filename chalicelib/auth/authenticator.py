@@ -3,6 +3,7 @@ endpoint), or the subject of a bearer token (on registry requests, to filter the
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -44,6 +45,15 @@ class Authenticator:
                 return ANONYMOUS
             return self._token_principal(token)
         return self._user_principal(subject)
+
+    def stamp(self, subject: str) -> str:
+        """What a refresh token must still match: a digest of the user's password hash, so a
+        password change ends every refresh token issued before it. Robots and personal tokens
+        have none: revoking the token ends them."""
+        if subject.startswith(TOKEN_SUBJECT):
+            return ""
+        user = self.store.user(subject)
+        return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16] if user else ""
 
     def subject(self, principal: Principal) -> str:
         token_id = principal.token_id

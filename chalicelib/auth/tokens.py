@@ -29,6 +29,7 @@ class Grant:
 
     subject: str
     access: Mapping[tuple[str, str], frozenset[str]]
+    stamp: str = ""  # a refresh token's credential stamp (see Authenticator.stamp)
 
     def allows(self, kind: str, name: str, action: str) -> bool:
         return action in self.access.get((kind, name), frozenset())
@@ -41,7 +42,9 @@ class TokenService:
     keys: tuple[SigningKey, ...]  # the first one signs; all of them verify (rotation)
     expires: int = DEFAULT_EXPIRES
 
-    def issue(self, subject: str, scopes: Iterable[Scope], now: float | None = None) -> str:
+    def issue(
+        self, subject: str, scopes: Iterable[Scope], now: float | None = None, stamp: str = ""
+    ) -> str:
         import jwt
 
         now = int(time.time() if now is None else now)
@@ -55,6 +58,8 @@ class TokenService:
             "jti": secrets.token_urlsafe(16),
             "access": [scope.claim() for scope in scopes],
         }
+        if stamp:
+            claims["stamp"] = stamp
         key = self.keys[0]
         return jwt.encode(claims, key.private_key(), ALGORITHM, headers={"kid": key.kid})
 
@@ -75,7 +80,9 @@ class TokenService:
             )
         except jwt.PyJWTError as error:
             raise TokenInvalid(str(error)) from None
-        return Grant(str(claims["sub"]), _access(claims.get("access")))
+        return Grant(
+            str(claims["sub"]), _access(claims.get("access")), str(claims.get("stamp", ""))
+        )
 
     def _key(self, kid: Any) -> SigningKey:
         for key in self.keys:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from tests.support.clients import Skopeo
 from tests.support.engines import DockerEngine
 from tests.support.images import MiB, build_image
 from tests.support.procs import run
-from tests.support.server import RegistryServer
+from tests.support.server import RegistryServer, default_soute
+from tests.support.soute_push import SoutePush
 
 pytestmark = [pytest.mark.realclient, pytest.mark.timeout(300)]
 
@@ -78,3 +80,39 @@ def test_docker_login_push_pull(
     docker_engine.docker("rmi", local, f"{remote}:v1")
     run([docker_engine.cli, "pull", f"{remote}:v1"], env=env)
     run([docker_engine.cli, "logout", auth_server.address], env=env)
+
+
+def test_soute_login_then_soute_push_uses_the_extension(
+    auth_server: RegistryServer, tmp_path: Path
+) -> None:
+    """`soute login` writes the config `soute push` reads; the 20 MB layer goes through the
+    direct-upload extension, which needs push on the repository."""
+    pusher = SoutePush(tmp_path / "client")
+    env = {**pusher.env}
+    image = build_image(tmp_path / "src", [20 * MiB + 3, 1000], tag="v1")
+    dest = f"{auth_server.address}/dev/pushed"
+    refused = pusher.run(image.ref, f"{dest}:v1")
+    assert refused.returncode != 0
+    login = subprocess.run(
+        [
+            default_soute(),
+            "login",
+            auth_server.address,
+            "--insecure",
+            "-u",
+            "dev",
+            "--password-stdin",
+        ],
+        input="pw\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert login.returncode == 0, login.stderr
+    assert pusher.ok(image.ref, f"{dest}:v1") == image.manifest_digest
+    log = auth_server.log_tail(400)
+    assert 'POST /v2/_soute/uploads HTTP/1.1" 201' in log
+    elsewhere = pusher.run(image.ref, f"{auth_server.address}/someone/else:v1")
+    assert elsewhere.returncode != 0

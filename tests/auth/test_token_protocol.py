@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 
 import jwt
 
+from chalicelib.auth.model import User
+from chalicelib.auth.passwords import hash_password
 from tests.auth.conftest import PASSWORD, AuthWorld
 
 
@@ -178,3 +180,15 @@ def test_repeated_failed_logins_are_throttled(world: AuthWorld) -> None:
     ]
     assert statuses[:10] == [401] * 10
     assert statuses[10:] == [429, 429]
+
+
+def test_a_password_change_ends_refresh_tokens(world: AuthWorld) -> None:
+    world.auth.store.add_user(User("pia", hash_password("first password")))
+    form = {"grant_type": "password", "username": "pia", "password": "first password"}
+    refresh = _post(world, {**form, "access_type": "offline"})["refresh_token"]
+    again = {"grant_type": "refresh_token", "refresh_token": refresh}
+    assert _post(world, again)["access_token"]
+    world.auth.store.set_password("pia", hash_password("second password"))
+    reply = world.raw().request("POST", "/token", data=urlencode(again).encode())
+    assert reply.status == 401
+    assert "password changed" in reply.json()["errors"][0]["message"]
