@@ -1,5 +1,6 @@
-"""Real clients against `soute serve --auth`: skopeo with --creds, and the Docker engine after
-`docker login`, push and pull, and are refused where they should be."""
+"""Real clients against `soute serve --auth`: skopeo with --creds, the Docker engine after
+`docker login`, `ctr --user`, and `soute login` + `soute push` push and pull, and are refused
+where they should be."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.clients import Skopeo
-from tests.support.engines import DockerEngine
+from tests.support.engines import Containerd, DockerEngine
 from tests.support.images import MiB, build_image
 from tests.support.procs import run
 from tests.support.server import RegistryServer, default_soute
@@ -116,3 +117,28 @@ def test_soute_login_then_soute_push_uses_the_extension(
     assert 'POST /v2/_soute/uploads HTTP/1.1" 201' in log
     elsewhere = pusher.run(image.ref, f"{auth_server.address}/someone/else:v1")
     assert elsewhere.returncode != 0
+
+
+def test_ctr_with_user(auth_server: RegistryServer, containerd: Containerd, tmp_path: Path) -> None:
+    """containerd's resolver: the OAuth2 POST to /token with the password grant, then pushes and
+    pulls with the bearer token; without --user it is refused."""
+    skopeo = Skopeo(tmp_path)
+    image = build_image(tmp_path / "src", [1 * MiB, 2048], tag="v1")
+    source = f"{auth_server.address}/dev/ctr-source:v1"
+    skopeo.copy(image.ref, f"docker://{source}", "--preserve-digests", "--dest-creds", "dev:pw")
+    refused = containerd.ctr(
+        "images", "pull", "--plain-http", "--snapshotter=native", source, check=False
+    )
+    assert refused.returncode != 0
+    containerd.ctr(
+        "images", "pull", "--plain-http", "--snapshotter=native", "--user", "dev:pw", source
+    )
+    target = f"{auth_server.address}/dev/ctr-pushed:v1"
+    containerd.ctr("images", "push", "--plain-http", "--user", "dev:pw", target, source)
+    pushed = skopeo.run(
+        "inspect", "--raw", "--tls-verify=false", "--creds", "dev:pw", f"docker://{target}"
+    )
+    assert pushed.stdout.encode() == image.manifest
+    containerd.ctr("images", "remove", source)
+    log = auth_server.log_tail(400)
+    assert 'POST /token HTTP/1.1" 200' in log, "containerd did not use the OAuth2 form"
