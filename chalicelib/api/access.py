@@ -77,10 +77,9 @@ class Gate:
             raise self._unauthorized(request, None, "authentication required")
         return caller
 
-    def pull_check(self, caller: Caller) -> Callable[[str], bool]:
+    def pull_check(self, principal: Principal) -> Callable[[str], bool]:
         """For the catalog and cross-repository mounts: whether the caller may pull a
         repository, by the caller's rights now (looked up once, not per repository)."""
-        principal = self.principal(caller)
         store = self.context.store
         return lambda repository: PULL in repository_actions(principal, repository, store)
 

@@ -45,10 +45,13 @@ class AuthorisedDispatch:
     ) -> Response:
         caller = self.gate.authorise(request, handler, params)
         if handler is listings.catalog:
-            return visible_catalog(self.registry, request, self.gate.pull_check(caller))
+            principal = self.gate.principal(caller)
+            return visible_catalog(self.registry, request, self.gate.pull_check(principal))
         if handler is uploads.start_upload:
-            may_pull = self.gate.pull_check(caller)
-            return guarded_upload(self.registry, request, params["name"], may_pull)
+            principal = self.gate.principal(caller)
+            may_pull = self.gate.pull_check(principal)
+            name = params["name"]
+            return guarded_upload(self.registry, request, name, may_pull, principal.admin)
         response = handler(self.registry, request, **params)
         self._audit(request, handler, params, caller, response)
         return response

@@ -43,11 +43,17 @@ def _visible_page(
 
 
 def guarded_upload(
-    registry: Registry, request: Request, name: str, may_pull: Callable[[str], bool]
+    registry: Registry,
+    request: Request,
+    name: str,
+    may_pull: Callable[[str], bool],
+    pulls_everything: bool = False,
 ) -> Response:
-    """A mount from a repository the caller may not pull (or from no named repository) becomes
-    a plain upload: the 202 looks exactly like a mount of a blob that does not exist."""
+    """A mount from a repository the caller may not pull becomes a plain upload: the 202 looks
+    exactly like a mount of a blob that does not exist. So does a mount with no `from` (it
+    would take the blob from any repository), except for an admin, who may pull them all."""
     source = request.arg("from")
-    if request.arg("mount") is not None and not (source and may_pull(source)):
+    allowed = may_pull(source) if source else pulls_everything
+    if request.arg("mount") is not None and not allowed:
         request.query = {k: v for k, v in request.query.items() if k not in ("mount", "from")}
     return start_upload(registry, request, name)

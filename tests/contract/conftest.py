@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 
 from chalicelib.api.router import Router
+from chalicelib.auth.context import embedded_auth
+from chalicelib.auth.model import User
+from chalicelib.auth.passwords import hash_password
 from chalicelib.server.backends import embedded_registry
 from tests.contract.client import Client, LambdaClient, LiveClient, RouterClient, lambda_app
 from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer
+from tests.support.token_client import TokenClient
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +33,23 @@ def lambda_client(moto_endpoint: str) -> Iterator[LambdaClient]:
         yield LambdaClient(app)
 
 
-@pytest.fixture(params=["router", "server", "lambda"])
+@pytest.fixture(scope="session")
+def auth_router_client(tmp_path_factory: pytest.TempPathFactory) -> TokenClient:
+    """The router with auth on, and an admin logged in: the registry must behave the same."""
+    data_dir = str(tmp_path_factory.mktemp("auth-router-data"))
+    auth = embedded_auth(data_dir)
+    auth.store.add_user(User("root", hash_password("root password"), admin=True))
+    return TokenClient(
+        RouterClient(Router(embedded_registry(data_dir), auth)), "root", "root password"
+    )
+
+
+@pytest.fixture(params=["router", "server", "lambda", "router+auth"])
 def client(request: pytest.FixtureRequest, router_client: RouterClient) -> Client:
     if request.param == "router":
         return router_client
+    if request.param == "router+auth":
+        return request.getfixturevalue("auth_router_client")
     if request.param == "lambda":
         return request.getfixturevalue("lambda_client")
     server: RegistryServer = request.getfixturevalue("soute_server")

@@ -27,9 +27,10 @@ def initiate(client: Client, repo: str, data: bytes, digest: str | None = None) 
 
 def put_part(client: Client, url: str, data: bytes) -> tuple[int, str | None, bytes]:
     """PUT one part as a client would: no Authorization; (status, ETag, body)."""
-    if isinstance(client, RouterClient):  # in process: the URL names the router's own path
+    inner = getattr(client, "inner", client)  # a TokenClient's router: no Authorization
+    if isinstance(inner, RouterClient):  # in process: the URL names the router's own path
         split = urlsplit(url)
-        reply = client.request("PUT", f"{split.path}?{split.query}", data=data)
+        reply = inner.request("PUT", f"{split.path}?{split.query}", data=data)
         return reply.status, reply.headers.get("ETag"), reply.body
     response = requests.put(url, data=data, timeout=60)
     return response.status_code, response.headers.get("ETag"), response.content
