@@ -20,7 +20,7 @@ from ..auth.model import ROLE_ACTIONS, Team, User
 from ..auth.names import NameInvalid, check_account_name
 from ..auth.passwords import hash_password
 from ..storage.identity_ports import IdentityStore, NameTaken, UnknownName
-from ..storage.sqlite_audit import SqliteAuditLog
+from .admin_storage import StorageMissing, open_identities
 
 MIN_PASSWORD = 8
 AdminAction = Callable[[IdentityStore, argparse.Namespace], None]
@@ -31,11 +31,8 @@ class AdminError(Exception):
 
 
 def open_store(data_dir: str) -> IdentityStore:
-    import os
-
-    from ..storage.sqlite_identities import FILE, SqliteIdentityStore
-
-    return SqliteIdentityStore(os.path.join(data_dir, FILE))
+    """The embedded data directory's identities."""
+    return open_identities(argparse.Namespace(data_dir=data_dir))[0]
 
 
 def read_password(from_stdin: bool, confirm: bool = True, minimum: int = MIN_PASSWORD) -> str:
@@ -154,12 +151,20 @@ def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
 
     def run(args: argparse.Namespace) -> int:
         try:
-            action(open_store(args.data_dir), args)
-        except (AdminError, NameInvalid, NameTaken, UnknownName, TokenRequestInvalid) as error:
+            store, audit = open_identities(args)
+            action(store, args)
+        except (
+            AdminError,
+            NameInvalid,
+            NameTaken,
+            UnknownName,
+            TokenRequestInvalid,
+            StorageMissing,
+        ) as error:
             print(f"soute {args.command}: {error}", file=sys.stderr)
             return 1
         if getattr(args, "verb", None) != "list":
-            open_audit(args.data_dir).record(admin_event(args))
+            audit.record(admin_event(args))
         return 0
 
     return run
@@ -175,16 +180,13 @@ def admin_event(args: argparse.Namespace) -> AuditEvent:
     return AuditEvent(getpass.getuser(), verb, target, "cli")
 
 
-def open_audit(data_dir: str) -> SqliteAuditLog:
-    import os
-
-    from ..storage.sqlite_identities import FILE
-
-    return SqliteAuditLog(os.path.join(data_dir, FILE))
-
-
 def audit_show(args: argparse.Namespace) -> int:
-    for event in open_audit(args.data_dir).events(args.limit, args.actor):
+    try:
+        audit = open_identities(args)[1]
+    except StorageMissing as error:
+        print(f"soute audit: {error}", file=sys.stderr)
+        return 1
+    for event in audit.events(args.limit, args.actor):
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.at))
         print(f"{when} {event.actor} {event.action} {event.target or '-'} {event.source or '-'}")
     return 0

@@ -6,15 +6,14 @@ import argparse
 
 from . import admin
 from .admin import ROLES, AdminAction, run_admin
-
-DATA_DIR_HELP = "the embedded registry's data directory (default ./.soute-data)"
+from .admin_storage import add_storage_arguments
 
 
 def _verb(
     group: argparse._SubParsersAction, name: str, help_text: str, action: AdminAction
 ) -> argparse.ArgumentParser:
     parser = group.add_parser(name, help=help_text)
-    parser.add_argument("--data-dir", default="./.soute-data", help=DATA_DIR_HELP)
+    add_storage_arguments(parser)
     parser.set_defaults(run=run_admin(action))
     return parser
 
@@ -102,7 +101,7 @@ def add_audit_parser(commands: argparse._SubParsersAction) -> None:
     audit = commands.add_parser(
         "audit", help="logins, pushes, deletes and permission changes, newest first"
     )
-    audit.add_argument("--data-dir", default="./.soute-data", help=DATA_DIR_HELP)
+    add_storage_arguments(audit)
     audit.add_argument("--limit", type=int, default=100, help="how many events (default 100)")
     audit.add_argument("--actor", help="only this user's, robot's or OS user's events")
     audit.set_defaults(run=admin.audit_show)

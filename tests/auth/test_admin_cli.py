@@ -13,6 +13,7 @@ import pytest
 from chalicelib.auth.passwords import verify_password
 from chalicelib.cli.admin import open_store
 from chalicelib.cli.main import main
+from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer
 
 
@@ -138,3 +139,28 @@ def test_login_writes_docker_config(
         stdin="wrong\n",
     )
     assert status == 1 and "wrong user name or password" in err
+
+
+def test_the_admin_verbs_work_on_the_aws_backend(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = aws_backend(moto_endpoint)
+    aws = ["--backend", "aws", "--dynamodb-table", options.dynamodb_table or ""]
+    aws += ["--endpoint-url", moto_endpoint, "--region", options.region or ""]
+
+    def call(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        return _run(monkeypatch, capsys, *args, *aws, stdin=stdin)
+
+    assert call("user", "add", "alice", "--password-stdin", stdin="wonderland\n")[0] == 0
+    assert call("org", "add", "acme")[0] == 0
+    assert call("team", "add", "acme", "devs", "--role", "maintainer")[0] == 0
+    assert call("team", "join", "acme", "devs", "alice")[0] == 0
+    assert call("team", "list")[1].strip() == "acme/devs maintainer: alice"
+    status, out, _ = call("token", "create", "--user", "alice", "--actions", "pull")
+    assert status == 0 and out.strip().splitlines()[-1].startswith("soute_")
+    status, out, _ = call("audit")
+    lines = out.strip().splitlines()
+    assert status == 0 and len(lines) == 5
+    assert "token create user=alice actions=pull cli" in lines[0]
+    status, _, err = _run(monkeypatch, capsys, "user", "list", "--backend", "aws")
+    assert status == 1 and "--dynamodb-table" in err
