@@ -15,11 +15,11 @@ import hmac
 import os
 import secrets
 import sqlite3
-import threading
 import time
 from urllib.parse import urlencode
 
 from .ports import PartDenied
+from .sqlite_database import SqliteDatabase
 
 KEY_FILE = "part-url.key"
 NONCE_DB = "part-nonces.sqlite"
@@ -29,19 +29,11 @@ PARTS_PATH = "/v2/_soute/parts"
 class PartUrlSigner:
     def __init__(self, data_dir: str) -> None:
         self._key = _load_or_create_key(os.path.join(data_dir, KEY_FILE))
-        self._nonce_path = os.path.join(data_dir, NONCE_DB)
-        self._local = threading.local()
-        self._db().execute(
-            "CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires INTEGER)"
+        self._nonces = SqliteDatabase(
+            os.path.join(data_dir, NONCE_DB),
+            "CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires INTEGER)",
         )
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None or getattr(self._local, "pid", None) != os.getpid():
-            db = sqlite3.connect(self._nonce_path, isolation_level=None, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db, self._local.pid = db, os.getpid()
-        return db
+        self._db = self._nonces.connection
 
     def _signature(self, upload_id: str, number: int, expires: int, nonce: str) -> str:
         message = f"PUT\n{upload_id}\n{number}\n{expires}\n{nonce}".encode()

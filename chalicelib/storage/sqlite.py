@@ -7,12 +7,8 @@ every committed write and none of a half-done one.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from .ports import (
     BlobRecord,
@@ -23,6 +19,7 @@ from .ports import (
     StillReferenced,
     UploadSession,
 )
+from .sqlite_database import SqliteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
@@ -55,31 +52,10 @@ CREATE TABLE IF NOT EXISTS pending_blobs (
 
 class SqliteMetadataStore:
     def __init__(self, path: str) -> None:
-        self.path = os.path.abspath(path)
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self._local = threading.local()
-        self._db().executescript(SCHEMA)
-
-    # -- connections -----------------------------------------------------------------------
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None or getattr(self._local, "pid", None) != os.getpid():
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db, self._local.pid = db, os.getpid()
-        return db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        self._database = SqliteDatabase(path, SCHEMA)
+        self.path = self._database.path
+        self._db = self._database.connection
+        self._write = self._database.write
 
     def _one(self, sql: str, *args: object) -> tuple | None:
         return self._db().execute(sql, args).fetchone()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
-
 from ..auth.audit import AuditEvent
+from .sqlite_database import SqliteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -18,18 +15,9 @@ CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, seq);
 
 class SqliteAuditLog:
     def __init__(self, path: str) -> None:
-        self.path = os.path.abspath(path)
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self._local = threading.local()
-        self._db().executescript(SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None or getattr(self._local, "pid", None) != os.getpid():
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db, self._local.pid = db, os.getpid()
-        return db
+        self._database = SqliteDatabase(path, SCHEMA)
+        self.path = self._database.path
+        self._db = self._database.connection
 
     def record(self, event: AuditEvent) -> None:
         self._db().execute(

@@ -4,14 +4,11 @@ or reset separately."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from ..auth.model import AccessToken, Team, User
 from .identity_ports import NameTaken, UnknownName
+from .sqlite_database import SqliteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS namespaces (
@@ -46,29 +43,10 @@ def _join(values: frozenset[str]) -> str:
 
 class SqliteIdentityStore:
     def __init__(self, path: str) -> None:
-        self.path = os.path.abspath(path)
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self._local = threading.local()
-        self._db().executescript(SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None or getattr(self._local, "pid", None) != os.getpid():
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db, self._local.pid = db, os.getpid()
-        return db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        self._database = SqliteDatabase(path, SCHEMA)
+        self.path = self._database.path
+        self._db = self._database.connection
+        self._write = self._database.write
 
     def _rows(self, sql: str, *args: object) -> list[tuple]:
         return self._db().execute(sql, args).fetchall()
