@@ -252,9 +252,6 @@ class FilesystemBlobStore:
         return os.path.relpath(target, self.root)
 
     # -- blobs -----------------------------------------------------------------------------
-    def exists(self, digest: str) -> bool:
-        return os.path.exists(self.blob_path(digest))
-
     def body(self, blob: BlobRecord, offset: int, length: int) -> BlobBody:
         return BlobBody(path=self.blob_path(blob.digest), offset=offset, length=length)
 
