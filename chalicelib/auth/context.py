@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..storage.identity_ports import IdentityStore
 from .audit import AuditLog
 from .authenticator import Authenticator
-from .keys import SigningKey, load_or_create_key
+from .keys import KeyRing, SigningKey, load_or_create_key
 from .throttle import LoginThrottle
 from .tokens import TokenService
 
@@ -34,7 +34,7 @@ class AuthContext:
 
 def auth_context(
     store: IdentityStore,
-    keys: tuple[SigningKey, ...],
+    keys: tuple[SigningKey, ...] | KeyRing,
     audit: AuditLog,
     service: str = DEFAULT_SERVICE,
 ) -> AuthContext:
@@ -55,3 +55,14 @@ def embedded_auth(data_dir: str, service: str = DEFAULT_SERVICE) -> AuthContext:
     path = os.path.join(data_dir, FILE)
     keys = (load_or_create_key(data_dir),)
     return auth_context(SqliteIdentityStore(path), keys, SqliteAuditLog(path), service)
+
+
+def aws_auth(
+    dynamodb: object, table: str, keys: KeyRing, service: str = DEFAULT_SERVICE
+) -> AuthContext:
+    """Identities and the audit log in the registry's DynamoDB table; keys from a secret."""
+    from ..storage.dynamodb_audit import DynamoAuditLog
+    from ..storage.dynamodb_identities import DynamoIdentityStore
+
+    store = DynamoIdentityStore(dynamodb, table)
+    return auth_context(store, keys, DynamoAuditLog(dynamodb, table), service)

@@ -10,9 +10,11 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 KEY_FILE = "token-signing-key.pem"
+# Names what a derived key is for: a secret reused elsewhere yields an unrelated key here.
+DERIVATION_INFO = b"soute token signing key, ES256, v1"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,27 @@ class SigningKey:
 
     def public_key(self) -> Any:
         return self.private_key().public_key()
+
+
+class KeyRing(Protocol):
+    """Where a token service finds its keys: one signs, every one it holds verifies."""
+
+    def signing_key(self) -> SigningKey: ...
+
+    def key(self, kid: str) -> SigningKey | None: ...
+
+
+@dataclass(frozen=True)
+class StaticKeys:
+    """Keys fixed for the life of the process; the first one signs."""
+
+    keys: tuple[SigningKey, ...]
+
+    def signing_key(self) -> SigningKey:
+        return self.keys[0]
+
+    def key(self, kid: str) -> SigningKey | None:
+        return next((key for key in self.keys if key.kid == kid), None)
 
 
 def key_id(public_key: Any) -> str:
@@ -53,6 +76,30 @@ def generate_key() -> SigningKey:
     )
 
     key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    return SigningKey(key_id(key.public_key()), pem)
+
+
+def derive_key(secret: bytes) -> SigningKey:
+    """The P-256 key a secret stands for, the same in every process that reads the secret.
+    The AWS backend keeps only a random secret in Secrets Manager (which CloudFormation can
+    generate); every Lambda instance derives the one key from it with HKDF-SHA256."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    if len(secret) < 32:
+        raise ValueError("the token signing secret must hold at least 32 bytes")
+    # 48 bytes reduced modulo the group order: the bias is below 2**-128.
+    material = HKDF(hashes.SHA256(), 48, salt=None, info=DERIVATION_INFO).derive(secret)
+    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # of P-256
+    scalar = int.from_bytes(material, "big") % (order - 1) + 1
+    key = ec.derive_private_key(scalar, ec.SECP256R1())
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     return SigningKey(key_id(key.public_key()), pem)
 

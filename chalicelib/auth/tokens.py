@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .keys import SigningKey
+from .keys import KeyRing, SigningKey, StaticKeys
 from .scopes import Scope
 
 ALGORITHM = "ES256"
@@ -39,8 +39,13 @@ class Grant:
 class TokenService:
     issuer: str
     service: str  # the audience: the registry's service name
-    keys: tuple[SigningKey, ...]  # the first one signs; all of them verify (rotation)
+    # A tuple: the first key signs, all of them verify (rotation). Or a ring that may reload.
+    keys: tuple[SigningKey, ...] | KeyRing
     expires: int = DEFAULT_EXPIRES
+
+    @property
+    def ring(self) -> KeyRing:
+        return StaticKeys(self.keys) if isinstance(self.keys, tuple) else self.keys
 
     def issue(
         self, subject: str, scopes: Iterable[Scope], now: float | None = None, stamp: str = ""
@@ -60,7 +65,7 @@ class TokenService:
         }
         if stamp:
             claims["stamp"] = stamp
-        key = self.keys[0]
+        key = self.ring.signing_key()
         return jwt.encode(claims, key.private_key(), ALGORITHM, headers={"kid": key.kid})
 
     def verify(self, token: str) -> Grant:
@@ -85,10 +90,10 @@ class TokenService:
         )
 
     def _key(self, kid: Any) -> SigningKey:
-        for key in self.keys:
-            if key.kid == kid:
-                return key
-        raise TokenInvalid("unknown signing key")
+        key = self.ring.key(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise TokenInvalid("unknown signing key")
+        return key
 
 
 def _access(claim: Any) -> dict[tuple[str, str], frozenset[str]]:

@@ -28,14 +28,13 @@ def _backend(args: argparse.Namespace) -> BackendOptions:
         # for 4 MiB chunks. The embedded server takes chunks of any size.
         chunk_min_length=4 << 20 if args.lambda_emulation else 1 << 20,
         auth=args.auth,
+        signing_secret=args.signing_secret,
     )
 
 
 def _check_backend(options: BackendOptions) -> str | None:
     if options.backend == "aws" and not (options.s3_bucket and options.dynamodb_table):
         return "the aws backend (and --lambda) need --s3-bucket and --dynamodb-table"
-    if options.backend == "aws" and options.auth:
-        return "--auth works on the embedded backend only so far (not --backend aws, --lambda)"
     return None
 
 
@@ -83,14 +82,19 @@ def _serve(args: argparse.Namespace) -> int:
 def _aws_init(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from ..storage.aws_clients import aws_clients
+    from ..server.backends import default_signing_secret
+    from ..storage.aws_clients import aws_clients, secrets_manager_client
     from ..storage.aws_setup import ensure_bucket, ensure_table
+    from ..storage.secrets_manager_keys import ensure_signing_secret
 
     clients = aws_clients(args.region, args.endpoint_url)
+    secrets = secrets_manager_client(args.region, args.endpoint_url)
+    secret = args.signing_secret or default_signing_secret(args.dynamodb_table)
     try:
         for kind, name, created in (
             ("bucket", args.s3_bucket, ensure_bucket(clients.s3, args.s3_bucket, args.region)),
             ("table", args.dynamodb_table, ensure_table(clients.dynamodb, args.dynamodb_table)),
+            ("token signing secret", secret, ensure_signing_secret(secrets, secret)),
         ):
             print(f"{kind} {name}: {'created' if created else 'already there; settings applied'}")
     except (BotoCoreError, ClientError) as error:
@@ -109,6 +113,11 @@ def _storage_options(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument("--dynamodb-table", required=required, help="DynamoDB table for metadata")
     parser.add_argument("--endpoint-url", help="S3/DynamoDB endpoint (an emulator); default AWS")
     parser.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+    parser.add_argument(
+        "--signing-secret",
+        help="Secrets Manager secret the token signing key is derived from (aws backend with"
+        " --auth; default <table>-token-signing, which `soute aws init` creates)",
+    )
 
 
 def _serve_parser(commands: argparse._SubParsersAction) -> None:
@@ -175,7 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_admin_parsers(commands)
     add_login_parser(commands)
     aws = commands.add_parser("aws", help="AWS resources").add_subparsers(dest="aws", required=True)
-    init = aws.add_parser("init", help="create the S3 bucket and DynamoDB table (idempotent)")
+    init = aws.add_parser(
+        "init",
+        help="create the S3 bucket, the DynamoDB table and the token signing secret (idempotent)",
+    )
     _storage_options(init, required=True)
     init.set_defaults(run=_aws_init)
     return parser

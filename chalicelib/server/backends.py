@@ -35,6 +35,13 @@ class BackendOptions:
     # Token auth (chalicelib/auth): off until enabled, so an existing set-up keeps working.
     auth: bool = False
     auth_service: str = "soute-registry"  # the tokens' audience, named in the challenge
+    # aws backend: the Secrets Manager secret the token signing key is derived from.
+    signing_secret: str | None = None
+
+    @property
+    def signing_secret_id(self) -> str:
+        """The named secret, or the one `soute aws init` creates beside the table."""
+        return self.signing_secret or default_signing_secret(self.dynamodb_table or "soute")
 
     def environment(self) -> dict[str, str]:
         """These options as the environment variables `options_from_environment` reads."""
@@ -52,6 +59,7 @@ class BackendOptions:
             "SOUTE_VERIFIER_FUNCTION": self.verifier_function,
             "SOUTE_AUTH": "on" if self.auth else None,
             "SOUTE_AUTH_SERVICE": self.auth_service if self.auth else None,
+            "SOUTE_SIGNING_SECRET": self.signing_secret,
         }
         return {key: value for key, value in values.items() if value}
 
@@ -73,7 +81,12 @@ def options_from_environment(env: Mapping[str, str] | None = None) -> BackendOpt
         verifier_function=env.get("SOUTE_VERIFIER_FUNCTION") or None,
         auth=env.get("SOUTE_AUTH", "off").strip().lower() in ("on", "true", "1"),
         auth_service=env.get("SOUTE_AUTH_SERVICE") or defaults.auth_service,
+        signing_secret=env.get("SOUTE_SIGNING_SECRET") or None,
     )
+
+
+def default_signing_secret(table: str) -> str:
+    return f"{table}-token-signing"
 
 
 def build_registry(options: BackendOptions) -> Registry:
@@ -93,13 +106,26 @@ def build_auth(options: BackendOptions) -> AuthContext | None:
     """The auth context when auth is on, else None (every request allowed)."""
     if not options.auth:
         return None
-    if options.backend != "embedded":
-        # Identities on DynamoDB and keys from Secrets Manager are not written yet: refuse
-        # rather than run a registry that looks protected and is not.
-        raise ValueError("auth is only available on the embedded backend so far")
+    if options.backend == "aws":
+        return aws_auth(options)
     from ..auth.context import embedded_auth
 
     return embedded_auth(options.data_dir, options.auth_service)
+
+
+def aws_auth(options: BackendOptions) -> AuthContext:
+    """Identities in the registry's table, the signing key derived from a secret."""
+    from ..auth import context
+    from ..storage.aws_clients import aws_clients, secrets_manager_client
+    from ..storage.secrets_manager_keys import SecretsManagerKeys
+
+    if not options.dynamodb_table:
+        raise ValueError("auth on the aws backend needs the DynamoDB table")
+    dynamodb = aws_clients(options.region, options.endpoint_url).dynamodb
+    secrets = secrets_manager_client(options.region, options.endpoint_url)
+    keys = SecretsManagerKeys(secrets, options.signing_secret_id)
+    keys.signing_key()  # a missing secret fails the start, not the first login
+    return context.aws_auth(dynamodb, options.dynamodb_table, keys, options.auth_service)
 
 
 def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:

@@ -24,7 +24,8 @@ this front end, so the embedded backend's `PUT /v2/_soute/parts/...` is not rout
 
 Resources (the API Gateway quota is 300 per REST API by default): `/`, `/v2`, `/v2/_catalog`,
 plus, per depth, the name resource and 10 endpoint resources: 3 + 11 * MAX_DEPTH = 179, plus
-the extension's 5 (`_soute`, `uploads`, `{upload_id}`, `parts`, `complete`): 184.
+the extension's 5 (`_soute`, `uploads`, `{upload_id}`, `parts`, `complete`), plus `/token`
+(the token endpoint; the Router answers 404 there while auth is off): 185.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class Endpoint:
 ROOT_ENDPOINTS = (
     Endpoint("/v2", ("GET", "HEAD")),
     Endpoint("/v2/_catalog", ("GET",)),
+    Endpoint("/token", ("GET", "POST")),
 )
 NAME_ENDPOINTS = (
     Endpoint("manifests/{reference}", ("GET", "HEAD", "PUT", "DELETE")),

@@ -33,3 +33,14 @@ def aws_clients(region: str | None, endpoint_url: str | None) -> AwsClients:
             "dynamodb", endpoint_url=endpoint_url, config=Config(retries=retries)
         ),
     )
+
+
+@functools.cache
+def secrets_manager_client(region: str | None, endpoint_url: str | None) -> Any:
+    """Only auth on the aws backend reads a secret (its token signing key)."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(region_name=region)
+    config = Config(retries={"mode": "standard", "max_attempts": 5})
+    return session.client("secretsmanager", endpoint_url=endpoint_url, config=config)

@@ -13,6 +13,8 @@ from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.server.backends import embedded_registry
+from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
 from tests.contract.client import Client, LambdaClient, LiveClient, RouterClient, lambda_app
 from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer
@@ -44,12 +46,26 @@ def auth_router_client(tmp_path_factory: pytest.TempPathFactory) -> TokenClient:
     )
 
 
-@pytest.fixture(params=["router", "server", "lambda", "router+auth"])
+@pytest.fixture(scope="session")
+def auth_lambda_client(moto_endpoint: str) -> Iterator[TokenClient]:
+    """The production shape with auth on, as `chalice deploy` runs it: identities in DynamoDB,
+    the signing key derived from a Secrets Manager secret, `/token` routed through API Gateway."""
+    options = aws_backend(moto_endpoint, chunk_min_length=4 << 20, auth=True)
+    dynamodb = aws_clients(options.region, moto_endpoint).dynamodb
+    store = DynamoIdentityStore(dynamodb, options.dynamodb_table or "")
+    store.add_user(User("root", hash_password("root password"), admin=True))
+    with lambda_app(options.environment()) as app:
+        yield TokenClient(LambdaClient(app), "root", "root password")
+
+
+@pytest.fixture(params=["router", "server", "lambda", "router+auth", "lambda+auth"])
 def client(request: pytest.FixtureRequest, router_client: RouterClient) -> Client:
     if request.param == "router":
         return router_client
     if request.param == "router+auth":
         return request.getfixturevalue("auth_router_client")
+    if request.param == "lambda+auth":
+        return request.getfixturevalue("auth_lambda_client")
     if request.param == "lambda":
         return request.getfixturevalue("lambda_client")
     server: RegistryServer = request.getfixturevalue("soute_server")

@@ -26,7 +26,7 @@ def test_unknown_endpoint_is_404_with_an_oci_body(client: Client) -> None:
 def test_wrong_method_is_405(client: Client) -> None:
     reply = client.request("PATCH", f"/v2/{new_repo()}/manifests/latest")
     assert reply.error_code() == "UNSUPPORTED"
-    if client.name == "lambda":
+    if client.name.startswith("lambda"):
         # API Gateway answers a method its resource does not declare itself, before Lambda.
         assert reply.status == 404
         return

@@ -252,7 +252,7 @@ def test_invalid_tag_and_name(client: Client) -> None:
     assert reply.error_code() == "TAG_INVALID"
     for name in ("UPPER/case", "a//b", "trailing-/x", "a/" + "b" * 300):
         reply = client.request("GET", f"/v2/{name}/manifests/latest")
-        if client.name == "lambda" and name == "a//b":
+        if client.name.startswith("lambda") and name == "a//b":
             # An empty path segment matches no API Gateway resource: the gateway's 404.
             assert (reply.status, reply.error_code()) == (404, "UNSUPPORTED")
             continue

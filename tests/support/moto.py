@@ -23,8 +23,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from chalicelib.server.backends import BackendOptions
-from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.storage.aws_clients import aws_clients, secrets_manager_client
 from chalicelib.storage.aws_setup import ensure_bucket, ensure_table
+from chalicelib.storage.secrets_manager_keys import ensure_signing_secret
 
 from .server import free_port
 
@@ -69,7 +70,8 @@ def moto_server() -> Iterator[str]:
 
 
 def aws_backend(endpoint_url: str, **settings: Any) -> BackendOptions:
-    """A fresh bucket and table at `endpoint_url`, created as `soute aws init` does."""
+    """A fresh bucket, table and signing secret at `endpoint_url`, created as `soute aws init`
+    does."""
     name = f"soute-{uuid.uuid4().hex[:10]}"
     options = BackendOptions(
         backend="aws",
@@ -82,4 +84,6 @@ def aws_backend(endpoint_url: str, **settings: Any) -> BackendOptions:
     clients = aws_clients(options.region, endpoint_url)
     ensure_bucket(clients.s3, name, options.region)
     ensure_table(clients.dynamodb, name)
+    secrets = secrets_manager_client(options.region, endpoint_url)
+    ensure_signing_secret(secrets, options.signing_secret_id)
     return options
