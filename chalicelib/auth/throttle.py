@@ -1,48 +1,86 @@
 """Failed-login throttling per account and per source address: after `limit` failures within
 `window` seconds, further attempts are refused until the window passes, without even checking
-the password (so a guesser learns nothing and costs us no scrypt work).
+the password (so a guesser learns nothing and costs us no scrypt work). A correct login clears
+its account's failures, not its address's.
 
-In memory, per process: on Lambda each warm instance throttles on its own, which bounds a
-guesser per instance; a shared counter (DynamoDB) is a later step.
+The counts live in a FailureCounter (chalicelib/storage/throttle_ports.py): in this process's
+memory by default, or shared by every process of the registry (SQLite in the data directory
+for gunicorn workers, the DynamoDB table for Lambda instances), so spreading guesses over
+workers or instances gains nothing. Times are wall-clock: processes share no monotonic clock.
+
+When a shared counter fails (CounterUnavailable), `blocked` and `failed` let the error through
+and the login fails for that one request (fail closed). Failing open would hand unlimited
+guesses to anyone who can make the counter fail, e.g. by flooding the table until DynamoDB
+throttles it; and on the aws backend the passwords are in the same table, so a login could
+rarely succeed then anyway. Nothing is locked out beyond the request: the next one asks again.
+Only `succeeded` logs and carries on: the password was right, and failures it could not clear
+expire with the window.
 """
 
 from __future__ import annotations
 
-import threading
+import logging
 import time
-from collections import deque
+from typing import Any
+
+from ..storage.memory_throttle import MemoryFailureCounter
+from ..storage.throttle_ports import CounterUnavailable, FailureCounter
+
+log = logging.getLogger(__name__)
 
 
 class LoginThrottle:
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
+    def __init__(
+        self, limit: int = 10, window: float = 300.0, counter: FailureCounter | None = None
+    ) -> None:
         self.limit = limit
         self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.counter: FailureCounter = counter if counter is not None else MemoryFailureCounter()
 
     def blocked(self, account: str, source: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            return any(len(self._recent(key, now)) >= self.limit for key in _keys(account, source))
+        """True when the account or the source has `limit` failures in the window.
+        Raises CounterUnavailable."""
+        now = time.time() if now is None else now
+        return any(
+            self.counter.failures(key, now, self.window) >= self.limit
+            for key in _keys(account, source)
+        )
 
     def failed(self, account: str, source: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            for key in _keys(account, source):
-                self._recent(key, now).append(now)
+        """Count one failure for the account and the source. Raises CounterUnavailable."""
+        now = time.time() if now is None else now
+        for key in _keys(account, source):
+            self.counter.add_failure(key, now, self.window)
 
     def succeeded(self, account: str, source: str) -> None:
-        with self._lock:
-            self._failures.pop(f"account:{account}", None)
+        # Only the account: a source's failures may be another account's guesses.
+        try:
+            self.counter.clear(_account_key(account))
+        except CounterUnavailable:
+            log.error("could not clear the failed logins of account=%s", account, exc_info=True)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
+
+def sqlite_throttle(path: str) -> LoginThrottle:
+    """The embedded backend's throttle: counts in the SQLite file at `path`, shared by every
+    process that opens it."""
+    from ..storage.sqlite_throttle import SqliteFailureCounter
+
+    return LoginThrottle(counter=SqliteFailureCounter(path))
+
+
+def dynamodb_throttle(dynamodb_client: Any, table: str) -> LoginThrottle:
+    """The aws backend's throttle: counts on the registry's DynamoDB table (a boto3 client),
+    shared by every Lambda instance and server process."""
+    from ..storage.dynamodb_throttle import DynamoFailureCounter
+
+    return LoginThrottle(counter=DynamoFailureCounter(dynamodb_client, table))
+
+
+def _account_key(account: str) -> str:
+    return f"account:{account}"
 
 
 def _keys(account: str, source: str) -> tuple[str, ...]:
     # An unknown source (no address from the front end) must not become one shared bucket
     # that a single guesser could fill to lock everyone out.
-    return (f"account:{account}", f"source:{source}") if source else (f"account:{account}",)
+    return (_account_key(account), f"source:{source}") if source else (_account_key(account),)

@@ -1,0 +1,107 @@
+"""FailureCounter on the registry's one DynamoDB table, so every Lambda instance and server
+process counts the same failed logins.
+
+Items: pk THROTTLE#<key>, sk <bucket start, epoch milliseconds, 16 digits>: failures (N),
+expires_at (N, the table's TTL attribute). One partition per throttled key (an account or a
+source address), never one hot partition for all; keys longer than MAX_KEY_BYTES are replaced
+by their SHA-256 (a user may type any "account").
+
+A window is BUCKETS buckets: a failure is one UpdateItem ADD on its bucket (atomic, no
+read-modify-write), and a count is one consistent Query of the buckets from the one that
+holds `now - window` onwards, summed. Counting that oldest bucket whole means a failure may be
+remembered up to window/BUCKETS longer than the window, never shorter. TTL deletes the items a
+window after their bucket ends; until it does, the sort-key range leaves them out of counts.
+
+Errors of DynamoDB become CounterUnavailable; see LoginThrottle for what is done with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .throttle_ports import CounterUnavailable
+
+PREFIX = "THROTTLE#"
+BUCKETS = 10
+MAX_KEY_BYTES = 256
+SK_DIGITS = 16
+
+
+def _pk(key: str) -> str:
+    if len(key.encode()) > MAX_KEY_BYTES:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return PREFIX + key
+
+
+def _width_ms(window: float) -> int:
+    return max(1, int(window * 1000) // BUCKETS)
+
+
+def _bucket_ms(at: float, window: float) -> int:
+    width = _width_ms(window)
+    return math.floor(at * 1000) // width * width
+
+
+def _sk(milliseconds: int) -> dict[str, str]:
+    return {"S": f"{max(0, milliseconds):0{SK_DIGITS}d}"}
+
+
+class DynamoFailureCounter:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self.db = dynamodb
+        self.table = table
+
+    def add_failure(self, key: str, now: float, window: float) -> None:
+        start = _bucket_ms(now, window)
+        # When this bucket stops counting anywhere: its end plus one window.
+        expires = math.ceil((start + _width_ms(window)) / 1000 + window)
+        self._call(
+            self.db.update_item,
+            TableName=self.table,
+            Key={"pk": {"S": _pk(key)}, "sk": _sk(start)},
+            UpdateExpression="ADD failures :one SET expires_at = :expires",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(expires)}},
+        )
+
+    def failures(self, key: str, now: float, window: float) -> int:
+        items = self._items(key, _bucket_ms(now - window, window), "failures")
+        return sum(int(item["failures"]["N"]) for item in items)
+
+    def clear(self, key: str) -> None:
+        # A handful of items (one per bucket of a window); a failure racing with the clear
+        # may survive it, as it would have arrived just after.
+        for item in self._items(key, 0, "sk"):
+            self._call(
+                self.db.delete_item,
+                TableName=self.table,
+                Key={"pk": {"S": _pk(key)}, "sk": item["sk"]},
+            )
+
+    def _items(self, key: str, from_ms: int, projection: str) -> list[dict[str, Any]]:
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk >= :from",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(key)}, ":from": _sk(from_ms)},
+            "ProjectionExpression": "#p",
+            "ExpressionAttributeNames": {"#p": projection},
+            "ConsistentRead": True,  # a failure just recorded by another instance counts
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._call(self.db.query, **arguments)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @staticmethod
+    def _call(operation: Callable[..., Any], **arguments: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return operation(**arguments)
+        except (BotoCoreError, ClientError) as error:
+            raise CounterUnavailable(f"DynamoDB: {error}") from error

@@ -1,0 +1,33 @@
+"""The `FailureCounter` port: failed logins counted per key (`account:<name>`,
+`source:<address>`) in a sliding window, shared by every process that uses the same adapter.
+
+Times are wall-clock seconds (time.time()): gunicorn workers and Lambda instances share no
+monotonic clock. A failure recorded at `at` counts while `now - window < at`; there is no upper
+bound, so an instance whose clock runs behind still sees failures another recorded "later".
+An adapter may round times into buckets, but only ever to count a failure for longer (at most
+a bucket more), never for less.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class CounterUnavailable(Exception):
+    """The shared counter could not be read or written (its database failed). Callers must not
+    treat this as "no failures": a guesser who can provoke the error would get unlimited
+    tries."""
+
+
+class FailureCounter(Protocol):
+    def add_failure(self, key: str, now: float, window: float) -> None:
+        """Record one failure for `key` at `now`, kept at least `window` seconds."""
+        ...
+
+    def failures(self, key: str, now: float, window: float) -> int:
+        """How many failures of `key` fall in the `window` seconds before `now`."""
+        ...
+
+    def clear(self, key: str) -> None:
+        """Forget every failure of `key`."""
+        ...
