@@ -7,12 +7,18 @@ the Router every front end shares, and the storage comes from the function's env
 
 from chalice import Chalice
 
-from chalicelib.server.chalice_routes import LazyRouter, register_routes, router_from_environment
+from chalicelib.server.chalice_routes import (
+    Lazy,
+    register_routes,
+    registry_from_environment,
+    router_from_environment,
+)
 
 app = Chalice(app_name="soute")
 # Built on the first request, not at import: a cold start pays only for the imports above.
-router = LazyRouter(router_from_environment)
+router = Lazy(router_from_environment)
 register_routes(app, router)  # also sets app.api.binary_types
+registry = Lazy(registry_from_environment)  # the verifier's, without auth
 
 
 @app.lambda_function(name="verifier")
@@ -21,4 +27,4 @@ def verifier(event: dict, context: object) -> dict:
     asynchronously by the registry, see chalicelib/server/verifiers.py)."""
     from chalicelib.server.verifiers import verify_event
 
-    return verify_event(router().registry, event)
+    return verify_event(registry(), event)

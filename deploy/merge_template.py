@@ -52,6 +52,8 @@ DYNAMODB_ACTIONS = [
     "dynamodb:Query",
 ]
 LOG_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+# The API handler reads the secret its token signing key is derived from; nothing writes it.
+SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 VERIFIER_ACTIONS = ["lambda:InvokeFunction"]
 # Reading back a blob of any size: the longest a Lambda function may run.
 VERIFIER_TIMEOUT = 900
@@ -84,17 +86,30 @@ def with_verifier(document: dict[str, Any], verifier_arn: Any) -> dict[str, Any]
     return {**document, "Statement": [*document["Statement"], statement]}
 
 
-def stage_policy(bucket: str, table: str, verifier: str) -> dict[str, Any]:
-    """The policy for `chalice deploy`, on the bucket and table named in the stage's config.
-    Both functions share it (Chalice gives a stage one policy file)."""
-    return with_verifier(
-        policy(
-            f"arn:aws:s3:::{bucket}",
-            f"arn:aws:s3:::{bucket}/*",
-            f"arn:aws:dynamodb:*:*:table/{table}",
-            "arn:aws:logs:*:*:log-group:/aws/lambda/*",
-        ),
-        f"arn:aws:lambda:*:*:function:{verifier}",
+def with_secret(document: dict[str, Any], secret_arn: Any) -> dict[str, Any]:
+    """`document` plus reading the token signing secret, and no other secret."""
+    statement = {
+        "Sid": "TokenSigningSecret",
+        "Effect": "Allow",
+        "Action": SECRET_ACTIONS,
+        "Resource": secret_arn,
+    }
+    return {**document, "Statement": [*document["Statement"], statement]}
+
+
+def stage_policy(bucket: str, table: str, verifier: str, secret: str) -> dict[str, Any]:
+    """The policy for `chalice deploy`, on the bucket, table and secret named in the stage's
+    config. Both functions share it (Chalice gives a stage one policy file)."""
+    storage = policy(
+        f"arn:aws:s3:::{bucket}",
+        f"arn:aws:s3:::{bucket}/*",
+        f"arn:aws:dynamodb:*:*:table/{table}",
+        "arn:aws:logs:*:*:log-group:/aws/lambda/*",
+    )
+    # Secrets Manager appends a dash and six random characters to a secret's name in its ARN.
+    secret_arn = f"arn:aws:secretsmanager:*:*:secret:{secret}-??????"
+    return with_secret(
+        with_verifier(storage, f"arn:aws:lambda:*:*:function:{verifier}"), secret_arn
     )
 
 
@@ -199,6 +214,19 @@ def table() -> dict[str, Any]:
     }
 
 
+def signing_secret() -> dict[str, Any]:
+    """64 random characters that only CloudFormation and the API handler ever see; every
+    instance derives the token signing key from them (chalicelib/auth/keys.py derive_key).
+    Rotate by putting a new value: tokens signed with the previous one stay valid."""
+    return {
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {
+            "Description": "Soute: the secret its token signing key is derived from",
+            "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
+        },
+    }
+
+
 def storage_variables() -> dict[str, Any]:
     return {
         "SOUTE_S3_BUCKET": {"Ref": "RegistryBucket"},
@@ -215,12 +243,15 @@ def merge_template() -> dict[str, Any]:
             "RegistryBucket": bucket(),
             "RegistryBucketPolicy": bucket_policy(),
             "RegistryTable": table(),
+            "TokenSigningSecret": signing_secret(),
             "APIHandler": {
                 "Properties": {
                     "Environment": {
                         "Variables": {
                             **storage_variables(),
                             "SOUTE_VERIFIER_FUNCTION": {"Ref": "Verifier"},
+                            # Ref of a secret is its ARN.
+                            "SOUTE_SIGNING_SECRET": {"Ref": "TokenSigningSecret"},
                         }
                     }
                 }
@@ -231,7 +262,8 @@ def merge_template() -> dict[str, Any]:
                     "Environment": {"Variables": storage_variables()},
                 }
             },
-            # The verifier's own role: the bucket and table, no invoke right.
+            # The verifier's own role: the bucket and table, no invoke right, no secret (it
+            # serves no request and builds no auth).
             "VerifierRole": {
                 "Properties": {
                     "Policies": [
@@ -247,8 +279,11 @@ def merge_template() -> dict[str, Any]:
                     "Policies": [
                         {
                             "PolicyName": "ApiHandlerRolePolicy",
-                            "PolicyDocument": with_verifier(
-                                packaged_policy(), {"Fn::GetAtt": ["Verifier", "Arn"]}
+                            "PolicyDocument": with_secret(
+                                with_verifier(
+                                    packaged_policy(), {"Fn::GetAtt": ["Verifier", "Arn"]}
+                                ),
+                                {"Ref": "TokenSigningSecret"},
                             ),
                         }
                     ]
@@ -276,6 +311,7 @@ def merge_template() -> dict[str, Any]:
         "Outputs": {
             "RegistryBucketName": {"Value": {"Ref": "RegistryBucket"}},
             "RegistryTableName": {"Value": {"Ref": "RegistryTable"}},
+            "TokenSigningSecretArn": {"Value": {"Ref": "TokenSigningSecret"}},
         },
     }
 
@@ -290,6 +326,7 @@ def generated_files() -> dict[Path, str]:
                 variables["SOUTE_S3_BUCKET"],
                 variables["SOUTE_DYNAMODB_TABLE"],
                 variables["SOUTE_VERIFIER_FUNCTION"],
+                variables["SOUTE_SIGNING_SECRET"],
             )
         )
     return files

@@ -36,7 +36,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chalice import Chalice
 from chalice import Response as ChaliceResponse
@@ -48,6 +48,9 @@ from ..storage.ports import BlobBody
 
 if TYPE_CHECKING:
     from ..api.router import Router
+    from ..registry.service import Registry
+
+T = TypeVar("T")
 
 log = logging.getLogger("soute.lambda")
 
@@ -111,25 +114,26 @@ def resource_count(paths: Iterator[str] | list[str]) -> int:
     return len(resources)
 
 
-class LazyRouter:
-    """The Router, built on first use and kept for the life of the process: Lambda reuses a
-    warm process for many requests, and building it at import would slow every cold start."""
+class Lazy(Generic[T]):
+    """A Router or Registry, built on first use and kept for the life of the process: Lambda
+    reuses a warm process for many requests, and building it at import would slow every cold
+    start."""
 
-    def __init__(self, build: Callable[[], Router]) -> None:
+    def __init__(self, build: Callable[[], T]) -> None:
         self._build = build
-        self._router: Router | None = None
+        self._value: T | None = None
         self._lock = threading.Lock()
 
-    def __call__(self) -> Router:
+    def __call__(self) -> T:
         with self._lock:
-            if self._router is None:
-                self._router = self._build()
-            return self._router
+            if self._value is None:
+                self._value = self._build()
+            return self._value
 
     def reset(self) -> None:
-        """Forget the router; the next request builds a new one (tests change the storage)."""
+        """Forget the value; the next call builds a new one (tests change the storage)."""
         with self._lock:
-            self._router = None
+            self._value = None
 
 
 def router_from_environment() -> Router:
@@ -140,6 +144,14 @@ def router_from_environment() -> Router:
 
     options = options_from_environment()
     return Router(build_registry(options), build_auth(options))
+
+
+def registry_from_environment() -> Registry:
+    """The registry alone, for the verifier function: it serves no request, so it needs no
+    auth (and its role may not read the token signing secret)."""
+    from .backends import build_registry, options_from_environment
+
+    return build_registry(options_from_environment())
 
 
 def register_routes(app: Chalice, router: Callable[[], Router], max_depth: int = MAX_DEPTH) -> None:

@@ -108,7 +108,7 @@ def prepare(options: ServeOptions) -> None:
     an earlier run."""
     if options.backend.backend == "aws":
         _check_aws_storage(options.backend)
-    build_auth(options.backend)  # creates the signing key once, before workers start
+    _check_auth(options.backend)
     registry = build_registry(options.backend)
     swept = registry.uploads.sweep(registry.settings.upload_ttl_seconds)
     if swept:
@@ -128,6 +128,16 @@ def auth_notice(options: ServeOptions) -> str:
         f"auth OFF: anyone who can reach {options.host}:{options.port} may pull, push and "
         "delete; use --auth to require logins"
     )
+
+
+def _check_auth(backend: BackendOptions) -> None:
+    """Creates the embedded signing key once, before workers start; on AWS, reads the secret."""
+    from ..storage.secrets_manager_keys import SigningSecretMissing
+
+    try:
+        build_auth(backend)
+    except SigningSecretMissing as error:
+        raise SystemExit(f"soute serve: {error}\n(create it with `soute aws init`)") from None
 
 
 def _check_aws_storage(backend: BackendOptions) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import requests
 
+from tests.support.moto import aws_backend
 from tests.support.procs import find_tool
 from tests.support.server import default_soute, running_registry
 
@@ -79,9 +80,39 @@ def test_aws_init_is_idempotent(moto_endpoint: str) -> None:
     first = _soute(*args)
     assert first.returncode == 0, first.stderr
     assert f"bucket {name}: created" in first.stdout
+    assert f"token signing secret {name}-token-signing: created" in first.stdout
     again = _soute(*args)
     assert again.returncode == 0, again.stderr
     assert f"table {name}: already there" in again.stdout
+    assert f"token signing secret {name}-token-signing: already there" in again.stdout
+
+
+def test_serve_with_auth_on_aws_without_the_secret_says_to_create_it(
+    moto_endpoint: str,
+) -> None:
+    options = aws_backend(moto_endpoint)
+    result = _soute(
+        "serve",
+        "--backend",
+        "aws",
+        "--auth",
+        "--port",
+        "1",
+        "--s3-bucket",
+        options.s3_bucket or "",
+        "--dynamodb-table",
+        options.dynamodb_table or "",
+        "--signing-secret",
+        "soute-never-created",
+        "--endpoint-url",
+        moto_endpoint,
+        "--region",
+        "us-east-1",
+    )
+    assert result.returncode == 1
+    assert "soute-never-created" in result.stderr
+    assert "soute aws init" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_aws_init_reports_a_bad_bucket_name(moto_endpoint: str) -> None:

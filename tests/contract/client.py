@@ -223,10 +223,12 @@ def lambda_app(settings: Mapping[str, str]) -> Iterator[WsgiApp]:
 
     with environment(settings):
         lambda_function.router.reset()  # the next request builds it from this environment
+        lambda_function.registry.reset()
         try:
             yield make_gateway_app(lambda_function.app)
         finally:
             lambda_function.router.reset()
+            lambda_function.registry.reset()
 
 
 Client = RouterClient | LiveClient | LambdaClient

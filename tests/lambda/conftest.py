@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.auth.context import embedded_auth
+from chalicelib.auth.model import User
+from chalicelib.auth.passwords import hash_password
 from tests.contract.client import LambdaClient, lambda_app
+from tests.support.token_client import TokenClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,13 +24,11 @@ def deployed_settings() -> dict[str, str]:
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[LambdaClient]:
-    """app.py behind the API Gateway emulator, configured as deployed, on fresh embedded
-    storage instead of S3 and DynamoDB."""
-    settings = {
-        **deployed_settings(),
-        "SOUTE_BACKEND": "embedded",
-        "SOUTE_DATA_DIR": str(tmp_path / "data"),
-    }
+def registry(tmp_path: Path) -> Iterator[TokenClient]:
+    """app.py behind the API Gateway emulator, configured as deployed (auth on), on fresh
+    embedded storage instead of S3 and DynamoDB; the client logs in as an admin."""
+    data_dir = str(tmp_path / "data")
+    settings = {**deployed_settings(), "SOUTE_BACKEND": "embedded", "SOUTE_DATA_DIR": data_dir}
+    embedded_auth(data_dir).store.add_user(User("root", hash_password("pw"), admin=True))
     with lambda_app(settings) as app:
-        yield LambdaClient(app)
+        yield TokenClient(LambdaClient(app), "root", "pw")

@@ -92,14 +92,24 @@ def statements(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def assert_least_privilege(
-    policy: dict[str, Any], bucket: Any, objects: Any, table: Any, verifier: Any = None
+    policy: dict[str, Any],
+    bucket: Any,
+    objects: Any,
+    table: Any,
+    verifier: Any = None,
+    secret: Any = None,
 ) -> None:
     by_sid = statements(policy)
     sids = {"BlobObjects", "BlobBucket", "Metadata", "Logs"}
-    assert set(by_sid) == (sids | {"InvokeVerifier"} if verifier else sids)
+    sids |= {"InvokeVerifier"} if verifier else set()
+    sids |= {"TokenSigningSecret"} if secret else set()
+    assert set(by_sid) == sids
     if verifier:  # the one function the registry invokes, and only that
         invoke = by_sid["InvokeVerifier"]
         assert (invoke["Action"], invoke["Resource"]) == (["lambda:InvokeFunction"], verifier)
+    if secret:  # reads the one secret, never writes or lists secrets
+        read = by_sid["TokenSigningSecret"]
+        assert (read["Action"], read["Resource"]) == (["secretsmanager:GetSecretValue"], secret)
     for statement in by_sid.values():
         assert statement["Effect"] == "Allow"
         assert "*" not in " ".join(statement["Action"])
@@ -129,7 +139,10 @@ def test_packaged_policy_is_scoped_to_the_stack_bucket_and_table() -> None:
     )
     role = resources["ApiHandlerRole"]["Properties"]
     assert_least_privilege(
-        role["Policies"][0]["PolicyDocument"], *storage, {"Fn::GetAtt": ["Verifier", "Arn"]}
+        role["Policies"][0]["PolicyDocument"],
+        *storage,
+        {"Fn::GetAtt": ["Verifier", "Arn"]},
+        {"Ref": "TokenSigningSecret"},
     )
     verifier_role = resources["VerifierRole"]["Properties"]
     assert_least_privilege(verifier_role["Policies"][0]["PolicyDocument"], *storage)
@@ -146,7 +159,10 @@ def test_stage_config_and_policy(stage: str) -> None:
     assert settings["SOUTE_BACKEND"] == "aws"
     assert settings["SOUTE_CHUNK_MIN_LENGTH"] == "4194304"
     assert settings["SOUTE_PRESIGN_EXPIRES"] == "1200"
+    assert settings["SOUTE_AUTH"] == "on"  # a deployed registry asks for logins
     bucket, table = settings["SOUTE_S3_BUCKET"], settings["SOUTE_DYNAMODB_TABLE"]
+    secret = settings["SOUTE_SIGNING_SECRET"]
+    assert secret == f"{table}-token-signing"  # the one `soute aws init` creates
     policy = load(f".chalice/{config['stages'][stage]['iam_policy_file']}")
     verifier = settings["SOUTE_VERIFIER_FUNCTION"]
     assert verifier == f"soute-{stage}-verifier"  # Chalice's name for the function
@@ -157,6 +173,7 @@ def test_stage_config_and_policy(stage: str) -> None:
         f"arn:aws:s3:::{bucket}/*",
         f"arn:aws:dynamodb:*:*:table/{table}",
         f"arn:aws:lambda:*:*:function:{verifier}",
+        f"arn:aws:secretsmanager:*:*:secret:{secret}-??????",
     )
 
 
@@ -203,6 +220,11 @@ def test_packaged_template(packaged: Path) -> None:
         "Fn::GetAtt": ["ApiHandlerRole", "Arn"]
     }
     assert variables["SOUTE_VERIFIER_FUNCTION"] == {"Ref": "Verifier"}
+    assert variables["SOUTE_AUTH"] == "on"
+    assert variables["SOUTE_SIGNING_SECRET"] == {"Ref": "TokenSigningSecret"}
+    secret = resources["TokenSigningSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
     verifier = resources["Verifier"]["Properties"]
     assert verifier["Handler"] == "app.verifier"
     assert verifier["Timeout"] == 900
