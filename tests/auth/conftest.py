@@ -17,12 +17,18 @@ import pytest
 
 from chalicelib.api.router import Router
 from chalicelib.auth.access_tokens import create_access_token
+from chalicelib.auth.audit import AuditLog
 from chalicelib.auth.context import AuthContext, embedded_auth
 from chalicelib.auth.model import MAINTAINER, OWNER, READER, Team, User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.server.backends import embedded_registry
+from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.storage.dynamodb_audit import DynamoAuditLog
+from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
+from chalicelib.storage.sqlite_audit import SqliteAuditLog
 from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
 from tests.contract.client import LiveClient, RouterClient
+from tests.support.lambda_server import lambda_registry
 from tests.support.server import RegistryServer, default_soute, running_registry
 from tests.support.token_client import TokenClient
 
@@ -91,12 +97,42 @@ def served_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthWorld
         yield AuthWorld(router, auth, secret, server.url)
 
 
+# The audit log each auth server writes, by address: SQLite in its data directory, or DynamoDB.
+AUDIT_LOGS: dict[str, AuditLog] = {}
+
+
+def audit_log(server: RegistryServer) -> AuditLog:
+    return AUDIT_LOGS[server.address]
+
+
 @pytest.fixture(scope="session")
-def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+def embedded_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """`soute serve --auth` with one user, dev (password "pw"), added through its data dir."""
     soute = shlex.quote(default_soute())
     template = f"{soute} serve --auth --host {{host}} --port {{port}} --data-dir {{data_dir}}"
     workdir: Path = tmp_path_factory.mktemp("auth-server")
     with running_registry(workdir, template, ready_status=401) as server:
         SqliteIdentityStore(str(server.data_dir / FILE)).add_user(User("dev", hash_password("pw")))
+        AUDIT_LOGS[server.address] = SqliteAuditLog(str(server.data_dir / FILE))
         yield server
+
+
+@pytest.fixture(scope="session")
+def lambda_auth_server(
+    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RegistryServer]:
+    """`soute serve --lambda --auth` on moto, as deployed: the same user dev, in DynamoDB."""
+    workdir = tmp_path_factory.mktemp("lambda-auth-server")
+    with lambda_registry(moto_endpoint, workdir, "--auth") as (server, storage):
+        dynamodb = aws_clients(storage.region, moto_endpoint).dynamodb
+        store = DynamoIdentityStore(dynamodb, storage.dynamodb_table or "")
+        store.add_user(User("dev", hash_password("pw")))
+        AUDIT_LOGS[server.address] = DynamoAuditLog(dynamodb, storage.dynamodb_table or "")
+        yield server
+
+
+@pytest.fixture(scope="session", params=["embedded", "lambda"])
+def auth_server(request: pytest.FixtureRequest) -> RegistryServer:
+    """Each real-client test runs against `soute serve --auth` and `soute serve --lambda
+    --auth`, both with the user dev."""
+    return request.getfixturevalue(f"{request.param}_auth_server")

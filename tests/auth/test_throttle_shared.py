@@ -281,14 +281,20 @@ def _login(url: str, account: str, password: str) -> int:
         connection.close()
 
 
-def test_a_served_registrys_workers_share_the_throttle(auth_server: RegistryServer) -> None:
+def test_a_served_registrys_workers_share_the_throttle(
+    embedded_auth_server: RegistryServer,
+) -> None:
     account = f"guessed-{uuid.uuid4().hex[:8]}"
-    store = SqliteIdentityStore(str(auth_server.data_dir / FILE))
+    store = SqliteIdentityStore(str(embedded_auth_server.data_dir / FILE))
     store.add_user(User(account, hash_password("right")))
     # Two at a time, so both workers (default --workers 2) take failures: with counts per
     # process neither would reach 10, and the right password below would get a token.
     with ThreadPoolExecutor(2) as pool:
-        failures = list(pool.map(lambda _: _login(auth_server.url, account, "wrong"), range(10)))
+        failures = list(
+            pool.map(lambda _: _login(embedded_auth_server.url, account, "wrong"), range(10))
+        )
         assert failures == [401] * 10
-        retries = list(pool.map(lambda _: _login(auth_server.url, account, "right"), range(8)))
+        retries = list(
+            pool.map(lambda _: _login(embedded_auth_server.url, account, "right"), range(8))
+        )
     assert retries == [429] * 8

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.realclient, pytest.mark.timeout(600)]
 def lambda_server(
     moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RegistryServer]:
-    with lambda_registry(moto_endpoint, tmp_path_factory.mktemp("push-lambda")) as server:
+    with lambda_registry(moto_endpoint, tmp_path_factory.mktemp("push-lambda")) as (server, _):
         yield server
 
 

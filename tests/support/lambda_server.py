@@ -30,8 +30,13 @@ def serve_template(storage: BackendOptions, *mode: str) -> str:
 
 
 @contextmanager
-def lambda_registry(moto_endpoint: str, workdir: Path) -> Iterator[RegistryServer]:
-    """A fresh bucket and table on moto, served as Lambda serves them."""
+def lambda_registry(
+    moto_endpoint: str, workdir: Path, *mode: str
+) -> Iterator[tuple[RegistryServer, BackendOptions]]:
+    """A fresh bucket, table and signing secret on moto, served as Lambda serves them (with
+    `mode`, e.g. --auth, added to `soute serve --lambda`)."""
     storage = aws_backend(moto_endpoint)
-    with running_registry(workdir, serve_template(storage, "--lambda")) as server:
-        yield server
+    ready = 401 if "--auth" in mode else 200
+    template = serve_template(storage, "--lambda", *mode)
+    with running_registry(workdir, template, ready_status=ready) as server:
+        yield server, storage
