@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chalicelib.auth.keys import from_pem, generate_key, load_or_create_key
 from chalicelib.auth.scopes import repository_scope
-from chalicelib.auth.tokens import TokenInvalid, TokenService
+from chalicelib.auth.tokens import Grant, TokenInvalid, TokenService, VerifiedTokens
 
 KEY = generate_key()
 SERVICE = TokenService(issuer="soute", service="registry.test", keys=(KEY,))
@@ -150,3 +150,62 @@ def test_the_embedded_key_is_created_once_readable_by_its_owner_only(tmp_path: P
     mode = stat.S_IMODE(os.stat(tmp_path / "token-signing-key.pem").st_mode)
     assert mode == 0o600
     assert from_pem(first.private_pem).kid == first.kid
+
+
+# -- the cache of verified tokens ------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_verified_token_is_not_verified_again_until_it_expires() -> None:
+    clock = Clock()
+    service = TokenService("soute", "registry.test", (KEY,), _verified=VerifiedTokens(clock=clock))
+    token = service.issue("alice", PULL_APP)
+    calls = []
+    original = service._verify
+
+    def counting(value: str) -> tuple[Grant, float]:
+        calls.append(value)
+        return original(value)
+
+    object.__setattr__(service, "_verify", counting)
+    assert service.verify(token).subject == "alice"
+    assert service.verify(token).allows("repository", "team/app", "pull")
+    assert len(calls) == 1
+    clock.now += service.expires + 11  # past exp and the clock skew allowance
+    service.verify(token)  # (PyJWT reads the real clock, so it still passes there)
+    assert len(calls) == 2  # the cache no longer vouches for it: verified again
+
+
+def test_the_cache_holds_a_bounded_number_of_tokens() -> None:
+    cache = VerifiedTokens(size=3)
+    grant = Grant("alice", {})
+    for number in range(5):
+        cache.put(f"t{number}", grant, time.time() + 60)
+    assert [cache.get(f"t{number}") for number in range(5)] == [None, None, grant, grant, grant]
+
+
+def test_an_expired_entry_is_never_returned() -> None:
+    clock = Clock()
+    cache = VerifiedTokens(clock=clock)
+    cache.put("t", Grant("alice", {}), clock.now + 5)
+    assert cache.get("t") is not None
+    clock.now += 5
+    assert cache.get("t") is None
+
+
+def test_a_changed_token_is_not_a_cache_hit() -> None:
+    token = SERVICE.issue("alice", PULL_APP)
+    assert SERVICE.verify(token).subject == "alice"
+    header, payload, signature = token.split(".")
+    widened = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    widened["access"][0]["actions"].append("push")
+    forged_payload = base64.urlsafe_b64encode(json.dumps(widened).encode()).rstrip(b"=").decode()
+    with pytest.raises(TokenInvalid):
+        SERVICE.verify(f"{header}.{forged_payload}.{signature}")
