@@ -22,6 +22,7 @@ from ..auth.context import AuthContext
 from ..auth.model import ANONYMOUS, Principal
 from ..auth.permissions import grant
 from ..auth.scopes import Scope, ScopeInvalid, parse_scopes
+from ..auth.throttle import CounterUnavailable
 from ..auth.tokens import TokenInvalid
 from ..oci.errors import OCIError
 from .messages import Request, Response
@@ -96,6 +97,15 @@ def _login(context: AuthContext, account: str, secret: str, source: str) -> Prin
         _audit(context, account, audit.LOGIN_THROTTLED, source)
         raise OCIError(
             "TOOMANYREQUESTS", "too many failed logins; wait a few minutes and try again"
+        ) from None
+    except CounterUnavailable:
+        # Closed, not open: see chalicelib/auth/throttle.py. The login may simply be retried.
+        log.error("failed-login counter unavailable; login refused: account=%s", account)
+        raise OCIError(
+            "UNAVAILABLE",
+            "logins are unavailable for a moment (the failed-login counter did not answer); "
+            "try again shortly",
+            headers={"Retry-After": "5"},
         ) from None
     if principal is None:
         _audit(context, account, audit.LOGIN_FAILED, source)

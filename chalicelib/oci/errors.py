@@ -21,6 +21,7 @@ STATUS = {
     "DENIED": 403,
     "UNSUPPORTED": 400,
     "TOOMANYREQUESTS": 429,
+    "UNAVAILABLE": 503,  # distribution's code for a service that cannot answer for a moment
 }
 
 

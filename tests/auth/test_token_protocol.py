@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import jwt
 
+from chalicelib.api.router import Router
+from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
+from chalicelib.auth.throttle import CounterUnavailable, LoginThrottle
+from chalicelib.server.backends import embedded_registry
 from tests.auth.conftest import PASSWORD, AuthWorld
+from tests.contract.client import RouterClient
 
 
 def _basic(account: str, secret: str) -> dict[str, str]:
@@ -192,3 +199,33 @@ def test_a_password_change_ends_refresh_tokens(world: AuthWorld) -> None:
     reply = world.raw().request("POST", "/token", data=urlencode(again).encode())
     assert reply.status == 401
     assert "password changed" in reply.json()["errors"][0]["message"]
+
+
+def test_a_login_while_the_failure_counter_is_down_is_refused_503_not_500(
+    tmp_path: Path,
+) -> None:
+    """The counter fails closed (chalicelib/auth/throttle.py): the right password gets a 503 the
+    client may retry, never a token, and never a 500."""
+    context = embedded_auth(str(tmp_path))
+    context.store.add_user(User("alice", hash_password("wonderland")))
+    broken = LoginThrottle(counter=DownCounter())
+    authenticator = dataclasses.replace(context.authenticator, throttle=broken)
+    router = Router(
+        embedded_registry(str(tmp_path)), dataclasses.replace(context, authenticator=authenticator)
+    )
+    reply = RouterClient(router).request("GET", "/token", headers=_basic("alice", "wonderland"))
+    assert reply.status == 503
+    assert reply.error_code() == "UNAVAILABLE"
+    assert reply.headers["Retry-After"] == "5"
+    assert "token" not in reply.json()
+
+
+class DownCounter:
+    def add_failure(self, key: str, now: float, window: float) -> None:
+        raise CounterUnavailable("down")
+
+    def failures(self, key: str, now: float, window: float) -> int:
+        raise CounterUnavailable("down")
+
+    def clear(self, key: str) -> None:
+        raise CounterUnavailable("down")
