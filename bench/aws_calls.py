@@ -7,10 +7,12 @@ Runs the one router (what every front end calls) on S3 + DynamoDB served by a lo
 server, performs each operation as a client would, and prints the S3 and DynamoDB calls it
 made. Targets (issue 3): manifest GET or HEAD by tag = 1 DynamoDB read; blob HEAD = 1 read;
 blob GET = 1 read and 0 S3 calls; re-pushing an image the registry has = 0 writes.
+With auth on (issue 5): what a login at /token costs, and what a bearer token adds to a pull.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -20,14 +22,18 @@ import socket
 import sys
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from moto.server import ThreadedMotoServer
 
 from chalicelib.api.messages import Request, Response
 from chalicelib.api.router import Router
-from chalicelib.server.backends import BackendOptions, build_registry
-from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.auth.model import User
+from chalicelib.auth.passwords import hash_password
+from chalicelib.server.backends import BackendOptions, build_auth, build_registry
+from chalicelib.storage.aws_clients import aws_clients, secrets_manager_client
 from chalicelib.storage.aws_setup import ensure_bucket, ensure_table
+from chalicelib.storage.secrets_manager_keys import ensure_signing_secret
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -58,6 +64,9 @@ class Counting:
             "dynamodb_reads": sum(n for k, n in dynamo.items() if k.split(".")[1] not in WRITES),
             "dynamodb_writes": sum(n for k, n in dynamo.items() if k.split(".")[1] in WRITES),
             "s3_calls": sum(n for k, n in self.calls.items() if k.startswith("s3.")),
+            "other_calls": sum(
+                n for k, n in self.calls.items() if not k.startswith(("s3.", "dynamodb."))
+            ),
         }
 
 
@@ -151,9 +160,11 @@ def run() -> dict[str, dict[str, int]]:
             region="us-east-1",
         )
         clients = aws_clients(options.region, options.endpoint_url)
+        secrets = secrets_manager_client(options.region, options.endpoint_url)
         ensure_bucket(clients.s3, "bench", "us-east-1")
         ensure_table(clients.dynamodb, "bench")
-        for client in (clients.s3, clients.dynamodb):
+        ensure_signing_secret(secrets, options.signing_secret_id)
+        for client in (clients.s3, clients.dynamodb, secrets):
             client.meta.events.register("before-call.*.*", counter)
         http = Client(Router(build_registry(options)))
         layer = _sha(layers[0])
@@ -184,9 +195,49 @@ def run() -> dict[str, dict[str, int]]:
             "20 MB blob in 4 MiB chunks": _measure(
                 counter, lambda: _chunked_upload(http, "bench/big", big, 4 << 20)
             ),
+            **_auth_operations(counter, options),
         }
     finally:
         server.stop()
+
+
+def _auth_operations(counter: Counting, options: BackendOptions) -> dict[str, dict[str, int]]:
+    """The same storage with auth on, as deployed; a user `dev` who owns `dev/...`."""
+    auth_options = replace(options, auth=True)
+    context = build_auth(auth_options)
+    assert context is not None
+    context.store.add_user(User("dev", hash_password("pw")))
+    http = Client(Router(build_registry(auth_options), context))
+    basic = "Basic " + base64.b64encode(b"dev:pw").decode()
+    scope = "repository:dev/app:pull,push"
+    reply = http("GET", f"/token?scope={scope}", authorization=basic)
+    token = json.loads(reply.body)["token"]
+    _push_image(BearerClient(http, token), "dev/app", [os.urandom(3000)], b'{"os":"linux"}')
+    bearer = f"Bearer {token}"
+    results = {
+        "login at /token (password, 1 scope)": _measure(
+            counter, lambda: http("GET", f"/token?scope={scope}", authorization=basic)
+        ),
+        "manifest GET by tag with a bearer token": _measure(
+            counter, lambda: http("GET", "/v2/dev/app/manifests/latest", authorization=bearer)
+        ),
+        "failed login at /token": _measure(
+            counter,
+            lambda: http(
+                "GET", "/token", authorization="Basic " + base64.b64encode(b"dev:x").decode()
+            ),
+        ),
+    }
+    return results
+
+
+class BearerClient(Client):
+    def __init__(self, inner: Client, token: str) -> None:
+        super().__init__(inner.router)
+        self.token = token
+
+    def __call__(self, method: str, path: str, body: bytes = b"", **headers: str) -> Response:
+        return super().__call__(method, path, body, authorization=f"Bearer {self.token}", **headers)
 
 
 def pull_cost(layers: int, reads_per_request: int = 1) -> float:
@@ -208,11 +259,11 @@ def main() -> int:
         os.environ.setdefault(name, value)
     results = run()
     width = max(map(len, results))
-    print(f"{'operation':<{width}}  dynamodb reads  dynamodb writes  s3 calls")
+    print(f"{'operation':<{width}}  dynamodb reads  dynamodb writes  s3 calls  other")
     for name, counts in results.items():
         print(
             f"{name:<{width}}  {counts['dynamodb_reads']:>14}  "
-            f"{counts['dynamodb_writes']:>15}  {counts['s3_calls']:>8}"
+            f"{counts['dynamodb_writes']:>15}  {counts['s3_calls']:>8}  {counts['other_calls']:>5}"
         )
     for layers in (3, 10):
         print(
