@@ -1,19 +1,25 @@
-"""Who a caller is: a username with a password or an access-token secret (at the token
-endpoint), or the subject of a bearer token (on registry requests, to filter the catalog)."""
+"""Who a caller is: a username with a password, an access-token secret or a presigned STS URL
+(at the token endpoint), or the subject of a bearer token (on registry requests, to filter the
+catalog)."""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from dataclasses import dataclass
 
 from ..storage.identity_ports import IdentityStore
 from .access_tokens import PAT, ROBOT, secret_matches, token_id_of
-from .model import ANONYMOUS, AccessToken, Principal
+from .aws_login import ACCOUNT as AWS_ACCOUNT
+from .aws_login import AwsLoginVerifier, access_key_of, arn_matches, is_aws_secret
+from .model import ANONYMOUS, AccessToken, Principal, Team
 from .passwords import verify_password
 from .throttle import LoginThrottle
 
 TOKEN_SUBJECT = "token:"  # the `sub` of bearer tokens issued to a robot or access token
+AWS_SUBJECT = "aws:"  # the `sub` of bearer tokens issued to an AWS login: aws:<ARN>
+AWS = "aws"  # the principal kind of an AWS login
 
 
 class LoginThrottled(Exception):
@@ -24,16 +30,19 @@ class LoginThrottled(Exception):
 class Authenticator:
     store: IdentityStore
     throttle: LoginThrottle
+    aws_login: AwsLoginVerifier | None = None  # None: AWS logins fail like a wrong password
+    service: str = ""  # the registry's service name, which an AWS login URL must be signed for
 
     def login(self, account: str, secret: str, source: str) -> Principal | None:
         """The principal these credentials prove, or None. Raises LoginThrottled."""
-        if self.throttle.blocked(account, source):
+        key = _throttle_key(account, secret)
+        if self.throttle.blocked(key, source):
             raise LoginThrottled(account)
         principal = self._check(account, secret)
         if principal is None:
-            self.throttle.failed(account, source)
+            self.throttle.failed(key, source)
         else:
-            self.throttle.succeeded(account, source)
+            self.throttle.succeeded(key, source)
         return principal
 
     def principal(self, subject: str) -> Principal:
@@ -44,6 +53,8 @@ class Authenticator:
             if token is None or not token.usable(time.time()):
                 return ANONYMOUS
             return self._token_principal(token)
+        if subject.startswith(AWS_SUBJECT):  # nothing stored: the mappings decide again
+            return self._aws_principal(subject[len(AWS_SUBJECT) :]) or ANONYMOUS
         return self._user_principal(subject)
 
     def stamp(self, subject: str) -> str:
@@ -52,14 +63,22 @@ class Authenticator:
         have none: revoking the token ends them."""
         if subject.startswith(TOKEN_SUBJECT):
             return ""
+        if subject.startswith(AWS_SUBJECT):
+            # No refresh for AWS logins: the presigned URL is the only proof. A stamp that no
+            # later call repeats makes any refresh token for one unusable.
+            return secrets.token_hex(8)
         user = self.store.user(subject)
         return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16] if user else ""
 
     def subject(self, principal: Principal) -> str:
         token_id = principal.token_id
+        if principal.kind == AWS:
+            return f"{AWS_SUBJECT}{principal.name}"
         return f"{TOKEN_SUBJECT}{token_id}" if token_id else principal.name
 
     def _check(self, account: str, secret: str) -> Principal | None:
+        if is_aws_secret(secret):
+            return self._check_aws(account, secret)
         token_id = token_id_of(secret)
         if token_id is not None:
             return self._check_token(account, token_id, secret)
@@ -75,6 +94,20 @@ class Authenticator:
         principal = self._token_principal(token)
         # The account must be the token's: its owner for a personal token, its robot name.
         return principal if account in (principal.name, robot_name(token)) else None
+
+    def _check_aws(self, account: str, secret: str) -> Principal | None:
+        if self.aws_login is None or account != AWS_ACCOUNT:
+            return None
+        identity = self.aws_login.verify(secret, self.service)
+        return self._aws_principal(identity.arn) if identity else None
+
+    def _aws_principal(self, arn: str) -> Principal | None:
+        """An IAM identity as the member of every team a mapping gives it; None if none does."""
+        wanted = {(m.org, m.team) for m in self.store.aws_mappings() if arn_matches(m.pattern, arn)}
+        teams: list[Team] = []
+        for org in sorted({org for org, _ in wanted}):
+            teams += [team for team in self.store.teams(org) if (org, team.name) in wanted]
+        return Principal(arn, AWS, teams=tuple(teams)) if teams else None
 
     def _user_principal(self, name: str) -> Principal:
         user = self.store.user(name)
@@ -103,6 +136,14 @@ class Authenticator:
             actions=token.actions,
             token_id=token.id,
         )
+
+
+def _throttle_key(account: str, secret: str) -> str:
+    """The account an attempt counts against. Every AWS login is sent as `aws`: counting them
+    all together would let anyone lock out every AWS login, so each access key counts alone."""
+    if is_aws_secret(secret):
+        return f"{AWS_ACCOUNT}:{access_key_of(secret)}"
+    return account
 
 
 def robot_name(token: AccessToken) -> str:

@@ -50,11 +50,21 @@ class AccessToken:
 
 
 @dataclass(frozen=True)
+class AwsMapping:
+    """IAM identities whose ARN matches `pattern` (fnmatch, case-sensitive; an assumed-role
+    session also matches as its role ARN) log in with AWS credentials as members of a team."""
+
+    pattern: str
+    org: str
+    team: str
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who a request acts as, once authenticated. Anonymous when `name` is empty."""
 
     name: str = ""
-    kind: str = "anonymous"  # "anonymous", "user", "robot" or "pat"
+    kind: str = "anonymous"  # "anonymous", "user", "robot", "pat" or "aws" (name: its ARN)
     admin: bool = False
     teams: tuple[Team, ...] = ()
     # A robot or access token: the namespaces and actions it is limited to.

@@ -173,7 +173,7 @@ def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
 def admin_event(args: argparse.Namespace) -> AuditEvent:
     """A permission change made with the CLI: the OS user, the verb, and what it named."""
     verb = " ".join(part for part in (args.command, getattr(args, "verb", None)) if part)
-    named = ("robot", "user", "org", "team", "name", "id", "role", "actions")
+    named = ("robot", "user", "org", "team", "name", "id", "role", "actions", "pattern")
     target = " ".join(f"{key}={getattr(args, key)}" for key in named if getattr(args, key, None))
     if getattr(args, "off", False):
         target += " off"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import admin
+from . import admin, admin_aws
 from .admin import ROLES, AdminAction, run_admin
 from .admin_storage import add_storage_arguments
 
@@ -105,6 +105,30 @@ def add_audit_parser(commands: argparse._SubParsersAction) -> None:
     audit.add_argument("--limit", type=int, default=100, help="how many events (default 100)")
     audit.add_argument("--actor", help="only this user's, robot's or OS user's events")
     audit.set_defaults(run=admin.audit_show)
+
+
+def add_aws_login_parsers(aws: argparse._SubParsersAction) -> None:
+    """`soute aws map|unmap|mappings`, beside `soute aws init` (`aws` is its subparsers)."""
+    for name, help_text, action in (
+        (
+            "map",
+            "let IAM identities matching PATTERN log in as members of a team",
+            admin_aws.aws_map,
+        ),
+        ("unmap", "remove one mapping", admin_aws.aws_unmap),
+    ):
+        verb = _verb(aws, name, help_text, action)
+        verb.add_argument(
+            "pattern",
+            help="an IAM ARN pattern (fnmatch, case-sensitive, account written out), e.g."
+            " 'arn:aws:iam::123456789012:role/ci-*'; an assumed-role session matches its role",
+        )
+        verb.add_argument("--team", required=True, help="ORG/TEAM: the team they act as")
+        verb.set_defaults(verb=name)
+    listing = _verb(
+        aws, "mappings", "list the ARN patterns and their teams", admin_aws.aws_mappings
+    )
+    listing.set_defaults(verb="list")  # run_admin audits every verb but listings
 
 
 def add_admin_parsers(commands: argparse._SubParsersAction) -> None:

@@ -3,6 +3,11 @@ in docker's config.json (`auths.HOST.auth`), where docker, podman, skopeo and `s
 
 Like `docker login` without a credential helper, the file holds the password base64-encoded:
 it is written readable by its owner only.
+
+`soute login --aws HOST` needs no password: it stores a presigned STS GetCallerIdentity URL,
+signed with the caller's AWS credentials for this registry's service name, as the password of
+the user `aws` (see chalicelib/auth/aws_login.py). STS honours such a URL for 15 minutes, so
+that is how long the stored password works; then run `soute login --aws` again.
 """
 
 from __future__ import annotations
@@ -29,17 +34,30 @@ def docker_config_path() -> Path:
     return Path(directory) / "config.json"
 
 
+def challenge(base_url: str, verify: bool = True) -> dict[str, str] | None:
+    """The Bearer challenge of `GET /v2/` (realm, service), or None for an open registry."""
+    import requests
+
+    try:
+        reply = requests.get(f"{base_url}/v2/", timeout=15, verify=verify)
+    except requests.RequestException as error:
+        raise LoginFailed(f"cannot reach {base_url}: {error}") from None
+    if reply.status_code == 200:
+        return None
+    values = dict(_PARAM.findall(reply.headers.get("WWW-Authenticate", "")))
+    if reply.status_code != 401 or "realm" not in values:
+        raise LoginFailed(f"{base_url}/v2/ answered {reply.status_code}, not a challenge")
+    return values
+
+
 def check_credentials(base_url: str, account: str, secret: str, verify: bool = True) -> bool:
     """True when the registry needs no credentials; raises LoginFailed when it refuses them."""
     import requests
 
+    values = challenge(base_url, verify)
+    if values is None:
+        return True
     try:
-        challenge = requests.get(f"{base_url}/v2/", timeout=15, verify=verify)
-        if challenge.status_code == 200:
-            return True
-        values = dict(_PARAM.findall(challenge.headers.get("WWW-Authenticate", "")))
-        if challenge.status_code != 401 or "realm" not in values:
-            raise LoginFailed(f"{base_url}/v2/ answered {challenge.status_code}, not a challenge")
         query = {"service": values.get("service", ""), "account": account}
         reply = requests.get(
             values["realm"], params=query, auth=(account, secret), timeout=15, verify=verify
@@ -71,12 +89,13 @@ def store_credentials(path: Path, host: str, account: str, secret: str) -> None:
 
 
 def run_login(args: argparse.Namespace) -> int:
-    host = args.host.split("://", 1)[-1].rstrip("/")
-    scheme = "http" if args.insecure or args.host.startswith("http://") else "https"
+    if args.aws:
+        return run_aws_login(args)
+    host, base_url = _registry(args)
     account = args.username or input("Username: ")
     try:
         secret = read_password(args.password_stdin, confirm=False, minimum=1)
-        open_registry = check_credentials(f"{scheme}://{host}", account, secret)
+        open_registry = check_credentials(base_url, account, secret)
     except (LoginFailed, AdminError) as error:
         print(f"soute login: {error}", file=sys.stderr)
         return 1
@@ -87,6 +106,66 @@ def run_login(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry(args: argparse.Namespace) -> tuple[str, str]:
+    """The host as config.json names it, and the registry's base URL."""
+    host = args.host.split("://", 1)[-1].rstrip("/")
+    scheme = "http" if args.insecure or args.host.startswith("http://") else "https"
+    return host, f"{scheme}://{host}"
+
+
+def run_aws_login(args: argparse.Namespace) -> int:
+    from ..auth.aws_login import ACCOUNT, STS_WINDOW
+
+    if not 1 <= args.expires <= STS_WINDOW:
+        print(f"soute login: --expires is between 1 and {STS_WINDOW} seconds", file=sys.stderr)
+        return 2
+    host, base_url = _registry(args)
+    try:
+        values = challenge(base_url)
+        if values is None:
+            raise LoginFailed(f"{host} does not ask for credentials: nothing to log in to")
+        secret = aws_secret(values.get("service", ""), args.region, args.expires, args.sts_endpoint)
+        check_credentials(base_url, ACCOUNT, secret)
+    except LoginFailed as error:
+        print(f"soute login: {error}", file=sys.stderr)
+        return 1
+    path = docker_config_path()
+    store_credentials(path, host, ACCOUNT, secret)
+    print(
+        f"Login Succeeded; AWS credentials for {host} in {path}, valid for {args.expires} s"
+        " (then run soute login --aws again)"
+    )
+    return 0
+
+
+def aws_secret(service: str, region: str | None, expires: int, endpoint: str | None) -> str:
+    """A presigned STS GetCallerIdentity URL for `service`, as an AWS login password."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from ..auth.aws_login import SERVICE_HEADER, encode_secret
+
+    def sign_service(request: object, **_: object) -> None:
+        # Signed, so the URL is refused by STS unless sent with this header and value: the
+        # registry sends its own service name, so a URL made for one registry fails elsewhere.
+        request.headers[SERVICE_HEADER] = service  # type: ignore[attr-defined]
+
+    try:
+        session = boto3.Session(region_name=region)
+        region = session.region_name or "us-east-1"
+        suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
+        sts = session.client(
+            "sts", region_name=region, endpoint_url=endpoint or f"https://sts.{region}{suffix}"
+        )
+        sts.meta.events.register("before-sign.sts.GetCallerIdentity", sign_service)
+        url = sts.generate_presigned_url(
+            "get_caller_identity", Params={}, ExpiresIn=expires, HttpMethod="GET"
+        )
+    except BotoCoreError as error:  # no credentials, a broken profile
+        raise LoginFailed(f"cannot sign with your AWS credentials: {error}") from None
+    return encode_secret(url)
+
+
 def add_login_parser(commands: argparse._SubParsersAction) -> None:
     login = commands.add_parser("login", help="log in to a registry (writes docker's config.json)")
     login.add_argument("host", help="the registry, e.g. registry.example.com or 127.0.0.1:5000")
@@ -95,4 +174,21 @@ def add_login_parser(commands: argparse._SubParsersAction) -> None:
         "--password-stdin", action="store_true", help="read the password or token from stdin"
     )
     login.add_argument("--insecure", action="store_true", help="plain HTTP (a local registry)")
+    login.add_argument(
+        "--aws",
+        action="store_true",
+        help="log in with your AWS credentials (user aws, a presigned STS URL as password);"
+        " docker keeps using the stored password until it expires (at most 15 minutes: STS's"
+        " limit), then run soute login --aws again",
+    )
+    login.add_argument("--region", help="--aws: the STS region (default: your AWS configuration's)")
+    login.add_argument(
+        "--expires",
+        type=int,
+        default=900,
+        help="--aws: seconds the password stays valid, at most 900 (the default)",
+    )
+    login.add_argument(
+        "--sts-endpoint", help="--aws: an STS emulator's URL (tests); default the regional STS"
+    )
     login.set_defaults(run=run_login)

@@ -8,7 +8,7 @@ import sys
 
 from ..client.cli import add_push_parser
 from ..server.backends import BackendOptions
-from .admin_parser import add_admin_parsers
+from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .login import add_login_parser
 
 
@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _storage_options(init, required=True)
     init.set_defaults(run=_aws_init)
+    add_aws_login_parsers(aws)
     return parser
 
 

@@ -9,12 +9,14 @@ Items (pk, sk):
   MEMBER_OF#<user>   <org>#<team>     the same membership, found from the user
   PUBLIC             <name>           a namespace or repository anyone may pull
   TOKENS             <id>             a robot account or personal access token (hash only)
+  AWS_MAPPINGS       <org>#<team>#<pattern>  an IAM ARN pattern whose logins join the team
 
 Names never contain '#': they follow the repository-name component grammar
-(chalicelib/auth/names.py). Multi-item changes are transactions, so a name is taken once and a
-membership exists in both directions or in neither. Removing a user takes its memberships and
-personal tokens first and the user last: a crash in between leaves a user with fewer rights,
-never rights left behind for a future user of the same name.
+(chalicelib/auth/names.py); an ARN pattern might, so it comes last in its key. Multi-item
+changes are transactions, so a name is taken once and a membership exists in both directions or
+in neither. Removing a user takes its memberships and personal tokens first and the user last:
+a crash in between leaves a user with fewer rights, never rights left behind for a future user
+of the same name.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..auth.model import AccessToken, Team, User
+from ..auth.model import AccessToken, AwsMapping, Team, User
 from .identity_ports import NameTaken, UnknownName
 
 
@@ -144,6 +146,8 @@ class DynamoIdentityStore:
             raise UnknownName(f"no team {org}/{name}")
         for item in self._query(f"MEMBERS#{org}#{name}"):
             self.remove_member(org, name, item["sk"]["S"])
+        for item in self._query("AWS_MAPPINGS", f"{org}#{name}#"):
+            self.db.delete_item(TableName=self.table, Key=_key("AWS_MAPPINGS", item["sk"]["S"]))
         self.db.delete_item(TableName=self.table, Key=_key("TEAMS", f"{org}#{name}"))
 
     def add_member(self, org: str, team: str, user: str) -> None:
@@ -247,6 +251,36 @@ class DynamoIdentityStore:
             )
         except self.db.exceptions.ConditionalCheckFailedException:
             raise UnknownName(f"no token {token_id!r}") from None
+
+    # -- AWS logins ----------------------------------------------------------------------------
+    def add_aws_mapping(self, mapping: AwsMapping) -> None:
+        team = f"{mapping.org}#{mapping.team}"
+        self._transact(
+            [
+                {"ConditionCheck": self._check("TEAMS", team, "attribute_exists(pk)")},
+                {"Put": self._put("AWS_MAPPINGS", f"{team}#{mapping.pattern}")},
+            ],
+            UnknownName(f"no team {mapping.org}/{mapping.team}"),
+        )
+
+    def remove_aws_mapping(self, mapping: AwsMapping) -> None:
+        try:
+            self.db.delete_item(
+                TableName=self.table,
+                Key=_key("AWS_MAPPINGS", f"{mapping.org}#{mapping.team}#{mapping.pattern}"),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            raise UnknownName(
+                f"no mapping of {mapping.pattern} to {mapping.org}/{mapping.team}"
+            ) from None
+
+    def aws_mappings(self) -> list[AwsMapping]:
+        mappings = []
+        for item in self._query("AWS_MAPPINGS"):
+            org, team, pattern = item["sk"]["S"].split("#", 2)
+            mappings.append(AwsMapping(pattern, org, team))
+        return sorted(mappings, key=lambda m: (m.org, m.team, m.pattern))
 
     # -- conditions ----------------------------------------------------------------------------
     def _claim(self, name: str, kind: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The `IdentityStore` port: users, organisations and their teams, public marks, and access
-tokens (robots and personal). Records are the auth layer's plain dataclasses.
+"""The `IdentityStore` port: users, organisations and their teams, public marks, access
+tokens (robots and personal), and the mappings of IAM ARN patterns to teams (AWS logins).
+Records are the auth layer's plain dataclasses.
 
 Users and organisations share one space of namespace names: a user's personal namespace is
 their name, an organisation's namespace is its name, and no two may collide.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..auth.model import AccessToken, Team, User
+from ..auth.model import AccessToken, AwsMapping, Team, User
 
 
 class NameTaken(Exception):
@@ -45,7 +46,9 @@ class IdentityStore(Protocol):
         """Creates the team or changes its role; members are kept as they are."""
         ...
 
-    def remove_team(self, org: str, name: str) -> None: ...
+    def remove_team(self, org: str, name: str) -> None:
+        """Also removes the team's members and AWS mappings."""
+        ...
 
     def add_member(self, org: str, team: str, user: str) -> None: ...
 
@@ -72,3 +75,17 @@ class IdentityStore(Protocol):
     def tokens(self, owner: str | None = None) -> list[AccessToken]: ...
 
     def revoke_token(self, token_id: str) -> None: ...
+
+    # -- AWS logins: ARN patterns mapped to teams -----------------------------------------------
+    def add_aws_mapping(self, mapping: AwsMapping) -> None:
+        """Raises UnknownName when the team does not exist; adding one twice changes nothing."""
+        ...
+
+    def remove_aws_mapping(self, mapping: AwsMapping) -> None:
+        """Raises UnknownName when there is no such mapping."""
+        ...
+
+    def aws_mappings(self) -> list[AwsMapping]:
+        """Every mapping, ordered by organisation, team and pattern (a login matches them all:
+        there are few, written by the admin)."""
+        ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..auth.model import AccessToken, Team, User
+from ..auth.model import AccessToken, AwsMapping, Team, User
 from .identity_ports import NameTaken, UnknownName
 from .sqlite_database import SqliteDatabase
 
@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS tokens (
     namespaces TEXT NOT NULL, actions TEXT NOT NULL, created_at REAL NOT NULL,
     expires_at REAL, revoked INTEGER NOT NULL, description TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tokens_by_owner ON tokens (owner);
+CREATE TABLE IF NOT EXISTS aws_mappings (
+    org TEXT NOT NULL, team TEXT NOT NULL, pattern TEXT NOT NULL,
+    PRIMARY KEY (org, team, pattern)) WITHOUT ROWID;
 """
 
 FILE = "identities.sqlite"
@@ -106,6 +109,7 @@ class SqliteIdentityStore:
             if not db.execute("DELETE FROM teams WHERE org = ? AND name = ?", (org, name)).rowcount:
                 raise UnknownName(f"no team {org}/{name}")
             db.execute("DELETE FROM team_members WHERE org = ? AND team = ?", (org, name))
+            db.execute("DELETE FROM aws_mappings WHERE org = ? AND team = ?", (org, name))
 
     def add_member(self, org: str, team: str, user: str) -> None:
         with self._write() as db:
@@ -192,6 +196,31 @@ class SqliteIdentityStore:
         with self._write() as db:
             if not db.execute("UPDATE tokens SET revoked = 1 WHERE id = ?", (token_id,)).rowcount:
                 raise UnknownName(f"no token {token_id!r}")
+
+    # -- AWS logins ----------------------------------------------------------------------------
+    def add_aws_mapping(self, mapping: AwsMapping) -> None:
+        with self._write() as db:
+            team = (mapping.org, mapping.team)
+            if not db.execute("SELECT 1 FROM teams WHERE org = ? AND name = ?", team).fetchone():
+                raise UnknownName(f"no team {mapping.org}/{mapping.team}")
+            db.execute(
+                "INSERT OR IGNORE INTO aws_mappings (org, team, pattern) VALUES (?, ?, ?)",
+                (*team, mapping.pattern),
+            )
+
+    def remove_aws_mapping(self, mapping: AwsMapping) -> None:
+        with self._write() as db:
+            if not db.execute(
+                "DELETE FROM aws_mappings WHERE org = ? AND team = ? AND pattern = ?",
+                (mapping.org, mapping.team, mapping.pattern),
+            ).rowcount:
+                raise UnknownName(
+                    f"no mapping of {mapping.pattern} to {mapping.org}/{mapping.team}"
+                )
+
+    def aws_mappings(self) -> list[AwsMapping]:
+        rows = self._rows("SELECT pattern, org, team FROM aws_mappings ORDER BY org, team, pattern")
+        return [AwsMapping(*row) for row in rows]
 
     # -- helpers -------------------------------------------------------------------------------
     @staticmethod
