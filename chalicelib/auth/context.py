@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ..storage.identity_ports import IdentityStore
 from .audit import AuditLog
 from .authenticator import Authenticator
+from .aws_login import AwsLoginVerifier
 from .keys import KeyRing, SigningKey, load_or_create_key
 from .throttle import LoginThrottle
 from .tokens import TokenService
@@ -37,32 +38,54 @@ def auth_context(
     keys: tuple[SigningKey, ...] | KeyRing,
     audit: AuditLog,
     service: str = DEFAULT_SERVICE,
+    *,
+    throttle: LoginThrottle | None = None,
+    aws_login: AwsLoginVerifier | None = None,
 ) -> AuthContext:
+    """`throttle` defaults to one in this process's memory: pass a shared one (see
+    throttle.py) when several processes serve the same identities."""
     return AuthContext(
         store=store,
         tokens=TokenService(ISSUER, service, keys),
         refresh=TokenService(ISSUER, f"{service}/refresh", keys, expires=REFRESH_EXPIRES),
-        authenticator=Authenticator(store, LoginThrottle()),
+        authenticator=Authenticator(
+            store, throttle if throttle is not None else LoginThrottle(), aws_login, service
+        ),
         audit=audit,
     )
 
 
-def embedded_auth(data_dir: str, service: str = DEFAULT_SERVICE) -> AuthContext:
-    """Identities in SQLite and the signing key in a 0600 file, both under `data_dir`."""
+def embedded_auth(
+    data_dir: str, service: str = DEFAULT_SERVICE, *, aws_login: AwsLoginVerifier | None = None
+) -> AuthContext:
+    """Identities, audit log and failed-login counts in SQLite (the counts shared by every
+    worker) and the signing key in a 0600 file, all under `data_dir`."""
     from ..storage.sqlite_audit import SqliteAuditLog
     from ..storage.sqlite_identities import FILE, SqliteIdentityStore
+    from .throttle import sqlite_throttle
 
     path = os.path.join(data_dir, FILE)
     keys = (load_or_create_key(data_dir),)
-    return auth_context(SqliteIdentityStore(path), keys, SqliteAuditLog(path), service)
+    store, audit = SqliteIdentityStore(path), SqliteAuditLog(path)
+    throttle = sqlite_throttle(path)
+    return auth_context(store, keys, audit, service, throttle=throttle, aws_login=aws_login)
 
 
 def aws_auth(
-    dynamodb: object, table: str, keys: KeyRing, service: str = DEFAULT_SERVICE
+    dynamodb: object,
+    table: str,
+    keys: KeyRing,
+    service: str = DEFAULT_SERVICE,
+    *,
+    aws_login: AwsLoginVerifier | None = None,
 ) -> AuthContext:
-    """Identities and the audit log in the registry's DynamoDB table; keys from a secret."""
+    """Identities, audit log and failed-login counts in the registry's DynamoDB table (the
+    counts shared by every Lambda instance); the signing key derived from a secret."""
     from ..storage.dynamodb_audit import DynamoAuditLog
     from ..storage.dynamodb_identities import DynamoIdentityStore
+    from .throttle import dynamodb_throttle
 
     store = DynamoIdentityStore(dynamodb, table)
-    return auth_context(store, keys, DynamoAuditLog(dynamodb, table), service)
+    audit = DynamoAuditLog(dynamodb, table)
+    throttle = dynamodb_throttle(dynamodb, table)
+    return auth_context(store, keys, audit, service, throttle=throttle, aws_login=aws_login)
