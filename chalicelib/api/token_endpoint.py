@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 from ..auth import audit
-from ..auth.authenticator import LoginThrottled
+from ..auth.authenticator import AWS, LoginThrottled
 from ..auth.context import AuthContext
 from ..auth.model import ANONYMOUS, Principal
 from ..auth.permissions import grant
@@ -70,7 +70,8 @@ def _answer(
         "issued_at": datetime.fromtimestamp(int(now), UTC).isoformat().replace("+00:00", "Z"),
         "scope": " ".join(str(scope) for scope in granted),
     }
-    if offline and not principal.anonymous:
+    # An AWS login lives as long as its IAM session proves it: no refresh token to outlive it.
+    if offline and not principal.anonymous and principal.kind != AWS:
         stamp = context.authenticator.stamp(subject)
         document["refresh_token"] = context.refresh.issue(subject, [], now, stamp)
     return Response.json(200, document, {"Cache-Control": "no-store"})
@@ -110,7 +111,9 @@ def _login(context: AuthContext, account: str, secret: str, source: str) -> Prin
     if principal is None:
         _audit(context, account, audit.LOGIN_FAILED, source)
         raise _bad_credentials("wrong user name or password")
-    _audit(context, account, audit.LOGIN, source, principal.kind)
+    # An AWS login's account is always "aws": the audit names the IAM identity instead.
+    actor = principal.name if principal.kind == AWS else account
+    _audit(context, actor, audit.LOGIN, source, principal.kind)
     return principal
 
 

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from ..client.cli import add_push_parser
-from ..server.backends import BackendOptions
+from ..server.backends import DEFAULT_SERVICE, BackendOptions, aws_login_problem
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .login import add_login_parser
 
@@ -28,14 +28,17 @@ def _backend(args: argparse.Namespace) -> BackendOptions:
         # for 4 MiB chunks. The embedded server takes chunks of any size.
         chunk_min_length=4 << 20 if args.lambda_emulation else 1 << 20,
         auth=args.auth,
+        auth_service=args.auth_service,
         signing_secret=args.signing_secret,
+        aws_login=args.aws_login,
+        sts_endpoints=tuple(args.sts_endpoint),
     )
 
 
 def _check_backend(options: BackendOptions) -> str | None:
     if options.backend == "aws" and not (options.s3_bucket and options.dynamodb_table):
         return "the aws backend (and --lambda) need --s3-bucket and --dynamodb-table"
-    return None
+    return aws_login_problem(options)
 
 
 def _check_open(host: str, options: BackendOptions) -> str | None:
@@ -166,6 +169,26 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="require logins (token auth; users with `soute user add`); without it the"
         " registry is open and only listens on a loopback address",
+    )
+    serve.add_argument(
+        "--auth-service",
+        default=DEFAULT_SERVICE,
+        help=f"the service name tokens are issued for (default {DEFAULT_SERVICE}); give each"
+        " registry its own, e.g. its domain name, to use --aws-login",
+    )
+    serve.add_argument(
+        "--aws-login",
+        action="store_true",
+        help="with --auth: accept `soute login --aws` (a signed STS GetCallerIdentity request"
+        " as the password; map IAM ARNs to teams with `soute aws map`)",
+    )
+    serve.add_argument(
+        "--sts-endpoint",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an extra STS endpoint (scheme://host:port) AWS logins may name: for emulators"
+        " only, real STS hosts are always allowed",
     )
     serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")

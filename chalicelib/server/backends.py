@@ -15,7 +15,10 @@ from ..registry.service import Registry
 from ..registry.settings import Settings
 
 if TYPE_CHECKING:
+    from ..auth.aws_login import AwsLoginVerifier
     from ..auth.context import AuthContext
+
+DEFAULT_SERVICE = "soute-registry"  # the tokens' audience unless a registry names its own
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,13 @@ class BackendOptions:
     verifier_function: str | None = None
     # Token auth (chalicelib/auth): off until enabled, so an existing set-up keeps working.
     auth: bool = False
-    auth_service: str = "soute-registry"  # the tokens' audience, named in the challenge
+    auth_service: str = DEFAULT_SERVICE  # the tokens' audience, named in the challenge
     # aws backend: the Secrets Manager secret the token signing key is derived from.
     signing_secret: str | None = None
+    # AWS-native login (chalicelib/auth/aws_login.py), with auth on; extra STS endpoints are
+    # for emulators only (scheme://host:port), real STS hosts are always allowed.
+    aws_login: bool = False
+    sts_endpoints: tuple[str, ...] = ()
 
     @property
     def signing_secret_id(self) -> str:
@@ -60,6 +67,8 @@ class BackendOptions:
             "SOUTE_AUTH": "on" if self.auth else None,
             "SOUTE_AUTH_SERVICE": self.auth_service if self.auth else None,
             "SOUTE_SIGNING_SECRET": self.signing_secret,
+            "SOUTE_AWS_LOGIN": "on" if self.aws_login else None,
+            "SOUTE_STS_ENDPOINTS": ",".join(self.sts_endpoints),
         }
         return {key: value for key, value in values.items() if value}
 
@@ -79,10 +88,16 @@ def options_from_environment(env: Mapping[str, str] | None = None) -> BackendOpt
         inline_verify_limit=int(env.get("SOUTE_INLINE_VERIFY_LIMIT", defaults.inline_verify_limit)),
         part_url_expires=int(env.get("SOUTE_PART_URL_EXPIRES", defaults.part_url_expires)),
         verifier_function=env.get("SOUTE_VERIFIER_FUNCTION") or None,
-        auth=env.get("SOUTE_AUTH", "off").strip().lower() in ("on", "true", "1"),
+        auth=_on(env.get("SOUTE_AUTH", "off")),
         auth_service=env.get("SOUTE_AUTH_SERVICE") or defaults.auth_service,
         signing_secret=env.get("SOUTE_SIGNING_SECRET") or None,
+        aws_login=_on(env.get("SOUTE_AWS_LOGIN", "off")),
+        sts_endpoints=tuple(filter(None, env.get("SOUTE_STS_ENDPOINTS", "").split(","))),
     )
+
+
+def _on(value: str) -> bool:
+    return value.strip().lower() in ("on", "true", "1")
 
 
 def default_signing_secret(table: str) -> str:
@@ -106,11 +121,37 @@ def build_auth(options: BackendOptions) -> AuthContext | None:
     """The auth context when auth is on, else None (every request allowed)."""
     if not options.auth:
         return None
+    if problem := aws_login_problem(options):
+        raise ValueError(problem)
     if options.backend == "aws":
         return aws_auth(options)
     from ..auth.context import embedded_auth
 
-    return embedded_auth(options.data_dir, options.auth_service)
+    return embedded_auth(options.data_dir, options.auth_service, aws_login=aws_login(options))
+
+
+def aws_login_problem(options: BackendOptions) -> str | None:
+    """Why AWS login cannot be on with these options, or None."""
+    if not options.aws_login:
+        return None
+    if not options.auth:
+        return "AWS login needs auth on (--auth)"
+    if options.auth_service == DEFAULT_SERVICE:
+        # The login binds each signed STS request to the service name: with the name every
+        # Soute registry shares, a registry that receives one could replay it at another.
+        return (
+            "AWS login binds each login to this registry's service name: set one of its own, "
+            "e.g. its domain name (--auth-service registry.example.com, SOUTE_AUTH_SERVICE)"
+        )
+    return None
+
+
+def aws_login(options: BackendOptions) -> AwsLoginVerifier | None:
+    if not options.aws_login:
+        return None
+    from ..auth.aws_login import AwsLoginVerifier
+
+    return AwsLoginVerifier(options.sts_endpoints)
 
 
 def aws_auth(options: BackendOptions) -> AuthContext:
@@ -125,7 +166,13 @@ def aws_auth(options: BackendOptions) -> AuthContext:
     secrets = secrets_manager_client(options.region, options.endpoint_url)
     keys = SecretsManagerKeys(secrets, options.signing_secret_id)
     keys.signing_key()  # a missing secret fails the start, not the first login
-    return context.aws_auth(dynamodb, options.dynamodb_table, keys, options.auth_service)
+    return context.aws_auth(
+        dynamodb,
+        options.dynamodb_table,
+        keys,
+        options.auth_service,
+        aws_login=aws_login(options),
+    )
 
 
 def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:

@@ -407,12 +407,14 @@ def test_an_aws_login_gets_no_usable_refresh_token(
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     reply = raw.request("POST", "/token", headers=headers, data=form)
     assert reply.status == 200
-    refresh = reply.json().get("refresh_token")
-    if refresh is not None:  # the token endpoint may issue one; it must never work
-        form = urlencode(
-            {"grant_type": "refresh_token", "refresh_token": refresh, "service": SERVICE}
-        ).encode()
-        assert raw.request("POST", "/token", headers=headers, data=form).status == 401
+    assert "refresh_token" not in reply.json()
+    # And one made for an AWS subject anyway (it would need the signing key) never works:
+    subject = "aws:arn:aws:sts::123456789012:assumed-role/ci-refresh/s"
+    refresh = world.auth.refresh.issue(subject, [], stamp=world.auth.authenticator.stamp(subject))
+    form = urlencode(
+        {"grant_type": "refresh_token", "refresh_token": refresh, "service": SERVICE}
+    ).encode()
+    assert raw.request("POST", "/token", headers=headers, data=form).status == 401
 
 
 def test_a_second_login_is_answered_from_the_cache(
@@ -444,6 +446,7 @@ def test_an_aws_login_is_audited(world: AwsWorld, monkeypatch: pytest.MonkeyPatc
     assert _token(world, secret, "repository:acme/a:pull")[0] == 200
     event = world.auth.audit.events(1)[0]
     assert (event.action, event.target) == (audit.LOGIN, "aws")
+    assert event.actor.startswith("arn:aws:") and "ci-audited" in event.actor  # the IAM identity
     assert secret not in repr(world.auth.audit.events(50))
 
 
