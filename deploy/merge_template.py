@@ -252,6 +252,12 @@ def merge_template() -> dict[str, Any]:
                             "SOUTE_VERIFIER_FUNCTION": {"Ref": "Verifier"},
                             # Ref of a secret is its ARN.
                             "SOUTE_SIGNING_SECRET": {"Ref": "TokenSigningSecret"},
+                            # A service name no other registry has, so AWS logins (bound to
+                            # it) can be on: an IAM identity logs in once mapped to a team.
+                            "SOUTE_AUTH_SERVICE": _sub(
+                                "${AWS::StackName}.${AWS::Region}.${AWS::AccountId}.soute"
+                            ),
+                            "SOUTE_AWS_LOGIN": "on",
                         }
                     }
                 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -222,6 +223,12 @@ def test_packaged_template(packaged: Path) -> None:
     assert variables["SOUTE_VERIFIER_FUNCTION"] == {"Ref": "Verifier"}
     assert variables["SOUTE_AUTH"] == "on"
     assert variables["SOUTE_SIGNING_SECRET"] == {"Ref": "TokenSigningSecret"}
+    # AWS login on, bound to a service name unique to the stack (account, region, stack name).
+    assert variables["SOUTE_AWS_LOGIN"] == "on"
+    service = variables["SOUTE_AUTH_SERVICE"]["Fn::Sub"]
+    assert {"${AWS::StackName}", "${AWS::Region}", "${AWS::AccountId}"} <= set(
+        re.findall(r"\$\{[^}]+\}", service)
+    )
     secret = resources["TokenSigningSecret"]
     assert secret["Type"] == "AWS::SecretsManager::Secret"
     assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
