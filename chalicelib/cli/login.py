@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def _registry(args: argparse.Namespace) -> tuple[str, str]:
 
 def run_aws_login(args: argparse.Namespace) -> int:
     from ..auth.aws_login import ACCOUNT, STS_WINDOW
+    from .credential_helper import HELPER, register
 
     if not 1 <= args.expires <= STS_WINDOW:
         print(f"soute login: --expires is between 1 and {STS_WINDOW} seconds", file=sys.stderr)
@@ -129,11 +131,19 @@ def run_aws_login(args: argparse.Namespace) -> int:
     except LoginFailed as error:
         print(f"soute login: {error}", file=sys.stderr)
         return 1
+    if not args.no_helper and shutil.which(f"docker-credential-{HELPER}"):
+        path = register(host, values.get("service", ""), args.region, args.sts_endpoint)
+        print(
+            f"Login Succeeded; docker-credential-{HELPER} signs a fresh AWS login for {host} on"
+            f" every use (registered in {path})"
+        )
+        return 0
     path = docker_config_path()
     store_credentials(path, host, ACCOUNT, secret)
     print(
         f"Login Succeeded; AWS credentials for {host} in {path}, valid for {args.expires} s"
-        " (then run soute login --aws again)"
+        f" (then run soute login --aws again; put docker-credential-{HELPER} on PATH to have"
+        " fresh ones on every use)"
     )
     return 0
 
@@ -177,9 +187,9 @@ def add_login_parser(commands: argparse._SubParsersAction) -> None:
     login.add_argument(
         "--aws",
         action="store_true",
-        help="log in with your AWS credentials (user aws, a presigned STS URL as password);"
-        " docker keeps using the stored password until it expires (at most 15 minutes: STS's"
-        " limit), then run soute login --aws again",
+        help="log in with your AWS credentials (user aws, a presigned STS URL as password):"
+        " through docker-credential-soute, fresh on every use, when it is on PATH; otherwise"
+        " stored, valid at most 15 minutes (STS's limit)",
     )
     login.add_argument("--region", help="--aws: the STS region (default: your AWS configuration's)")
     login.add_argument(
@@ -190,5 +200,11 @@ def add_login_parser(commands: argparse._SubParsersAction) -> None:
     )
     login.add_argument(
         "--sts-endpoint", help="--aws: an STS emulator's URL (tests); default the regional STS"
+    )
+    login.add_argument(
+        "--no-helper",
+        action="store_true",
+        help="--aws: store a password valid --expires seconds even when the credential helper"
+        " docker-credential-soute is on PATH (by default docker is told to ask it instead)",
     )
     login.set_defaults(run=run_login)

@@ -126,7 +126,8 @@ def registry(tmp_path: Path, sts: StsEmulator) -> Iterator[tuple[str, Path]]:
 
 
 def _login(monkeypatch, capsys, sts: StsEmulator, host: str, *extra: str):  # noqa: ANN001, ANN202
-    args = ("login", host, "--insecure", "--aws", "--region", "us-east-1")
+    # --no-helper: the stored password, whether or not docker-credential-soute is on PATH.
+    args = ("login", host, "--insecure", "--aws", "--no-helper", "--region", "us-east-1")
     return _run(monkeypatch, capsys, *args, "--sts-endpoint", sts.endpoint, *extra)
 
 

@@ -5,6 +5,7 @@ with a session of that role, then skopeo pushing and pulling with the docker con
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -70,10 +71,20 @@ def _role_session(sts: StsEmulator, role: str) -> dict[str, str]:
 
 
 def test_a_mapped_role_logs_in_and_skopeo_pushes_and_pulls(
-    served: tuple[RegistryServer, BackendOptions], sts: StsEmulator, tmp_path: Path
+    served: tuple[RegistryServer, BackendOptions],
+    sts: StsEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Through the credential helper: skopeo runs docker-credential-soute, which signs a fresh
+    request with the role session in its environment on every use."""
     server, storage = served
-    env = {**os.environ, **_role_session(sts, "ci-deployer"), "DOCKER_CONFIG": str(tmp_path)}
+    helper_dir = str(Path(default_soute()).parent)  # where docker-credential-soute is installed
+    for name, value in _role_session(sts, "ci-deployer").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.setenv("PATH", f"{helper_dir}{os.pathsep}{os.environ['PATH']}")
+    env = dict(os.environ)
     login = ("login", server.address, "--insecure", "--aws", "--sts-endpoint", sts.endpoint)
     refused = _soute(*login, env=env)
     assert refused.returncode == 1, refused.stderr
@@ -86,6 +97,11 @@ def test_a_mapped_role_logs_in_and_skopeo_pushes_and_pulls(
     assert mapped.returncode == 0, mapped.stderr
     logged_in = _soute(*login, env=env)
     assert logged_in.returncode == 0, logged_in.stderr
+    assert "docker-credential-soute" in logged_in.stdout
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["credHelpers"][server.address] == "soute"
+    assert server.address not in config.get("auths", {})  # nothing secret stored
+    before = len(sts.presigned_hits())
 
     authfile = str(tmp_path / "config.json")
     skopeo = Skopeo(tmp_path / "skopeo")
@@ -104,6 +120,9 @@ def test_a_mapped_role_logs_in_and_skopeo_pushes_and_pulls(
     # header: a URL minted for another registry would fail STS's signature check.
     sent = sts.presigned_hits()
     assert sent and {hit["headers"].get("x-soute-service") for hit in sent} == {SERVICE}
+    # skopeo's logins were signed afresh by the helper, not replayed from `soute login`.
+    signatures = {hit["query"]["X-Amz-Signature"] for hit in sent[before:]}
+    assert len(sent) > before and signatures
 
 
 def test_aws_login_needs_auth_and_a_service_name_of_its_own() -> None:
