@@ -83,6 +83,10 @@ class SouteServer(BaseApplication):
 def lambda_gateway(backend: BackendOptions) -> Callable[..., Any]:
     """The Chalice app of app.py behind the API Gateway emulator, configured as Lambda is:
     through its environment."""
+    # Exactly the options' settings, as a function has exactly its configuration: a SOUTE_*
+    # variable left in the shell (SOUTE_AUTH=on, say) must not change what the flags say.
+    for name in [name for name in os.environ if name.startswith("SOUTE_")]:
+        del os.environ[name]
     os.environ.update(backend.environment())
     from .gateway import make_gateway_app
 

@@ -214,21 +214,53 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+class ConfiguredFunction:
+    """The API Gateway emulator in front of app.py, with the function configured by `settings`
+    for each request. app.py is one module, like the one function it is on Lambda: when tests
+    keep several configurations alive at once (the session's lambda and lambda+auth clients),
+    each call makes sure the function's router was built from its own."""
+
+    active: ConfiguredFunction | None = None  # whose settings the function's router is from
+
+    def __init__(self, settings: Mapping[str, str]) -> None:
+        from chalicelib.server.gateway import make_gateway_app
+
+        self.settings = dict(settings)
+        self.gateway = make_gateway_app(_function().app)
+
+    def activate(self) -> None:
+        if ConfiguredFunction.active is not self:
+            _function().router.reset()  # the next request builds it from self.settings
+            _function().registry.reset()
+            ConfiguredFunction.active = self
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with environment(self.settings):
+            self.activate()
+            return list(self.gateway(environ, start_response))
+
+
+def _function() -> Any:
+    import app as lambda_function
+
+    return lambda_function
+
+
 @contextmanager
 def lambda_app(settings: Mapping[str, str]) -> Iterator[WsgiApp]:
     """app.py's Chalice app behind the API Gateway emulator, configured by the SOUTE_*
-    environment `settings` (BackendOptions.environment()), as `soute serve --lambda` serves it."""
-    import app as lambda_function
-    from chalicelib.server.gateway import make_gateway_app
-
+    environment `settings` (BackendOptions.environment()), as `soute serve --lambda` serves it.
+    The settings are also the environment for the duration, for tests that call the function's
+    objects directly."""
+    function = ConfiguredFunction(settings)
     with environment(settings):
-        lambda_function.router.reset()  # the next request builds it from this environment
-        lambda_function.registry.reset()
+        function.activate()
         try:
-            yield make_gateway_app(lambda_function.app)
+            yield function
         finally:
-            lambda_function.router.reset()
-            lambda_function.registry.reset()
+            ConfiguredFunction.active = None
+            _function().router.reset()
+            _function().registry.reset()
 
 
 Client = RouterClient | LiveClient | LambdaClient

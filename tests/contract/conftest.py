@@ -15,7 +15,13 @@ from chalicelib.auth.passwords import hash_password
 from chalicelib.server.backends import embedded_registry
 from chalicelib.storage.aws_clients import aws_clients
 from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
-from tests.contract.client import Client, LambdaClient, LiveClient, RouterClient, lambda_app
+from tests.contract.client import (
+    Client,
+    ConfiguredFunction,
+    LambdaClient,
+    LiveClient,
+    RouterClient,
+)
 from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer
 from tests.support.token_client import TokenClient
@@ -30,9 +36,10 @@ def router_client(tmp_path_factory: pytest.TempPathFactory) -> RouterClient:
 @pytest.fixture(scope="session")
 def lambda_client(moto_endpoint: str) -> Iterator[LambdaClient]:
     """The production shape: Lambda behind API Gateway, on S3 + DynamoDB (moto)."""
+    # Configured per request (ConfiguredFunction), not through the session's environment:
+    # servers the session starts later must not inherit these settings.
     settings = aws_backend(moto_endpoint, chunk_min_length=4 << 20).environment()
-    with lambda_app(settings) as app:
-        yield LambdaClient(app)
+    yield LambdaClient(ConfiguredFunction(settings))
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +61,9 @@ def auth_lambda_client(moto_endpoint: str) -> Iterator[TokenClient]:
     dynamodb = aws_clients(options.region, moto_endpoint).dynamodb
     store = DynamoIdentityStore(dynamodb, options.dynamodb_table or "")
     store.add_user(User("root", hash_password("root password"), admin=True))
-    with lambda_app(options.environment()) as app:
-        yield TokenClient(LambdaClient(app), "root", "root password")
+    yield TokenClient(
+        LambdaClient(ConfiguredFunction(options.environment())), "root", "root password"
+    )
 
 
 @pytest.fixture(params=["router", "server", "lambda", "router+auth", "lambda+auth"])
