@@ -48,6 +48,8 @@ class Authenticator:
     def principal(self, subject: str) -> Principal:
         """The principal a verified bearer token's subject names now (teams may have changed
         since; the token's own access claim still bounds what it may do)."""
+        if not subject:  # a token issued to an anonymous caller
+            return ANONYMOUS
         if subject.startswith(TOKEN_SUBJECT):
             token = self.store.token(subject[len(TOKEN_SUBJECT) :])
             if token is None or not token.usable(time.time()):

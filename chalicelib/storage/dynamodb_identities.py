@@ -43,6 +43,8 @@ class DynamoIdentityStore:
 
     # -- low-level helpers -------------------------------------------------------------------
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        if not pk or not sk:  # DynamoDB refuses empty key values; no such item can exist
+            return None
         reply = self.db.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=True)
         return reply.get("Item")
 

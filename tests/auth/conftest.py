@@ -21,14 +21,15 @@ from chalicelib.auth.audit import AuditLog
 from chalicelib.auth.context import AuthContext, embedded_auth
 from chalicelib.auth.model import MAINTAINER, OWNER, READER, Team, User
 from chalicelib.auth.passwords import hash_password
-from chalicelib.server.backends import embedded_registry
+from chalicelib.server.backends import build_auth, build_registry, embedded_registry
 from chalicelib.storage.aws_clients import aws_clients
 from chalicelib.storage.dynamodb_audit import DynamoAuditLog
 from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
 from chalicelib.storage.sqlite_audit import SqliteAuditLog
 from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
-from tests.contract.client import LiveClient, RouterClient
+from tests.contract.client import ConfiguredFunction, LambdaClient, LiveClient, RouterClient
 from tests.support.lambda_server import lambda_registry
+from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer, default_soute, running_registry
 from tests.support.token_client import TokenClient
 
@@ -43,8 +44,11 @@ class AuthWorld:
     auth: AuthContext
     robot_secret: str
     url: str | None = None  # a live `soute serve --auth` on the same data, when set
+    function: ConfiguredFunction | None = None  # the Lambda front end on the same data, when set
 
-    def raw(self) -> RouterClient | LiveClient:
+    def raw(self) -> RouterClient | LiveClient | LambdaClient:
+        if self.function is not None:
+            return LambdaClient(self.function)
         return LiveClient(self.url) if self.url else RouterClient(self.router)
 
     def as_user(self, name: str | None) -> TokenClient:
@@ -103,6 +107,18 @@ AUDIT_LOGS: dict[str, AuditLog] = {}
 
 def audit_log(server: RegistryServer) -> AuditLog:
     return AUDIT_LOGS[server.address]
+
+
+@pytest.fixture(scope="module")
+def lambda_world(moto_endpoint: str) -> AuthWorld:
+    """The same people in DynamoDB, behind the Lambda front end (API Gateway emulator) on S3 and
+    DynamoDB, the signing key from Secrets Manager: the deployed shape."""
+    options = aws_backend(moto_endpoint, auth=True)
+    auth = build_auth(options)
+    assert auth is not None
+    secret = _populate(auth)
+    function = ConfiguredFunction(options.environment())
+    return AuthWorld(Router(build_registry(options), auth), auth, secret, function=function)
 
 
 @pytest.fixture(scope="session")

@@ -26,10 +26,11 @@ EXPECTED = {
 OWN_NAMESPACE = {"rita": "rita", "mia": "mia", "olga": "olga", "robot": "acme", "otto": "other"}
 
 
-@pytest.fixture(scope="module", params=["router", "server"])
+@pytest.fixture(scope="module", params=["router", "server", "lambda"])
 def world(request: pytest.FixtureRequest) -> AuthWorld:
-    """The matrix runs through the router in process and through `soute serve --auth`."""
-    return request.getfixturevalue("router_world" if request.param == "router" else "served_world")
+    """The matrix runs through the router in process, through `soute serve --auth`, and
+    through the Lambda front end on S3 + DynamoDB (identities in DynamoDB)."""
+    return request.getfixturevalue(f"{request.param}_world")
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,14 @@ def test_users_are_added_listed_and_removed(store: IdentityStore) -> None:
         store.remove_user("alice")
 
 
+def test_empty_names_are_simply_unknown(store: IdentityStore) -> None:
+    """An anonymous token's subject is empty: DynamoDB refuses empty keys, SQLite has none."""
+    assert store.user("") is None
+    assert store.token("") is None
+    assert store.teams_of("") == []
+    assert not store.is_org("")
+
+
 def test_users_and_organisations_share_one_namespace_space(store: IdentityStore) -> None:
     store.add_user(User("alice", "h"))
     with pytest.raises(NameTaken):
