@@ -5,14 +5,17 @@ holder."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
+import requests
 
 from chalicelib.cli.main import _check_open, main
 from chalicelib.server.backends import BackendOptions, build_auth, options_from_environment
 from chalicelib.server.gunicorn_app import ServeOptions, auth_notice
 from tests.auth.conftest import audit_log
 from tests.contract.client import LiveClient, image_manifest, put_manifest
+from tests.support.lambda_server import lambda_registry
 from tests.support.server import RegistryServer
 from tests.support.token_client import TokenClient
 
@@ -72,7 +75,18 @@ def test_a_logged_in_user_pushes_and_pulls_through_the_server(auth_server: Regis
     assert ("login-failed", "127.0.0.1") in [(event.action, event.source) for event in events]
 
 
-
 def test_the_first_log_line_of_an_open_server_says_so(soute_server: RegistryServer) -> None:
     first = soute_server.log_path.read_text().splitlines()[0]
     assert "auth OFF: anyone who can reach 127.0.0.1:" in first
+
+
+def test_serve_lambda_follows_its_flags_not_the_shell(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A function has exactly its configuration: SOUTE_AUTH=on left in the shell must not turn
+    auth on behind `soute serve --lambda` when its flags say off (and the first log line says
+    off)."""
+    monkeypatch.setenv("SOUTE_AUTH", "on")
+    with lambda_registry(moto_endpoint, tmp_path) as (server, _):
+        assert requests.get(f"{server.url}/v2/", timeout=10).status_code == 200
+        assert "auth OFF" in server.log_path.read_text().splitlines()[0]
