@@ -5,6 +5,9 @@ the Router every front end shares, and the storage comes from the function's env
 (.chalice/config.json, or `soute serve --lambda`).
 """
 
+import logging
+import os
+
 from chalice import Chalice
 
 from chalicelib.server.chalice_routes import (
@@ -15,6 +18,10 @@ from chalicelib.server.chalice_routes import (
 )
 
 app = Chalice(app_name="soute")
+# Chalice names its logger after the app, `soute`, the parent of every Soute logger, and sets it
+# to ERROR: logins, refused tokens and other INFO lines would never reach CloudWatch.
+LOG_LEVEL = os.environ.get("SOUTE_LOG_LEVEL", "INFO").upper()
+app.log.setLevel(LOG_LEVEL if LOG_LEVEL in logging.getLevelNamesMapping() else "INFO")
 # Built on the first request, not at import: a cold start pays only for the imports above.
 router = Lazy(router_from_environment)
 register_routes(app, router)  # also sets app.api.binary_types

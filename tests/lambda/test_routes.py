@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import uuid
 
@@ -295,3 +296,10 @@ def test_a_blob_body_with_a_url_is_a_redirect() -> None:
     assert response.headers["Location"] == url
     assert response.headers["Docker-Content-Digest"] == DIGEST
     assert response.body == b""
+
+
+def test_soute_info_lines_reach_the_function_log() -> None:
+    """Chalice sets its app logger, `soute`, to ERROR; app.py lowers it so logins and refused
+    tokens (INFO on soute.auth) are written to CloudWatch."""
+    assert logging.getLogger("soute.auth").isEnabledFor(logging.INFO)
+    assert lambda_function.app.log.name == "soute"
