@@ -44,7 +44,9 @@ def _own_actions(principal: Principal, repository: str) -> frozenset[str]:
     namespace = namespace_of(repository)
     if principal.kind == "robot":  # its grants are its limits, applied by the caller
         return REPOSITORY_ACTIONS
-    if namespace == principal.name:  # a user's personal namespace
+    # A user's personal namespace (a personal access token acts as its user). Only users have
+    # one: an AWS login's name is an ARN, which names no namespace.
+    if principal.kind in ("user", "pat") and namespace == principal.name:
         return REPOSITORY_ACTIONS
     actions: frozenset[str] = NONE
     for team in principal.teams:

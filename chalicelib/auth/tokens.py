@@ -73,13 +73,14 @@ class TokenService:
 
     def verify(self, token: str) -> Grant:
         cached = self._verified.get(token)
-        if cached is not None:
-            return cached
-        grant, expires_at = self._verify(token)
-        self._verified.put(token, grant, expires_at)
+        # The key that signed it must still be held: a key rotated out ends its tokens here too.
+        if cached is not None and self.ring.key(cached[1]) is not None:
+            return cached[0]
+        grant, kid, expires_at = self._verify(token)
+        self._verified.put(token, grant, kid, expires_at)
         return grant
 
-    def _verify(self, token: str) -> tuple[Grant, float]:
+    def _verify(self, token: str) -> tuple[Grant, str, float]:
         import jwt
 
         try:
@@ -99,7 +100,7 @@ class TokenService:
         grant = Grant(
             str(claims["sub"]), _access(claims.get("access")), str(claims.get("stamp", ""))
         )
-        return grant, float(claims["exp"]) + CLOCK_SKEW
+        return grant, key.kid, float(claims["exp"]) + CLOCK_SKEW
 
     def _key(self, kid: Any) -> SigningKey:
         key = self.ring.key(kid) if isinstance(kid, str) else None
@@ -117,23 +118,24 @@ class VerifiedTokens:
     def __init__(self, size: int = 4096, clock: Callable[[], float] = time.time) -> None:
         self.size = size
         self.clock = clock
-        self._grants: OrderedDict[str, tuple[Grant, float]] = OrderedDict()
+        self._grants: OrderedDict[str, tuple[Grant, str, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, token: str) -> Grant | None:
+    def get(self, token: str) -> tuple[Grant, str] | None:
+        """The grant and the id of the key that signed it, while unexpired."""
         with self._lock:
             entry = self._grants.get(token)
             if entry is None:
                 return None
-            if self.clock() >= entry[1]:
+            if self.clock() >= entry[2]:
                 del self._grants[token]
                 return None
             self._grants.move_to_end(token)
-            return entry[0]
+            return entry[0], entry[1]
 
-    def put(self, token: str, grant: Grant, expires_at: float) -> None:
+    def put(self, token: str, grant: Grant, kid: str, expires_at: float) -> None:
         with self._lock:
-            self._grants[token] = (grant, expires_at)
+            self._grants[token] = (grant, kid, expires_at)
             self._grants.move_to_end(token)
             while len(self._grants) > self.size:
                 self._grants.popitem(last=False)

@@ -26,7 +26,7 @@ EXPECTED = {
 OWN_NAMESPACE = {"rita": "rita", "mia": "mia", "olga": "olga", "robot": "acme", "otto": "other"}
 
 
-@pytest.fixture(scope="module", params=["router", "server", "lambda"])
+@pytest.fixture(scope="module", params=["router", "served", "lambda"])
 def world(request: pytest.FixtureRequest) -> AuthWorld:
     """The matrix runs through the router in process, through `soute serve --auth`, and
     through the Lambda front end on S3 + DynamoDB (identities in DynamoDB)."""

@@ -45,6 +45,8 @@ def _member(name: str, role: str, org: str = "acme") -> Principal:
         (_member("otto", MAINTAINER, org="other"), "acme/app", set()),
         (_member("otto", MAINTAINER, org="other"), "acme/open", {"pull"}),
         (Principal("root", "user", admin=True), "anyone/app", ALL),
+        # Only users have a personal namespace: an AWS login named like a namespace has none.
+        (Principal("arn", "aws"), "arn/app", set()),
     ],
 )
 def test_repository_actions(principal: Principal, repository: str, expected: set[str]) -> None:

@@ -16,7 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from chalicelib.auth.keys import from_pem, generate_key, load_or_create_key
+from chalicelib.auth.keys import StaticKeys, from_pem, generate_key, load_or_create_key
 from chalicelib.auth.scopes import repository_scope
 from chalicelib.auth.tokens import Grant, TokenInvalid, TokenService, VerifiedTokens
 
@@ -170,7 +170,7 @@ def test_a_verified_token_is_not_verified_again_until_it_expires() -> None:
     calls = []
     original = service._verify
 
-    def counting(value: str) -> tuple[Grant, float]:
+    def counting(value: str) -> tuple[Grant, str, float]:
         calls.append(value)
         return original(value)
 
@@ -187,14 +187,15 @@ def test_the_cache_holds_a_bounded_number_of_tokens() -> None:
     cache = VerifiedTokens(size=3)
     grant = Grant("alice", {})
     for number in range(5):
-        cache.put(f"t{number}", grant, time.time() + 60)
-    assert [cache.get(f"t{number}") for number in range(5)] == [None, None, grant, grant, grant]
+        cache.put(f"t{number}", grant, "kid", time.time() + 60)
+    hit = (grant, "kid")
+    assert [cache.get(f"t{number}") for number in range(5)] == [None, None, hit, hit, hit]
 
 
 def test_an_expired_entry_is_never_returned() -> None:
     clock = Clock()
     cache = VerifiedTokens(clock=clock)
-    cache.put("t", Grant("alice", {}), clock.now + 5)
+    cache.put("t", Grant("alice", {}), "kid", clock.now + 5)
     assert cache.get("t") is not None
     clock.now += 5
     assert cache.get("t") is None
@@ -209,3 +210,15 @@ def test_a_changed_token_is_not_a_cache_hit() -> None:
     forged_payload = base64.urlsafe_b64encode(json.dumps(widened).encode()).rstrip(b"=").decode()
     with pytest.raises(TokenInvalid):
         SERVICE.verify(f"{header}.{forged_payload}.{signature}")
+
+
+def test_a_cached_token_is_refused_once_its_key_is_rotated_out() -> None:
+    """A warm process must not keep honouring a token whose key its ring no longer holds."""
+    old, new = generate_key(), generate_key()
+    ring = StaticKeys((old,))
+    service = TokenService("soute", "registry.test", ring)
+    token = service.issue("alice", PULL_APP)
+    assert service.verify(token).subject == "alice"  # now cached
+    object.__setattr__(ring, "keys", (new,))  # the ring reloaded: the old key is gone
+    with pytest.raises(TokenInvalid, match="unknown signing key"):
+        service.verify(token)
