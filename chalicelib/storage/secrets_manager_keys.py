@@ -26,6 +26,10 @@ CURRENT, PREVIOUS = "AWSCURRENT", "AWSPREVIOUS"
 class SigningSecretMissing(Exception):
     """The secret cannot be read; the message says which and why (never its value)."""
 
+    def __init__(self, message: str, absent: bool = False) -> None:
+        super().__init__(message)
+        self.absent = absent  # no such secret or version, as opposed to denied or unreachable
+
 
 class SecretsManagerKeys:
     def __init__(
@@ -46,46 +50,51 @@ class SecretsManagerKeys:
         self._lock = threading.Lock()
 
     def signing_key(self) -> SigningKey:
-        with self._lock:
-            if not self._keys or self.clock() - self._loaded_at >= self.refresh:
-                self._reload()
-            return self._keys[0]
+        if self._stale(self.refresh):
+            self._reload()
+        return self._keys[0]
 
     def key(self, kid: str) -> SigningKey | None:
-        with self._lock:
-            if not self._keys or self.clock() - self._loaded_at >= self.refresh:
-                self._reload()
+        if self._stale(self.refresh):
+            self._reload()
+        found = self._find(kid)
+        if found is None and self._stale(self.recheck):
+            self._reload()
             found = self._find(kid)
-            if found is None and self.clock() - self._loaded_at >= self.recheck:
-                self._reload()
-                found = self._find(kid)
-            return found
+        return found
+
+    def _stale(self, age: float) -> bool:
+        return not self._keys or self.clock() - self._loaded_at >= age
 
     def _find(self, kid: str) -> SigningKey | None:
         return next((key for key in self._keys if key.kid == kid), None)
 
     def _reload(self) -> None:
+        # Secrets Manager is asked outside the lock: a slow answer must not stall every other
+        # thread's tokens. At worst two threads read it at once; the lock keeps the swap whole.
         try:
-            current = self._version(CURRENT)
+            keys = self._read()
         except SigningSecretMissing:
-            if not self._keys:
-                raise
-            # Keep signing with what we have rather than refuse every login.
-            log.error("cannot reload the token signing secret; keeping the keys loaded before")
-            self._loaded_at = self.clock()
+            with self._lock:
+                if not self._keys:
+                    raise
+                # Keep signing with what we have rather than refuse every login.
+                log.error("cannot reload the token signing secret; keeping the keys loaded")
+                self._loaded_at = self.clock()
             return
-        keys = [current]
-        previous = self._previous()
-        if previous is not None and previous.kid != current.kid:
-            keys.append(previous)
-        self._keys = tuple(keys)
-        self._loaded_at = self.clock()
+        with self._lock:
+            self._keys = keys
+            self._loaded_at = self.clock()
 
-    def _previous(self) -> SigningKey | None:
+    def _read(self) -> tuple[SigningKey, ...]:
+        current = self._version(CURRENT)
         try:
-            return self._version(PREVIOUS)
-        except SigningSecretMissing:
-            return None  # never rotated
+            previous = self._version(PREVIOUS)
+        except SigningSecretMissing as error:
+            if not error.absent:
+                raise  # denied or unreachable: keep the keys loaded rather than drop one
+            return (current,)  # never rotated: there is no previous version
+        return (current,) if previous.kid == current.kid else (current, previous)
 
     def _version(self, stage: str) -> SigningKey:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -93,8 +102,10 @@ class SecretsManagerKeys:
         try:
             reply = self.client.get_secret_value(SecretId=self.secret_id, VersionStage=stage)
         except (BotoCoreError, ClientError) as error:
+            code = error.response["Error"]["Code"] if isinstance(error, ClientError) else ""
             raise SigningSecretMissing(
-                f"cannot read {stage} of the token signing secret {self.secret_id}: {error}"
+                f"cannot read {stage} of the token signing secret {self.secret_id}: {error}",
+                absent=code == "ResourceNotFoundException",
             ) from None
         value = reply.get("SecretString")
         secret = value.encode() if value is not None else reply.get("SecretBinary", b"")

@@ -118,3 +118,34 @@ def test_auth_on_the_aws_backend_fails_at_start_without_its_secret(moto_endpoint
     with pytest.raises(SigningSecretMissing):
         build_auth(missing)
     assert build_auth(options) is not None
+
+
+class DenyingPrevious:
+    """The moto client, except that reads of AWSPREVIOUS are denied once `deny` is set."""
+
+    def __init__(self, client: object) -> None:
+        self.client = client
+        self.deny = False
+
+    def get_secret_value(self, **arguments: str) -> dict:
+        from botocore.exceptions import ClientError
+
+        if self.deny and arguments.get("VersionStage") == "AWSPREVIOUS":
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "denied"}}
+            raise ClientError(error, "GetSecretValue")
+        return self.client.get_secret_value(**arguments)  # type: ignore[attr-defined]
+
+
+def test_a_denied_previous_version_keeps_the_keys_loaded(secrets: object, secret_id: str) -> None:
+    """Only "no previous version" means never rotated; a denied read must not drop the key
+    that still verifies the tokens signed before a rotation."""
+    old = SecretsManagerKeys(secrets, secret_id)
+    before = service(old).issue("alice", [])
+    secrets.put_secret_value(SecretId=secret_id, SecretString=SECRET.decode())  # type: ignore[attr-defined]
+    clock, client = Clock(), DenyingPrevious(secrets)
+    keys = SecretsManagerKeys(client, secret_id, clock=clock)
+    assert service(keys).verify(before).subject == "alice"
+    client.deny = True
+    clock.now += keys.refresh
+    assert keys.signing_key().kid == derive_key(SECRET).kid
+    assert keys.key(old.signing_key().kid) is not None  # still held
