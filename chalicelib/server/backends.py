@@ -52,7 +52,15 @@ class BackendOptions:
 
     def environment(self) -> dict[str, str]:
         """These options as the environment variables `options_from_environment` reads."""
-        values = {
+        return {key: value for key, value in self._variables().items() if value}
+
+    @staticmethod
+    def variable_names() -> frozenset[str]:
+        """Every variable `environment` may set."""
+        return frozenset(BackendOptions()._variables())
+
+    def _variables(self) -> dict[str, str | None]:
+        return {
             "SOUTE_BACKEND": self.backend,
             "SOUTE_DATA_DIR": self.data_dir,
             "SOUTE_S3_BUCKET": self.s3_bucket,
@@ -70,7 +78,6 @@ class BackendOptions:
             "SOUTE_AWS_LOGIN": "on" if self.aws_login else None,
             "SOUTE_STS_ENDPOINTS": ",".join(self.sts_endpoints),
         }
-        return {key: value for key, value in values.items() if value}
 
 
 def options_from_environment(env: Mapping[str, str] | None = None) -> BackendOptions:

@@ -83,10 +83,11 @@ class SouteServer(BaseApplication):
 def lambda_gateway(backend: BackendOptions) -> Callable[..., Any]:
     """The Chalice app of app.py behind the API Gateway emulator, configured as Lambda is:
     through its environment."""
-    # Exactly the options' settings, as a function has exactly its configuration: a SOUTE_*
-    # variable left in the shell (SOUTE_AUTH=on, say) must not change what the flags say.
-    for name in [name for name in os.environ if name.startswith("SOUTE_")]:
-        del os.environ[name]
+    # Exactly the options' settings, as a function has exactly its configuration: a variable
+    # left in the shell (SOUTE_AUTH=on, say) must not change what the flags say. Others, such
+    # as SOUTE_LOG_LEVEL, pass through.
+    for name in BackendOptions.variable_names():
+        os.environ.pop(name, None)
     os.environ.update(backend.environment())
     from .gateway import make_gateway_app
 
