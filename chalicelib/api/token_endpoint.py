@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from ..auth import audit
 from ..auth.authenticator import AWS, LoginThrottled
+from ..auth.aws_login import StsUnavailable
 from ..auth.context import AuthContext
 from ..auth.model import ANONYMOUS, Principal
 from ..auth.permissions import grant
@@ -98,6 +99,12 @@ def _login(context: AuthContext, account: str, secret: str, source: str) -> Prin
         _audit(context, account, audit.LOGIN_THROTTLED, source)
         raise OCIError(
             "TOOMANYREQUESTS", "too many failed logins; wait a few minutes and try again"
+        ) from None
+    except StsUnavailable:
+        raise OCIError(
+            "UNAVAILABLE",
+            "AWS STS did not answer, so the AWS login could not be checked; try again shortly",
+            headers={"Retry-After": "5"},
         ) from None
     except CounterUnavailable:
         # Closed, not open: see chalicelib/auth/throttle.py. The login may simply be retried.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..storage.identity_ports import IdentityStore
 from .access_tokens import PAT, ROBOT, secret_matches, token_id_of
 from .aws_login import ACCOUNT as AWS_ACCOUNT
-from .aws_login import AwsLoginVerifier, access_key_of, arn_matches, is_aws_secret
+from .aws_login import AwsLoginVerifier, StsUnavailable, arn_matches, is_aws_secret
 from .model import ANONYMOUS, AccessToken, Principal, Team
 from .passwords import verify_password
 from .throttle import LoginThrottle
@@ -34,15 +34,19 @@ class Authenticator:
     service: str = ""  # the registry's service name, which an AWS login URL must be signed for
 
     def login(self, account: str, secret: str, source: str) -> Principal | None:
-        """The principal these credentials prove, or None. Raises LoginThrottled."""
+        """The principal these credentials prove, or None. Raises LoginThrottled, and
+        StsUnavailable (an AWS login STS could not answer; not counted as a failure)."""
         key = _throttle_key(account, secret)
-        if self.throttle.blocked(key, source):
+        admitted_at = self.throttle.admit(key, source)  # counted as failed until proven right
+        if admitted_at is None:
             raise LoginThrottled(account)
-        principal = self._check(account, secret)
-        if principal is None:
-            self.throttle.failed(key, source)
-        else:
-            self.throttle.succeeded(key, source)
+        try:
+            principal = self._check(account, secret)
+        except StsUnavailable:
+            self.throttle.passed(key, source, admitted_at)  # no answer is no wrong answer
+            raise
+        if principal is not None:
+            self.throttle.passed(key, source, admitted_at)
         return principal
 
     def principal(self, subject: str) -> Principal:
@@ -141,11 +145,12 @@ class Authenticator:
 
 
 def _throttle_key(account: str, secret: str) -> str:
-    """The account an attempt counts against. Every AWS login is sent as `aws`: counting them
-    all together would let anyone lock out every AWS login, so each access key counts alone."""
-    if is_aws_secret(secret):
-        return f"{AWS_ACCOUNT}:{access_key_of(secret)}"
-    return account
+    """The account an attempt counts against, or "" for none. Every AWS login is sent as `aws`,
+    so counting them by account would let anyone lock out every AWS login; the access key in
+    the URL is unverified and no secret, so counting by it would let anyone lock out a key. An
+    AWS login counts against its source address only: a SigV4 signature cannot be guessed,
+    and the source's count bounds what a caller makes us ask of STS."""
+    return "" if is_aws_secret(secret) else account
 
 
 def robot_name(token: AccessToken) -> str:

@@ -23,6 +23,7 @@ import base64
 import binascii
 import fnmatch
 import hashlib
+import http.client
 import logging
 import re
 import threading
@@ -50,7 +51,8 @@ REGION = r"[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}"
 _STS_HOST = re.compile(rf"sts\.amazonaws\.com|sts\.{REGION}\.amazonaws\.com(?:\.cn)?")
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?&=%+]+")
 _DATE = "%Y%m%dT%H%M%SZ"
-_ACCESS_KEY = re.compile(r"[A-Z0-9]{16,128}")
+_SECONDS = re.compile(r"[0-9]{1,6}")
+_DATE_VALUE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _REQUIRED = {
     "Action",
     "Version",
@@ -66,6 +68,10 @@ _ARN = re.compile(r"arn:aws(?:-[a-z-]+)?:(?:iam|sts)::(\d{12}):[\x21-\x7e]{1,200
 _ASSUMED = re.compile(r"arn:([a-z-]+):sts::(\d{12}):assumed-role/([^/]+)/[^/]+")
 
 Fetch = Callable[[str, dict[str, str], float], tuple[int, bytes]]
+
+
+class StsUnavailable(Exception):
+    """STS could not be asked or did not answer (network, timeout, throttling, 5xx)."""
 
 
 @dataclass(frozen=True)
@@ -106,24 +112,14 @@ def decode_secret(secret: str) -> str | None:
         return None
 
 
-def access_key_of(secret: str) -> str:
-    """The access key id the URL claims (unverified): the throttle's per-account key, so
-    failures under one key do not lock out every AWS login. Empty when unreadable."""
-    url = decode_secret(secret)
-    if url is None:
-        return ""
-    for key, value in parse_qsl(urlsplit(url).query):
-        if key == "X-Amz-Credential":
-            access_key = value.split("/", 1)[0]
-            return access_key if _ACCESS_KEY.fullmatch(access_key) else ""
-    return ""
-
-
 def check_url(url: str, now: float, extra_endpoints: Iterable[str] = ()) -> SignedUrl | str:
     """The URL's checked parts, or why it is refused. Pure: nothing is fetched."""
     if not _URL_CHARS.fullmatch(url):
         return "characters outside the presigned URL alphabet"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced "[" of an IPv6 host
+        return "not a URL"
     origin = f"{parts.scheme}://{parts.netloc}"
     if origin not in set(extra_endpoints):
         if parts.scheme != "https":
@@ -157,8 +153,11 @@ def _check_signing(query: dict[str, str], now: float) -> str | None:
     if len(scope) != 5 or scope[3] != "sts" or scope[4] != "aws4_request":
         return "not an STS credential scope"
     expires = query["X-Amz-Expires"]
-    if not expires.isdigit() or not 1 <= int(expires) <= MAX_EXPIRES:
+    # ASCII digits only: str.isdigit() also takes "²" or "٣", which int() refuses or reads.
+    if not _SECONDS.fullmatch(expires) or not 1 <= int(expires) <= MAX_EXPIRES:
         return f"X-Amz-Expires is not between 1 and {MAX_EXPIRES}"
+    if not _DATE_VALUE.fullmatch(query["X-Amz-Date"]):
+        return "X-Amz-Date is not a date"
     try:
         signed_at, valid_until = _validity(query)
     except ValueError:
@@ -267,7 +266,8 @@ class AwsLoginVerifier:
         self._lock = threading.Lock()
 
     def verify(self, secret: str, service: str) -> AwsIdentity | None:
-        """The identity that signed the URL in `secret` for `service`, or None."""
+        """The identity that signed the URL in `secret` for `service`, or None. Raises
+        StsUnavailable."""
         now = self.clock()
         key = hashlib.sha256(f"{service}\0{secret}".encode()).hexdigest()
         if (cached := self._cached(key, now)) is not None:
@@ -283,12 +283,18 @@ class AwsLoginVerifier:
         return identity
 
     def _ask_sts(self, signed: SignedUrl, service: str) -> AwsIdentity | None:
+        """STS's answer; raises StsUnavailable when it gave none (an outage is not a wrong
+        password: the login is not counted as failed, and the client may retry)."""
         headers = {SERVICE_HEADER: service, "Accept": "application/xml"}
         try:
             status, body = self.fetch(signed.url, headers, self.timeout)
-        except (OSError, ValueError) as error:  # URLError and timeouts are OSErrors
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            # URLError and timeouts are OSErrors; IncompleteRead is an HTTPException.
             log.warning("aws login: STS could not be asked: %s", type(error).__name__)
-            return None
+            raise StsUnavailable(type(error).__name__) from None
+        if status == 429 or status >= 500:
+            log.warning("aws login: STS answered %s", status)
+            raise StsUnavailable(f"STS answered {status}")
         if status != 200:
             log.info("aws login refused by STS: status %s", status)
             return None

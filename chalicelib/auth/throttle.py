@@ -52,8 +52,36 @@ class LoginThrottle:
         for key in _keys(account, source):
             self.counter.add_failure(key, now, self.window)
 
+    def admit(self, account: str, source: str, now: float | None = None) -> float | None:
+        """Count an attempt as a failure before its secret is checked, so attempts running at
+        once (Lambda instances, workers, threads) see each other and at most `limit` get
+        through per window; then check. Returns the time it was counted at (hand it to
+        `passed` if the secret was right), or None when the account or the source is over the
+        limit (the refused attempt is then not counted). Raises CounterUnavailable."""
+        now = time.time() if now is None else now
+        keys = _keys(account, source)
+        for key in keys:
+            self.counter.add_failure(key, now, self.window)
+        if any(self.counter.failures(key, now, self.window) > self.limit for key in keys):
+            for key in keys:
+                self.counter.release(key, now, self.window)
+            return None
+        return now
+
+    def passed(self, account: str, source: str, admitted_at: float) -> None:
+        """The admitted attempt was right: it is no failure after all, and its account's
+        earlier failures are forgotten."""
+        if source:
+            try:
+                self.counter.release(f"source:{source}", admitted_at, self.window)
+            except CounterUnavailable:
+                log.error("could not release a login of source=%s", source, exc_info=True)
+        self.succeeded(account, source)
+
     def succeeded(self, account: str, source: str) -> None:
         # Only the account: a source's failures may be another account's guesses.
+        if not account:
+            return
         try:
             self.counter.clear(_account_key(account))
         except CounterUnavailable:
@@ -82,5 +110,7 @@ def _account_key(account: str) -> str:
 
 def _keys(account: str, source: str) -> tuple[str, ...]:
     # An unknown source (no address from the front end) must not become one shared bucket
-    # that a single guesser could fill to lock everyone out.
-    return (_account_key(account), f"source:{source}") if source else (_account_key(account),)
+    # that a single guesser could fill to lock everyone out; nor an empty account (an AWS
+    # login, counted by its source only).
+    keys = (_account_key(account),) if account else ()
+    return (*keys, f"source:{source}") if source else keys

@@ -66,6 +66,22 @@ class DynamoFailureCounter:
             ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(expires)}},
         )
 
+    def release(self, key: str, at: float, window: float) -> None:
+        # The bucket `add_failure` raised for `at`; the condition keeps a bucket that TTL or a
+        # clear removed meanwhile from coming back with -1.
+        try:
+            self._call(
+                self.db.update_item,
+                TableName=self.table,
+                Key={"pk": {"S": _pk(key)}, "sk": _sk(_bucket_ms(at, window))},
+                UpdateExpression="ADD failures :minus",
+                ConditionExpression="failures > :zero",
+                ExpressionAttributeValues={":minus": {"N": "-1"}, ":zero": {"N": "0"}},
+            )
+        except CounterUnavailable as error:
+            if not _condition_failed(error):
+                raise
+
     def failures(self, key: str, now: float, window: float) -> int:
         items = self._items(key, _bucket_ms(now - window, window), "failures")
         return sum(int(item["failures"]["N"]) for item in items)
@@ -105,3 +121,9 @@ class DynamoFailureCounter:
             return operation(**arguments)
         except (BotoCoreError, ClientError) as error:
             raise CounterUnavailable(f"DynamoDB: {error}") from error
+
+
+def _condition_failed(error: CounterUnavailable) -> bool:
+    cause = error.__cause__
+    response = getattr(cause, "response", None) or {}
+    return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

@@ -30,6 +30,12 @@ class MemoryFailureCounter:
         with self._lock:
             return self._recent(key, now - window)
 
+    def release(self, key: str, at: float, window: float) -> None:
+        with self._lock:
+            times = self._failures.get(key)
+            if times is not None and at in times:
+                times.remove(at)
+
     def clear(self, key: str) -> None:
         with self._lock:
             self._failures.pop(key, None)

@@ -7,7 +7,12 @@ range, so cheap), so the table holds at most one window of failures whatever the
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from .sqlite_database import SqliteDatabase
+from .throttle_ports import CounterUnavailable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS login_failures (
@@ -17,13 +22,22 @@ CREATE INDEX IF NOT EXISTS login_failures_by_expiry ON login_failures (expires_a
 """
 
 
+@contextmanager
+def _unavailable_on_error() -> Iterator[None]:
+    # "database is locked" after the busy timeout, a full disk: the throttle fails closed.
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise CounterUnavailable(f"SQLite: {error}") from error
+
+
 class SqliteFailureCounter:
     def __init__(self, path: str) -> None:
         self._database = SqliteDatabase(path, SCHEMA)
         self.path = self._database.path
 
     def add_failure(self, key: str, now: float, window: float) -> None:
-        with self._database.write() as db:
+        with _unavailable_on_error(), self._database.write() as db:
             db.execute("DELETE FROM login_failures WHERE expires_at <= ?", (now,))
             db.execute(
                 "INSERT INTO login_failures (key, at, expires_at) VALUES (?, ?, ?)",
@@ -31,10 +45,20 @@ class SqliteFailureCounter:
             )
 
     def failures(self, key: str, now: float, window: float) -> int:
-        rows = self._database.connection().execute(
-            "SELECT COUNT(*) FROM login_failures WHERE key = ? AND at > ?", (key, now - window)
-        )
-        return int(rows.fetchone()[0])
+        with _unavailable_on_error():
+            rows = self._database.connection().execute(
+                "SELECT COUNT(*) FROM login_failures WHERE key = ? AND at > ?", (key, now - window)
+            )
+            return int(rows.fetchone()[0])
+
+    def release(self, key: str, at: float, window: float) -> None:
+        with _unavailable_on_error(), self._database.write() as db:
+            db.execute(
+                "DELETE FROM login_failures WHERE rowid IN"
+                " (SELECT rowid FROM login_failures WHERE key = ? AND at = ? LIMIT 1)",
+                (key, at),
+            )
 
     def clear(self, key: str) -> None:
-        self._database.connection().execute("DELETE FROM login_failures WHERE key = ?", (key,))
+        with _unavailable_on_error():
+            self._database.connection().execute("DELETE FROM login_failures WHERE key = ?", (key,))

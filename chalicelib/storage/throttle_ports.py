@@ -28,6 +28,11 @@ class FailureCounter(Protocol):
         """How many failures of `key` fall in the `window` seconds before `now`."""
         ...
 
+    def release(self, key: str, at: float, window: float) -> None:
+        """Undo one `add_failure(key, at, window)`: an attempt counted before it was checked
+        (see LoginThrottle.admit) that turned out not to be a failure."""
+        ...
+
     def clear(self, key: str) -> None:
         """Forget every failure of `key`."""
         ...

@@ -22,6 +22,7 @@ from chalicelib.auth.authenticator import Authenticator, LoginThrottled
 from chalicelib.auth.aws_login import (
     PREFIX,
     AwsLoginVerifier,
+    StsUnavailable,
     arn_matches,
     check_url,
     decode_secret,
@@ -460,22 +461,32 @@ def _authenticator(tmp_path: Path, fetch: RecordingFetch, limit: int = 3) -> Aut
     return Authenticator(store, LoginThrottle(limit=limit), verifier, SERVICE)
 
 
-def test_failed_aws_logins_are_throttled(tmp_path: Path) -> None:
+def test_failed_aws_logins_are_throttled_by_source_only(tmp_path: Path) -> None:
+    """A SigV4 signature cannot be guessed, and the access key in the URL is unverified and no
+    secret: counting by it would let anyone lock out someone's key. The source's count bounds
+    what a caller makes us ask of STS."""
     fetch = RecordingFetch(403, b"")
     authenticator = _authenticator(tmp_path, fetch)
+    victim_key = "AKIAVICTIM0000000001"
     for _ in range(3):
-        secret = encode_secret(_presign(key="AKIAGUESSER000000001"))
+        secret = encode_secret(_presign(key=victim_key))
         assert authenticator.login("aws", secret, "10.0.0.1") is None
-    with pytest.raises(LoginThrottled):
-        authenticator.login("aws", encode_secret(_presign(key="AKIAGUESSER000000001")), "10.0.0.2")
     with pytest.raises(LoginThrottled):
         authenticator.login("aws", encode_secret(_presign(key="AKIAOTHER00000000002")), "10.0.0.1")
     assert len(fetch.calls) == 3  # a throttled attempt never reaches STS
-    # Another access key from another address is not locked out by these failures.
+    # The victim's key from its own address is not locked out by those failures.
     fetch.status, fetch.body = 200, IDENTITY_XML
-    assert authenticator.login(
-        "aws", encode_secret(_presign(key="AKIAOTHER00000000002")), "10.0.0.3"
-    )
+    assert authenticator.login("aws", encode_secret(_presign(key=victim_key)), "10.0.0.3")
+
+
+def test_sts_unavailable_is_a_503_not_a_failed_login(tmp_path: Path) -> None:
+    fetch = RecordingFetch(503, b"")
+    authenticator = _authenticator(tmp_path, fetch, limit=1)
+    for _ in range(3):  # with limit 1, a counted failure would throttle the second try
+        with pytest.raises(StsUnavailable):
+            authenticator.login("aws", encode_secret(_presign()), "10.0.0.1")
+    fetch.status, fetch.body = 200, IDENTITY_XML
+    assert authenticator.login("aws", encode_secret(_presign()), "10.0.0.1")
 
 
 def test_without_a_verifier_an_aws_secret_is_a_wrong_password(tmp_path: Path) -> None:
@@ -493,3 +504,21 @@ def test_a_verified_identity_without_a_mapping_fails(tmp_path: Path) -> None:
     assert authenticator.principal(
         "aws:arn:aws:sts::123456789012:assumed-role/intruder/x"
     ).anonymous
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[sts.amazonaws.com/?Action=GetCallerIdentity",  # urlsplit raises on it
+        "https://sts.amazonaws.com]/?Action=GetCallerIdentity",
+        _with_query(GOOD, X_Amz_Expires="²"),  # str.isdigit() says yes, int() says no
+        _with_query(GOOD, X_Amz_Expires="٣"),  # a digit int() reads
+        _with_query(GOOD, X_Amz_Date="٢٠٢٦1128T010000Z"),
+    ],
+)
+def test_crafted_urls_are_refused_not_a_500(tmp_path: Path, url: str) -> None:
+    assert isinstance(check_url(url, time.time()), str)
+    fetch = RecordingFetch()
+    authenticator = _authenticator(tmp_path, fetch)
+    assert authenticator.login("aws", encode_secret(url), "10.0.0.1") is None
+    assert fetch.calls == []

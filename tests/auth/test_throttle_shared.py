@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chalicelib.auth.authenticator import Authenticator
+from chalicelib.auth.authenticator import Authenticator, LoginThrottled
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.auth.throttle import LoginThrottle, dynamodb_throttle, sqlite_throttle
@@ -61,6 +61,15 @@ def key() -> Callable[[str], str]:
 
 
 # -- the adapters ----------------------------------------------------------------------------
+
+
+def test_a_release_undoes_one_failure(counter: FailureCounter, key: Callable[[str], str]) -> None:
+    counter.add_failure(key("alice"), T + 1, WINDOW)
+    counter.add_failure(key("alice"), T + 2, WINDOW)
+    counter.release(key("alice"), T + 2, WINDOW)
+    assert counter.failures(key("alice"), T + 3, WINDOW) == 1
+    counter.release(key("bob"), T + 2, WINDOW)  # nothing to undo: no error, no negative count
+    assert counter.failures(key("bob"), T + 3, WINDOW) == 0
 
 
 def test_failures_are_counted(counter: FailureCounter, key: Callable[[str], str]) -> None:
@@ -298,3 +307,56 @@ def test_a_served_registrys_workers_share_the_throttle(
             pool.map(lambda _: _login(embedded_auth_server.url, account, "right"), range(8))
         )
     assert retries == [429] * 8
+
+
+# -- concurrent attempts ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "dynamodb"])
+def test_concurrent_wrong_passwords_get_at_most_the_limit_checked(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Each attempt is counted before its password is checked, so attempts running at once
+    (Lambda instances, workers, threads) cannot all slip past the limit together."""
+    path = str(tmp_path / FILE)
+    store = SqliteIdentityStore(path)
+    account = f"racer-{uuid.uuid4().hex[:8]}"
+    store.add_user(User(account, hash_password("right")))
+    if backend == "sqlite":
+        throttle = sqlite_throttle(path)
+    else:
+        throttle = dynamodb_throttle(*request.getfixturevalue("dynamodb_table"))
+    authenticator = Authenticator(store, throttle)
+    checked: list[str] = []
+    check = authenticator._check
+
+    def slow_check(name: str, secret: str) -> object:
+        checked.append(secret)
+        time.sleep(0.2)  # every attempt is in flight at once
+        return check(name, secret)
+
+    authenticator._check = slow_check  # type: ignore[method-assign]
+
+    def attempt(number: int) -> str:
+        try:
+            authenticator.login(account, "wrong", f"10.1.0.{number}")
+        except LoginThrottled:
+            return "throttled"
+        return "checked"
+
+    with ThreadPoolExecutor(30) as pool:
+        outcomes = list(pool.map(attempt, range(30)))
+    assert len(checked) == outcomes.count("checked") <= throttle.limit
+    assert outcomes.count("throttled") >= 30 - throttle.limit
+
+
+def test_a_right_password_is_not_left_counted_against_its_source(tmp_path: Path) -> None:
+    """Admitted attempts count as failures until proven right: twenty good logins from one
+    address (a CI fleet behind one NAT) must not lock that address out."""
+    path = str(tmp_path / FILE)
+    store = SqliteIdentityStore(path)
+    store.add_user(User("ci", hash_password("right")))
+    authenticator = Authenticator(store, sqlite_throttle(path))
+    for _ in range(20):
+        assert authenticator.login("ci", "right", "10.2.0.1") is not None
+    assert authenticator.throttle.counter.failures("source:10.2.0.1", time.time(), 300) == 0
