@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chalicelib.server.backends import DEFAULT_SERVICE
 from chalicelib.server.gateway import GATEWAY_RESPONSES
 from chalicelib.storage.aws_setup import UPLOAD_PREFIX
 
@@ -55,6 +56,7 @@ LOG_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents
 # The API handler reads the secret its token signing key is derived from; nothing writes it.
 SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 VERIFIER_ACTIONS = ["lambda:InvokeFunction"]
+DOMAIN, HAS_DOMAIN = "RegistryDomainName", "HasRegistryDomainName"
 # Reading back a blob of any size: the longest a Lambda function may run.
 VERIFIER_TIMEOUT = 900
 
@@ -239,6 +241,15 @@ def merge_template() -> dict[str, Any]:
     resources are added; for Chalice's resources (APIHandler, ApiHandlerRole, its log group,
     RestAPI) the keys given here replace or extend Chalice's."""
     return {
+        "Parameters": {
+            DOMAIN: {
+                "Type": "String",
+                "Default": "",
+                "Description": "The host name clients use, e.g. registry.example.com: the"
+                " token service name, and with it AWS-native login. Empty: AWS login off.",
+            }
+        },
+        "Conditions": {HAS_DOMAIN: {"Fn::Not": [{"Fn::Equals": [{"Ref": DOMAIN}, ""]}]}},
         "Resources": {
             "RegistryBucket": bucket(),
             "RegistryBucketPolicy": bucket_policy(),
@@ -252,12 +263,12 @@ def merge_template() -> dict[str, Any]:
                             "SOUTE_VERIFIER_FUNCTION": {"Ref": "Verifier"},
                             # Ref of a secret is its ARN.
                             "SOUTE_SIGNING_SECRET": {"Ref": "TokenSigningSecret"},
-                            # A service name no other registry has, so AWS logins (bound to
-                            # it) can be on: an IAM identity logs in once mapped to a team.
-                            "SOUTE_AUTH_SERVICE": _sub(
-                                "${AWS::StackName}.${AWS::Region}.${AWS::AccountId}.soute"
-                            ),
-                            "SOUTE_AWS_LOGIN": "on",
+                            # The host name clients use is the service name AWS logins are
+                            # bound to (`soute login --aws` checks it): with it, AWS login on.
+                            "SOUTE_AUTH_SERVICE": {
+                                "Fn::If": [HAS_DOMAIN, {"Ref": DOMAIN}, DEFAULT_SERVICE]
+                            },
+                            "SOUTE_AWS_LOGIN": {"Fn::If": [HAS_DOMAIN, "on", "off"]},
                         }
                     }
                 }

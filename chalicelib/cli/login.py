@@ -126,13 +126,14 @@ def run_aws_login(args: argparse.Namespace) -> int:
         values = challenge(base_url)
         if values is None:
             raise LoginFailed(f"{host} does not ask for credentials: nothing to log in to")
-        secret = aws_secret(values.get("service", ""), args.region, args.expires, args.sts_endpoint)
+        service = bound_service(host, values.get("service", ""), args.service)
+        secret = aws_secret(service, args.region, args.expires, args.sts_endpoint)
         check_credentials(base_url, ACCOUNT, secret)
     except LoginFailed as error:
         print(f"soute login: {error}", file=sys.stderr)
         return 1
     if not args.no_helper and shutil.which(f"docker-credential-{HELPER}"):
-        path = register(host, values.get("service", ""), args.region, args.sts_endpoint)
+        path = register(host, service, args.region, args.sts_endpoint)
         print(
             f"Login Succeeded; docker-credential-{HELPER} signs a fresh AWS login for {host} on"
             f" every use (registered in {path})"
@@ -146,6 +147,21 @@ def run_aws_login(args: argparse.Namespace) -> int:
         " fresh ones on every use)"
     )
     return 0
+
+
+def bound_service(host: str, announced: str, chosen: str | None) -> str:
+    """The service name to sign an AWS login for. The registry names it, but a registry could
+    name another registry's: the signed request would then log in there as you. So the name
+    must be the host you typed (with or without its port), or the one you pass with --service."""
+    expected = {chosen} if chosen else {host, host.rsplit(":", 1)[0] if ":" in host else host}
+    if announced in expected:
+        return announced
+    hint = f" If you trust {host} with your AWS identity there, pass --service {announced}."
+    raise LoginFailed(
+        f"{host} names its service {announced!r}, not {' or '.join(sorted(expected))}: an AWS"
+        " login is valid wherever that name is served, so it is only signed for the registry"
+        " you named." + ("" if chosen else hint)
+    )
 
 
 def aws_secret(service: str, region: str | None, expires: int, endpoint: str | None) -> str:
@@ -200,6 +216,12 @@ def add_login_parser(commands: argparse._SubParsersAction) -> None:
     )
     login.add_argument(
         "--sts-endpoint", help="--aws: an STS emulator's URL (tests); default the regional STS"
+    )
+    login.add_argument(
+        "--service",
+        help="--aws: the service name to sign for, when the registry's is not its host name"
+        " (check it with the registry's operators: a login signed for a name is valid wherever"
+        " that name is served)",
     )
     login.add_argument(
         "--no-helper",

@@ -147,8 +147,9 @@ def aws_login_problem(options: BackendOptions) -> str | None:
         # The login binds each signed STS request to the service name: with the name every
         # Soute registry shares, a registry that receives one could replay it at another.
         return (
-            "AWS login binds each login to this registry's service name: set one of its own, "
-            "e.g. its domain name (--auth-service registry.example.com, SOUTE_AUTH_SERVICE)"
+            "AWS login binds each login to this registry's service name: set it to the host "
+            "name clients use, which `soute login --aws` checks (--auth-service "
+            "registry.example.com, SOUTE_AUTH_SERVICE)"
         )
     return None
 

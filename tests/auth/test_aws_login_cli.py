@@ -111,7 +111,8 @@ def registry(tmp_path: Path, sts: StsEmulator) -> Iterator[tuple[str, Path]]:
     """An auth-on registry with AWS login (the emulator allowed), served over HTTP."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    auth = embedded_auth(str(data_dir), aws_login=AwsLoginVerifier([sts.endpoint]))
+    # The service name is the host clients use, which `soute login --aws` insists on.
+    auth = embedded_auth(str(data_dir), "127.0.0.1", aws_login=AwsLoginVerifier([sts.endpoint]))
     auth.store.add_org("acme")
     auth.store.put_team(Team("acme", "ci", MAINTAINER))
     app = WsgiApp(Router(embedded_registry(str(data_dir)), auth))
@@ -171,3 +172,36 @@ def test_login_aws_refuses_an_expiry_sts_would_not_honour(
 ) -> None:
     status, _, err = _login(monkeypatch, capsys, sts, registry[0], "--expires", "3600")
     assert status == 2 and "900" in err
+
+
+@pytest.fixture
+def impostor(tmp_path: Path, sts: StsEmulator) -> Iterator[str]:
+    """A registry naming another registry's service, to have logins signed for it."""
+    data_dir = tmp_path / "impostor"
+    data_dir.mkdir()
+    auth = embedded_auth(str(data_dir), "registry.example.com")
+    app = WsgiApp(Router(embedded_registry(str(data_dir)), auth))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_login_aws_signs_only_for_the_host_named(
+    impostor: str,
+    sts: StsEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    before = len(sts.presigned_hits())
+    status, _, err = _login(monkeypatch, capsys, sts, impostor)
+    assert status == 1
+    assert "'registry.example.com'" in err and "--service registry.example.com" in err
+    assert not (tmp_path / "docker" / "config.json").exists()
+    assert len(sts.presigned_hits()) == before  # nothing was signed and sent

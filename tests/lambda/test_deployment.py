@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -223,12 +222,12 @@ def test_packaged_template(packaged: Path) -> None:
     assert variables["SOUTE_VERIFIER_FUNCTION"] == {"Ref": "Verifier"}
     assert variables["SOUTE_AUTH"] == "on"
     assert variables["SOUTE_SIGNING_SECRET"] == {"Ref": "TokenSigningSecret"}
-    # AWS login on, bound to a service name unique to the stack (account, region, stack name).
-    assert variables["SOUTE_AWS_LOGIN"] == "on"
-    service = variables["SOUTE_AUTH_SERVICE"]["Fn::Sub"]
-    assert {"${AWS::StackName}", "${AWS::Region}", "${AWS::AccountId}"} <= set(
-        re.findall(r"\$\{[^}]+\}", service)
-    )
+    # AWS login only with the host name clients use, which is then the service name.
+    assert variables["SOUTE_AWS_LOGIN"] == {"Fn::If": ["HasRegistryDomainName", "on", "off"]}
+    assert variables["SOUTE_AUTH_SERVICE"] == {
+        "Fn::If": ["HasRegistryDomainName", {"Ref": "RegistryDomainName"}, "soute-registry"]
+    }
+    assert template["Parameters"]["RegistryDomainName"]["Default"] == ""
     secret = resources["TokenSigningSecret"]
     assert secret["Type"] == "AWS::SecretsManager::Secret"
     assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
