@@ -15,12 +15,11 @@ keep: the AWS credentials are the caller's own); `list` prints the hosts it serv
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from .login import LoginFailed, aws_secret, docker_config_path
+from .login import LoginFailed, aws_secret, docker_config_path, write_private_json
 
 SETTINGS_FILE = "soute-aws-logins.json"
 HELPER = "soute"  # docker runs docker-credential-<HELPER>
@@ -44,22 +43,13 @@ def register(host: str, service: str, region: str | None, sts_endpoint: str | No
     """Make docker ask this helper for `host`; returns the docker config's path."""
     settings = read_settings()
     settings[host] = {"service": service, "region": region, "sts_endpoint": sts_endpoint}
-    _write_json(settings_path(), settings)
+    write_private_json(settings_path(), settings)
     path = docker_config_path()
     config = json.loads(path.read_text()) if path.exists() else {}
     config.setdefault("credHelpers", {})[host] = HELPER
     config.get("auths", {}).pop(host, None)  # a stale stored login would only mislead
-    _write_json(path, config)
+    write_private_json(path, config)
     return path
-
-
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        json.dump(document, file, indent="\t")
-    os.replace(temporary, path)
 
 
 def host_of(server_url: str) -> str:

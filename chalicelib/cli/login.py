@@ -20,6 +20,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from .admin import AdminError, read_password
 
@@ -81,11 +82,16 @@ def store_credentials(path: Path, host: str, account: str, secret: str) -> None:
     config = json.loads(path.read_text()) if path.exists() else {}
     pair = base64.b64encode(f"{account}:{secret}".encode()).decode()
     config.setdefault("auths", {})[host] = {"auth": pair}
+    write_private_json(path, config)
+
+
+def write_private_json(path: Path, document: dict[str, Any]) -> None:
+    """Replace `path` with `document`, readable by its owner only, never half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".json.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
-        json.dump(config, file, indent="\t")
+        json.dump(document, file, indent="\t")
     os.replace(temporary, path)
 
 
