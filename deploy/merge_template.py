@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chalicelib.server.backends import DEFAULT_SERVICE
+from chalicelib.auth.tokens import DEFAULT_SERVICE
 from chalicelib.server.gateway import GATEWAY_RESPONSES
 from chalicelib.storage.aws_setup import UPLOAD_PREFIX
 

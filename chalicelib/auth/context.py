@@ -12,10 +12,9 @@ from .authenticator import Authenticator
 from .aws_login import AwsLoginVerifier
 from .keys import KeyRing, SigningKey, load_or_create_key
 from .throttle import LoginThrottle
-from .tokens import TokenService
+from .tokens import DEFAULT_SERVICE, TokenService
 
 ISSUER = "soute"
-DEFAULT_SERVICE = "soute-registry"
 REFRESH_EXPIRES = 30 * 24 * 3600  # a refresh token is a long-lived credential, like a password
 
 

@@ -17,6 +17,7 @@ from .keys import KeyRing, SigningKey, StaticKeys
 from .scopes import Scope
 
 ALGORITHM = "ES256"
+DEFAULT_SERVICE = "soute-registry"  # the audience, unless a registry names its own service
 DEFAULT_EXPIRES = 300  # seconds; clients fetch a new token when theirs runs out
 CLOCK_SKEW = 10  # seconds of leeway for clocks that disagree slightly
 

@@ -6,8 +6,9 @@ import argparse
 import logging
 import sys
 
+from ..auth.tokens import DEFAULT_SERVICE
 from ..client.cli import add_push_parser
-from ..server.backends import DEFAULT_SERVICE, BackendOptions, aws_login_problem
+from ..server.backends import BackendOptions, aws_login_problem
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .login import add_login_parser
 

@@ -11,14 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..auth.tokens import DEFAULT_SERVICE
 from ..registry.service import Registry
 from ..registry.settings import Settings
 
 if TYPE_CHECKING:
     from ..auth.aws_login import AwsLoginVerifier
     from ..auth.context import AuthContext
-
-DEFAULT_SERVICE = "soute-registry"  # the tokens' audience unless a registry names its own
 
 
 @dataclass(frozen=True)
