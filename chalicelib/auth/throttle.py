@@ -8,13 +8,13 @@ memory by default, or shared by every process of the registry (SQLite in the dat
 for gunicorn workers, the DynamoDB table for Lambda instances), so spreading guesses over
 workers or instances gains nothing. Times are wall-clock: processes share no monotonic clock.
 
-When a shared counter fails (CounterUnavailable), `blocked` and `failed` let the error through
-and the login fails for that one request (fail closed). Failing open would hand unlimited
-guesses to anyone who can make the counter fail, e.g. by flooding the table until DynamoDB
-throttles it; and on the aws backend the passwords are in the same table, so a login could
-rarely succeed then anyway. Nothing is locked out beyond the request: the next one asks again.
-Only `succeeded` logs and carries on: the password was right, and failures it could not clear
-expire with the window.
+When a shared counter fails (CounterUnavailable), `admit` (and `blocked`, `failed`) let the
+error through and the login fails for that one request (fail closed). Failing open would hand
+unlimited guesses to anyone who can make the counter fail, e.g. by flooding the table until
+DynamoDB throttles it; and on the aws backend the passwords are in the same table, so a login
+could rarely succeed then anyway. Nothing is locked out beyond the request: the next one asks
+again. Only `passed` and `succeeded` log and carry on: the password was right, and failures
+they could not clear or release expire with the window.
 """
 
 from __future__ import annotations
@@ -40,11 +40,7 @@ class LoginThrottle:
     def blocked(self, account: str, source: str, now: float | None = None) -> bool:
         """True when the account or the source has `limit` failures in the window.
         Raises CounterUnavailable."""
-        now = time.time() if now is None else now
-        return any(
-            self.counter.failures(key, now, self.window) >= self.limit
-            for key in _keys(account, source)
-        )
+        return self._reached(account, source, self.limit, now)
 
     def failed(self, account: str, source: str, now: float | None = None) -> None:
         """Count one failure for the account and the source. Raises CounterUnavailable."""
@@ -59,11 +55,10 @@ class LoginThrottle:
         `passed` if the secret was right), or None when the account or the source is over the
         limit (the refused attempt is then not counted). Raises CounterUnavailable."""
         now = time.time() if now is None else now
-        keys = _keys(account, source)
-        for key in keys:
-            self.counter.add_failure(key, now, self.window)
-        if any(self.counter.failures(key, now, self.window) > self.limit for key in keys):
-            for key in keys:
+        self.failed(account, source, now)
+        # This attempt is among the counted ones: refused only beyond `limit`.
+        if self._reached(account, source, self.limit + 1, now):
+            for key in _keys(account, source):
                 self.counter.release(key, now, self.window)
             return None
         return now
@@ -73,7 +68,7 @@ class LoginThrottle:
         earlier failures are forgotten."""
         if source:
             try:
-                self.counter.release(f"source:{source}", admitted_at, self.window)
+                self.counter.release(_source_key(source), admitted_at, self.window)
             except CounterUnavailable:
                 log.error("could not release a login of source=%s", source, exc_info=True)
         self.succeeded(account, source)
@@ -86,6 +81,12 @@ class LoginThrottle:
             self.counter.clear(_account_key(account))
         except CounterUnavailable:
             log.error("could not clear the failed logins of account=%s", account, exc_info=True)
+
+    def _reached(self, account: str, source: str, limit: int, now: float | None) -> bool:
+        now = time.time() if now is None else now
+        return any(
+            self.counter.failures(key, now, self.window) >= limit for key in _keys(account, source)
+        )
 
 
 def sqlite_throttle(path: str) -> LoginThrottle:
@@ -108,9 +109,13 @@ def _account_key(account: str) -> str:
     return f"account:{account}"
 
 
+def _source_key(source: str) -> str:
+    return f"source:{source}"
+
+
 def _keys(account: str, source: str) -> tuple[str, ...]:
     # An unknown source (no address from the front end) must not become one shared bucket
     # that a single guesser could fill to lock everyone out; nor an empty account (an AWS
     # login, counted by its source only).
     keys = (_account_key(account),) if account else ()
-    return (*keys, f"source:{source}") if source else keys
+    return (*keys, _source_key(source)) if source else keys
