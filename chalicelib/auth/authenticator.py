@@ -13,7 +13,7 @@ from ..storage.identity_ports import IdentityStore
 from .access_tokens import PAT, ROBOT, secret_matches, token_id_of
 from .aws_login import ACCOUNT as AWS_ACCOUNT
 from .aws_login import AwsLoginVerifier, StsUnavailable, arn_matches, is_aws_secret
-from .model import ANONYMOUS, AccessToken, Principal, Team
+from .model import ANONYMOUS, AccessToken, Principal, Team, User
 from .passwords import verify_password
 from .throttle import LoginThrottle
 
@@ -89,9 +89,10 @@ class Authenticator:
         if token_id is not None:
             return self._check_token(account, token_id, secret)
         user = self.store.user(account)
-        if not verify_password(secret, user.password_hash if user else None):
+        # An unknown account costs the same scrypt work as a known one (verify_password).
+        if not verify_password(secret, user.password_hash if user else None) or user is None:
             return None
-        return self._user_principal(account)
+        return self._principal_of(user)
 
     def _check_token(self, account: str, token_id: str, secret: str) -> Principal | None:
         token = self.store.token(token_id)
@@ -117,9 +118,10 @@ class Authenticator:
 
     def _user_principal(self, name: str) -> Principal:
         user = self.store.user(name)
-        if user is None:
-            return ANONYMOUS
-        return Principal(name, "user", user.admin, tuple(self.store.teams_of(name)))
+        return self._principal_of(user) if user is not None else ANONYMOUS
+
+    def _principal_of(self, user: User) -> Principal:
+        return Principal(user.name, "user", user.admin, tuple(self.store.teams_of(user.name)))
 
     def _token_principal(self, token: AccessToken) -> Principal:
         if token.kind == ROBOT:
