@@ -3,11 +3,12 @@ records the paths it was asked for: proof of which requests were made, and which
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.threaded import serving
 
 
 @dataclass
@@ -32,13 +33,6 @@ def recording_server(status: int, location: str = "") -> Iterator[Recorder]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as address:
+        recorder.url = f"http://{address}"
         yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

@@ -11,7 +11,6 @@ header is signed and sent".
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,10 +18,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import create_backend_app
-from werkzeug.serving import make_server
 
 from tests.support.moto import FAKE_CREDENTIALS
-from tests.support.server import free_port
+from tests.support.threaded import serving_wsgi
 
 
 @dataclass
@@ -34,13 +32,13 @@ class StsEmulator:
         return [hit for hit in self.hits if "X-Amz-Signature" in hit["query"]]
 
 
-def _shim(app: Callable[..., Any], emulator: StsEmulator) -> Callable[..., Any]:
+def _shim(app: Callable[..., Any], hits: list[dict[str, Any]]) -> Callable[..., Any]:
     def call(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         headers = {
             k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k[:5] == "HTTP_"
         }
-        emulator.hits.append({"query": query, "headers": headers})
+        hits.append({"query": query, "headers": headers})
         if "HTTP_AUTHORIZATION" not in environ and "X-Amz-Credential" in query:
             credential = query["X-Amz-Credential"]
             environ["HTTP_AUTHORIZATION"] = (
@@ -57,15 +55,6 @@ def sts_emulator() -> Iterator[StsEmulator]:
 
     for name, value in FAKE_CREDENTIALS.items():
         os.environ.setdefault(name, value)
-    port = free_port()
-    emulator = StsEmulator(f"http://127.0.0.1:{port}")
-    server = make_server(
-        "127.0.0.1", port, _shim(create_backend_app("sts"), emulator), threaded=True
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield emulator
-    finally:
-        server.shutdown()
-        thread.join(5)
+    hits: list[dict[str, Any]] = []
+    with serving_wsgi(_shim(create_backend_app("sts"), hits)) as address:
+        yield StsEmulator(f"http://{address}", hits)

@@ -8,13 +8,11 @@ import io
 import json
 import os
 import stat
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
 from chalicelib.api.router import Router
 from chalicelib.auth.audit import AuditEvent
@@ -29,6 +27,7 @@ from chalicelib.storage.sqlite_audit import SqliteAuditLog
 from chalicelib.storage.sqlite_identities import FILE
 from tests.auth.sts_emulator import StsEmulator, sts_emulator
 from tests.support.moto import aws_backend
+from tests.support.threaded import serving_wsgi
 
 CI = "arn:aws:iam::123456789012:role/ci-*"
 MOTO_USER = "arn:aws:sts::123456789012:user/moto"  # who moto says the fake credentials are
@@ -115,15 +114,8 @@ def registry(tmp_path: Path, sts: StsEmulator) -> Iterator[tuple[str, Path]]:
     auth = embedded_auth(str(data_dir), "127.0.0.1", aws_login=AwsLoginVerifier([sts.endpoint]))
     auth.store.add_org("acme")
     auth.store.put_team(Team("acme", "ci", MAINTAINER))
-    app = WsgiApp(Router(embedded_registry(str(data_dir)), auth))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_port}", data_dir
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving_wsgi(WsgiApp(Router(embedded_registry(str(data_dir)), auth))) as address:
+        yield address, data_dir
 
 
 def _login(monkeypatch, capsys, sts: StsEmulator, host: str, *extra: str):  # noqa: ANN001, ANN202
@@ -180,15 +172,8 @@ def impostor(tmp_path: Path, sts: StsEmulator) -> Iterator[str]:
     data_dir = tmp_path / "impostor"
     data_dir.mkdir()
     auth = embedded_auth(str(data_dir), "registry.example.com")
-    app = WsgiApp(Router(embedded_registry(str(data_dir)), auth))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving_wsgi(WsgiApp(Router(embedded_registry(str(data_dir)), auth))) as address:
+        yield address
 
 
 def test_login_aws_signs_only_for_the_host_named(

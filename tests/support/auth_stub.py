@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from .threaded import serving
 
 USER, SECRET, TOKEN = "user", "secret", "token-123"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{SECRET}".encode()).decode()
@@ -67,12 +68,6 @@ def _handler(stub: AuthStub) -> type[BaseHTTPRequestHandler]:
 def auth_stub(scheme: str) -> Iterator[AuthStub]:
     """Run the stub (`scheme` "bearer" or "basic") on a free loopback port."""
     stub = AuthStub(scheme)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
-    stub.address = f"127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))) as address:
+        stub.address = address
         yield stub
-    finally:
-        server.shutdown()
-        server.server_close()
