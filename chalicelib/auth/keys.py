@@ -115,19 +115,9 @@ def derive_key(secret: bytes) -> SigningKey:
 
 
 def load_or_create_key(data_dir: str) -> SigningKey:
-    """The embedded backend's key, created on first use readable by its owner only (0600).
-    O_EXCL makes two processes starting at once agree on one key."""
+    """The embedded backend's key, created on first use readable by its owner only (0600);
+    processes starting at once agree on one key."""
+    from ..storage.secret_files import read_or_create
+
     path = os.path.join(data_dir, KEY_FILE)
-    os.makedirs(data_dir, exist_ok=True)
-    if not os.path.exists(path):
-        key = generate_key()
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process won the race; read its key below
-        else:
-            with os.fdopen(fd, "wb") as file:
-                file.write(key.private_pem)
-            return key
-    with open(path, "rb") as file:
-        return from_pem(file.read())
+    return from_pem(read_or_create(path, lambda: generate_key().private_pem))

@@ -222,3 +222,13 @@ def test_a_cached_token_is_refused_once_its_key_is_rotated_out() -> None:
     object.__setattr__(ring, "keys", (new,))  # the ring reloaded: the old key is gone
     with pytest.raises(TokenInvalid, match="unknown signing key"):
         service.verify(token)
+
+
+def test_processes_starting_at_once_agree_on_one_embedded_key(tmp_path: Path) -> None:
+    """Never a half-written key read by a process that lost the race to create it."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(4) as pool:
+        kids = {key.kid for key in pool.map(load_or_create_key, [str(tmp_path)] * 8)}
+    assert len(kids) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["token-signing-key.pem"]  # no temporaries
