@@ -16,15 +16,13 @@ import argparse
 import base64
 import json
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..client.challenge import parse_challenge
 from .admin import AdminError, read_password
-
-_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 class LoginFailed(Exception):
@@ -46,7 +44,8 @@ def challenge(base_url: str, verify: bool = True) -> dict[str, str] | None:
         raise LoginFailed(f"cannot reach {base_url}: {error}") from None
     if reply.status_code == 200:
         return None
-    values = dict(_PARAM.findall(reply.headers.get("WWW-Authenticate", "")))
+    parsed = parse_challenge(reply.headers.get("WWW-Authenticate", ""))
+    values = parsed.params if parsed else {}
     if reply.status_code != 401 or "realm" not in values:
         raise LoginFailed(f"{base_url}/v2/ answered {reply.status_code}, not a challenge")
     return values
@@ -54,21 +53,26 @@ def challenge(base_url: str, verify: bool = True) -> dict[str, str] | None:
 
 def check_credentials(base_url: str, account: str, secret: str, verify: bool = True) -> bool:
     """True when the registry needs no credentials; raises LoginFailed when it refuses them."""
-    import requests
-
     values = challenge(base_url, verify)
     if values is None:
         return True
+    ask_for_token(values, account, secret, verify)
+    return False
+
+
+def ask_for_token(values: dict[str, str], account: str, secret: str, verify: bool = True) -> None:
+    """Log in at the realm of challenge `values`; raises LoginFailed when refused."""
+    import requests
+
     try:
         query = {"service": values.get("service", ""), "account": account}
         reply = requests.get(
             values["realm"], params=query, auth=(account, secret), timeout=15, verify=verify
         )
     except requests.RequestException as error:
-        raise LoginFailed(f"cannot reach {base_url}: {error}") from None
+        raise LoginFailed(f"cannot reach {values['realm']}: {error}") from None
     if reply.status_code != 200:
         raise LoginFailed(_reason(reply))
-    return False
 
 
 def _reason(reply: object) -> str:
@@ -134,7 +138,7 @@ def run_aws_login(args: argparse.Namespace) -> int:
             raise LoginFailed(f"{host} does not ask for credentials: nothing to log in to")
         service = bound_service(host, values.get("service", ""), args.service)
         secret = aws_secret(service, args.region, args.expires, args.sts_endpoint)
-        check_credentials(base_url, ACCOUNT, secret)
+        ask_for_token(values, ACCOUNT, secret)
     except LoginFailed as error:
         print(f"soute login: {error}", file=sys.stderr)
         return 1
