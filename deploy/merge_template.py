@@ -77,26 +77,18 @@ def policy(bucket_arn: Any, objects_arn: Any, table_arn: Any, logs_arn: Any) -> 
     }  # fmt: skip
 
 
-def with_verifier(document: dict[str, Any], verifier_arn: Any) -> dict[str, Any]:
-    """`document` plus the right to invoke the verifier function, and no other."""
-    statement = {
-        "Sid": "InvokeVerifier",
-        "Effect": "Allow",
-        "Action": VERIFIER_ACTIONS,
-        "Resource": verifier_arn,
-    }
-    return {**document, "Statement": [*document["Statement"], statement]}
-
-
-def with_secret(document: dict[str, Any], secret_arn: Any) -> dict[str, Any]:
-    """`document` plus reading the token signing secret, and no other secret."""
-    statement = {
-        "Sid": "TokenSigningSecret",
-        "Effect": "Allow",
-        "Action": SECRET_ACTIONS,
-        "Resource": secret_arn,
-    }
-    return {**document, "Statement": [*document["Statement"], statement]}
+def with_handler_rights(
+    document: dict[str, Any], verifier_arn: Any, secret_arn: Any
+) -> dict[str, Any]:
+    """`document` plus what only the API handler needs: invoking the verifier function and
+    reading the token signing secret, that function and that secret and no other."""
+    extra = [
+        {"Sid": "InvokeVerifier", "Effect": "Allow", "Action": VERIFIER_ACTIONS,
+         "Resource": verifier_arn},
+        {"Sid": "TokenSigningSecret", "Effect": "Allow", "Action": SECRET_ACTIONS,
+         "Resource": secret_arn},
+    ]  # fmt: skip
+    return {**document, "Statement": [*document["Statement"], *extra]}
 
 
 def stage_policy(bucket: str, table: str, verifier: str, secret: str) -> dict[str, Any]:
@@ -110,9 +102,7 @@ def stage_policy(bucket: str, table: str, verifier: str, secret: str) -> dict[st
     )
     # Secrets Manager appends a dash and six random characters to a secret's name in its ARN.
     secret_arn = f"arn:aws:secretsmanager:*:*:secret:{secret}-??????"
-    return with_secret(
-        with_verifier(storage, f"arn:aws:lambda:*:*:function:{verifier}"), secret_arn
-    )
+    return with_handler_rights(storage, f"arn:aws:lambda:*:*:function:{verifier}", secret_arn)
 
 
 def _sub(text: str) -> dict[str, str]:
@@ -296,10 +286,9 @@ def merge_template() -> dict[str, Any]:
                     "Policies": [
                         {
                             "PolicyName": "ApiHandlerRolePolicy",
-                            "PolicyDocument": with_secret(
-                                with_verifier(
-                                    packaged_policy(), {"Fn::GetAtt": ["Verifier", "Arn"]}
-                                ),
+                            "PolicyDocument": with_handler_rights(
+                                packaged_policy(),
+                                {"Fn::GetAtt": ["Verifier", "Arn"]},
                                 {"Ref": "TokenSigningSecret"},
                             ),
                         }
