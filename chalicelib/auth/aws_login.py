@@ -135,14 +135,16 @@ def check_url(url: str, now: float, extra_endpoints: Iterable[str] = ()) -> Sign
     query = dict(pairs)
     if len(query) != len(pairs) or not _REQUIRED <= query.keys() <= _REQUIRED | _OPTIONAL:
         return "not exactly the GetCallerIdentity and signing parameters"
-    return _check_signing(query, now) or SignedUrl(
-        f"{origin}/?{parts.query}",
-        query["X-Amz-Credential"].split("/", 1)[0],
-        *_validity(query),
-    )
+    if problem := _check_signing(query):
+        return problem
+    validity = _validity(query, now)
+    if isinstance(validity, str):
+        return validity
+    access_key = query["X-Amz-Credential"].split("/", 1)[0]
+    return SignedUrl(f"{origin}/?{parts.query}", access_key, *validity)
 
 
-def _check_signing(query: dict[str, str], now: float) -> str | None:
+def _check_signing(query: dict[str, str]) -> str | None:
     if query["Action"] != "GetCallerIdentity" or query["Version"] != "2011-06-15":
         return "not GetCallerIdentity of version 2011-06-15"
     if query["X-Amz-Algorithm"] != "AWS4-HMAC-SHA256":
@@ -156,23 +158,23 @@ def _check_signing(query: dict[str, str], now: float) -> str | None:
     # ASCII digits only: str.isdigit() also takes "²" or "٣", which int() refuses or reads.
     if not _SECONDS.fullmatch(expires) or not 1 <= int(expires) <= MAX_EXPIRES:
         return f"X-Amz-Expires is not between 1 and {MAX_EXPIRES}"
+    return None
+
+
+def _validity(query: dict[str, str], now: float) -> tuple[float, float] | str:
+    """When the URL was signed and until when STS accepts it, or why it is refused."""
     if not _DATE_VALUE.fullmatch(query["X-Amz-Date"]):
         return "X-Amz-Date is not a date"
     try:
-        signed_at, valid_until = _validity(query)
+        signed_at = datetime.strptime(query["X-Amz-Date"], _DATE).replace(tzinfo=UTC).timestamp()
     except ValueError:
         return "X-Amz-Date is not a date"
+    valid_until = signed_at + min(int(query["X-Amz-Expires"]), STS_WINDOW)
     if signed_at > now + CLOCK_SKEW:
         return "X-Amz-Date is in the future"
     if now >= valid_until:
         return "expired"
-    return None
-
-
-def _validity(query: dict[str, str]) -> tuple[float, float]:
-    signed_at = datetime.strptime(query["X-Amz-Date"], _DATE).replace(tzinfo=UTC).timestamp()
-    lifetime = min(int(query["X-Amz-Expires"]), STS_WINDOW)
-    return signed_at, signed_at + lifetime
+    return signed_at, valid_until
 
 
 def parse_identity(body: bytes) -> AwsIdentity | None:
