@@ -47,7 +47,8 @@ class AuthorisedDispatch:
         if handler is listings.catalog:
             principal = self.gate.principal(caller)
             return visible_catalog(self.registry, request, self.gate.pull_check(principal))
-        if handler is uploads.start_upload:
+        # Only a mount depends on the caller: a plain upload start needs no principal lookup.
+        if handler is uploads.start_upload and request.arg("mount") is not None:
             principal = self.gate.principal(caller)
             may_pull = self.gate.pull_check(principal)
             name = params["name"]
