@@ -127,6 +127,10 @@ class FilesystemBlobStore:
             if source not in paths:
                 os.unlink(source)
             raise DigestMismatch(actual)
+        return self._place(source, digest)
+
+    def _place(self, source: str, digest: Digest) -> str:
+        """Rename the verified file `source` to the blob's path; return its storage key."""
         target = self.blob_path(str(digest))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.replace(source, target)
@@ -141,13 +145,17 @@ class FilesystemBlobStore:
             if hasher is None:
                 hasher = _hash_file(paths[0], algorithm)
             return paths[0], Digest(algorithm, hasher.hexdigest())
+        os.makedirs(self._upload_dir(upload_id), exist_ok=True)
+        return self._join(upload_id, paths, algorithm)
+
+    def _join(self, upload_id: str, paths: list[str], algorithm: str) -> tuple[str, Digest]:
+        """Concatenate `paths` into a new file of the upload while hashing: one pass."""
         joined = os.path.join(self._upload_dir(upload_id), f"joined-{secrets.token_hex(4)}")
-        os.makedirs(os.path.dirname(joined), exist_ok=True)
         hasher = hashlib.new(algorithm)
         with open(joined, "wb") as out:
             for path in paths:
-                with open(path, "rb") as chunk:
-                    while block := chunk.read(COPY_BLOCK):
+                with open(path, "rb") as source:
+                    while block := source.read(COPY_BLOCK):
                         hasher.update(block)
                         out.write(block)
         return joined, Digest(algorithm, hasher.hexdigest())
@@ -234,22 +242,11 @@ class FilesystemBlobStore:
     def verify_parts(self, upload_id: str, state: dict[str, Any], digest: Digest) -> str:
         directory = self._parts_dir(upload_id)
         paths = [os.path.join(directory, name) for name in state.get("files", [])]
-        joined = os.path.join(self._upload_dir(upload_id), f"joined-{secrets.token_hex(4)}")
-        hasher = hashlib.new(digest.algorithm)
-        with open(joined, "wb") as out:
-            for path in paths:
-                with open(path, "rb") as part:
-                    while block := part.read(COPY_BLOCK):
-                        hasher.update(block)
-                        out.write(block)
-        actual = Digest(digest.algorithm, hasher.hexdigest())
+        joined, actual = self._join(upload_id, paths, digest.algorithm)
         if actual != digest:
             os.unlink(joined)
             raise DigestMismatch(actual)
-        target = self.blob_path(str(digest))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        os.replace(joined, target)
-        return os.path.relpath(target, self.root)
+        return self._place(joined, digest)
 
     # -- blobs -----------------------------------------------------------------------------
     def body(self, blob: BlobRecord, offset: int, length: int) -> BlobBody:
