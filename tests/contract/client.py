@@ -53,6 +53,20 @@ class Reply:
         return self.json()["errors"][0]["code"]
 
 
+def _in_process(
+    path: str, params: dict[str, str] | None, data: bytes | Iterable[bytes]
+) -> tuple[str, str, bytes, bool]:
+    """A request as an in-process front end receives it: the path, the query string (the
+    path's own, then `params`), the body's bytes, and whether it came in chunks (an iterable
+    rather than bytes, so without a Content-Length)."""
+    split = urlsplit(path)
+    query = split.query
+    if params:
+        query += ("&" if query else "") + urlencode(params)
+    chunked = not isinstance(data, bytes)
+    return split.path, query, b"".join(data) if chunked else data, chunked
+
+
 class RouterClient:
     """Calls the router directly, as every front end does."""
 
@@ -70,19 +84,14 @@ class RouterClient:
         headers: dict[str, str] | None = None,
         data: bytes | Iterable[bytes] = b"",
     ) -> Reply:
-        split = urlsplit(path)
-        query = parse_qs(split.query, keep_blank_values=True)
-        for key, value in (params or {}).items():
-            query.setdefault(key, []).append(value)
-        chunked = not isinstance(data, bytes)
-        body = b"".join(data) if chunked else data
+        path, query, body, chunked = _in_process(path, params, data)
         lowered = {k.lower(): v for k, v in (headers or {}).items()}
         if not chunked:
             lowered.setdefault("content-length", str(len(body)))
         request = Request(
             method=method,
-            path=split.path,
-            query=query,
+            path=path,
+            query=parse_qs(query, keep_blank_values=True),
             headers=lowered,
             body=io.BytesIO(body),
             content_length=None if chunked else len(body),
@@ -142,13 +151,8 @@ class LambdaClient:
         headers: dict[str, str] | None = None,
         data: bytes | Iterable[bytes] = b"",
     ) -> Reply:
-        split = urlsplit(path)
-        query = split.query
-        if params:
-            query += ("&" if query else "") + urlencode(params)
-        chunked = not isinstance(data, bytes)
-        body = b"".join(data) if chunked else data
-        environ = wsgi_environ(method, split.path, query, body)
+        path, query, body, chunked = _in_process(path, params, data)
+        environ = wsgi_environ(method, path, query, body)
         for name, value in (headers or {}).items():
             key = name.upper().replace("-", "_")
             environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
