@@ -3,7 +3,6 @@ completed push is intact and nothing partial or dangling is visible."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -18,14 +17,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.images import OCI_MANIFEST, sha256_digest
 from tests.support.server import RegistryServer, running_registry
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ROUNDS = 3
-
-
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -54,7 +49,7 @@ class Pusher(threading.Thread):
                 return  # the server is gone
 
     def _blob(self, repo: str, data: bytes) -> str:
-        digest, base = _digest(data), f"{self.url}/v2/{repo}/blobs/uploads/"
+        digest, base = sha256_digest(data), f"{self.url}/v2/{repo}/blobs/uploads/"
         style = self.rng.choice(["monolithic", "patch", "chunks"])
         if style == "monolithic":
             reply = self.session.post(base, params={"digest": digest}, data=data, timeout=10)
@@ -83,7 +78,11 @@ class Pusher(threading.Thread):
         for data in (config, *layers):
             pushed.blobs[self._blob(repo, data)] = len(data)
         descriptors = [
-            {"mediaType": "application/octet-stream", "digest": _digest(layer), "size": len(layer)}
+            {
+                "mediaType": "application/octet-stream",
+                "digest": sha256_digest(layer),
+                "size": len(layer),
+            }
             for layer in layers
         ]
         manifest = json.dumps(
@@ -92,7 +91,7 @@ class Pusher(threading.Thread):
                 "mediaType": OCI_MANIFEST,
                 "config": {
                     "mediaType": "application/vnd.oci.image.config.v1+json",
-                    "digest": _digest(config),
+                    "digest": sha256_digest(config),
                     "size": len(config),
                 },
                 "layers": descriptors,
@@ -123,12 +122,12 @@ def _check_completed(url: str, pushes: list[Pushed]) -> None:
         for digest, size in pushed.blobs.items():
             blob = session.get(f"{url}/v2/{pushed.repo}/blobs/{digest}", timeout=30)
             assert blob.status_code == 200
-            assert len(blob.content) == size and _digest(blob.content) == digest
+            assert len(blob.content) == size and sha256_digest(blob.content) == digest
 
 
 def _check_nothing_partial_or_dangling(data_dir: Path) -> None:
     for path in (data_dir / "blobs" / "sha256").glob("*/*"):
-        assert _digest(path.read_bytes()) == f"sha256:{path.name}", f"partial blob {path}"
+        assert sha256_digest(path.read_bytes()) == f"sha256:{path.name}", f"partial blob {path}"
     db = sqlite3.connect(data_dir / "metadata.sqlite")
     for (digest,) in db.execute("SELECT DISTINCT digest FROM repo_blobs"):
         hexpart = digest.split(":")[1]

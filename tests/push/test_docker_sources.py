@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import tarfile
@@ -116,7 +115,7 @@ def test_docker_soute_push_as_a_cli_plugin(
     pushed = docker_engine.docker("soute", "push", "--quiet", "soute-test/plugin:v1", dest)
     digest = pushed.stdout.strip()
     raw = skopeo.inspect_raw(f"docker://{dest}")
-    assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest
+    assert sha256_digest(raw) == digest
     docker_engine.docker("rmi", "soute-test/plugin:v1")
     _pull_back(docker_engine, dest, image)
 
