@@ -27,6 +27,7 @@ from chalicelib.storage.dynamodb_audit import DynamoAuditLog
 from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
 from chalicelib.storage.sqlite_audit import SqliteAuditLog
 from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
+from tests.auth.soute_main import run_soute
 from tests.contract.client import ConfiguredFunction, LambdaClient, LiveClient, RouterClient
 from tests.support.lambda_server import lambda_registry
 from tests.support.moto import aws_backend
@@ -91,9 +92,9 @@ def world(router_world: AuthWorld) -> AuthWorld:
 @pytest.fixture(scope="module")
 def served_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthWorld]:
     """The same people, behind a real `soute serve --auth` sharing the data directory."""
+    workdir: Path = tmp_path_factory.mktemp("served-world")
     soute = shlex.quote(default_soute())
     template = f"{soute} serve --auth --host {{host}} --port {{port}} --data-dir {{data_dir}}"
-    workdir: Path = tmp_path_factory.mktemp("served-world")
     with running_registry(workdir, template, ready_status=401) as server:
         auth = embedded_auth(str(server.data_dir))
         secret = _populate(auth)
@@ -124,9 +125,9 @@ def lambda_world(moto_endpoint: str) -> AuthWorld:
 @pytest.fixture(scope="session")
 def embedded_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """`soute serve --auth` with one user, dev (password "pw"), added through its data dir."""
+    workdir: Path = tmp_path_factory.mktemp("auth-server")
     soute = shlex.quote(default_soute())
     template = f"{soute} serve --auth --host {{host}} --port {{port}} --data-dir {{data_dir}}"
-    workdir: Path = tmp_path_factory.mktemp("auth-server")
     with running_registry(workdir, template, ready_status=401) as server:
         SqliteIdentityStore(str(server.data_dir / FILE)).add_user(User("dev", hash_password("pw")))
         AUDIT_LOGS[server.address] = SqliteAuditLog(str(server.data_dir / FILE))
@@ -152,3 +153,14 @@ def auth_server(request: pytest.FixtureRequest) -> RegistryServer:
     """Each real-client test runs against `soute serve --auth` and `soute serve --lambda
     --auth`, both with the user dev."""
     return request.getfixturevalue(f"{request.param}_auth_server")
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
+    """`soute` in process on the data directory `tmp_path`: `run(*args, stdin="")` gives its
+    status, output and error output."""
+
+    def call(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        return run_soute(monkeypatch, capsys, *args, "--data-dir", str(tmp_path), stdin=stdin)
+
+    return call

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
@@ -12,26 +11,8 @@ import pytest
 
 from chalicelib.auth.passwords import verify_password
 from chalicelib.cli.admin import open_store
-from chalicelib.cli.main import main
-from tests.support.moto import aws_backend
+from tests.auth.soute_main import aws_storage_args, run_soute
 from tests.support.server import RegistryServer
-
-
-def _run(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, stdin: str = ""
-) -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    status = main(list(args))
-    out = capsys.readouterr()
-    return status, out.out, out.err
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
-    def call(*args: str, stdin: str = "") -> tuple[int, str, str]:
-        return _run(monkeypatch, capsys, *args, "--data-dir", str(tmp_path), stdin=stdin)
-
-    return call
 
 
 def test_users_are_added_with_a_hashed_password(run, tmp_path: Path) -> None:  # noqa: ANN001
@@ -110,46 +91,29 @@ def test_login_writes_docker_config(
     (tmp_path / "docker").mkdir()
     (tmp_path / "docker" / "config.json").write_text(json.dumps({"credsStore": "", "x": 1}))
     host = auth_server.address
-    status, out, _ = _run(
-        monkeypatch,
-        capsys,
-        "login",
-        host,
-        "--insecure",
-        "-u",
-        "dev",
-        "--password-stdin",
-        stdin="pw\n",
-    )
+
+    def login(password: str) -> tuple[int, str, str]:
+        args = ("login", host, "--insecure", "-u", "dev", "--password-stdin")
+        return run_soute(monkeypatch, capsys, *args, stdin=f"{password}\n")
+
+    status, out, _ = login("pw")
     assert status == 0, out
     config_path = tmp_path / "docker" / "config.json"
     config = json.loads(config_path.read_text())
     assert config["x"] == 1
     assert config["auths"][host] == {"auth": "ZGV2OnB3"}  # dev:pw
     assert stat.S_IMODE(os.stat(config_path).st_mode) == 0o600
-    status, _, err = _run(
-        monkeypatch,
-        capsys,
-        "login",
-        host,
-        "--insecure",
-        "-u",
-        "dev",
-        "--password-stdin",
-        stdin="wrong\n",
-    )
+    status, _, err = login("wrong")
     assert status == 1 and "wrong user name or password" in err
 
 
 def test_the_admin_verbs_work_on_the_aws_backend(
     moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    options = aws_backend(moto_endpoint)
-    aws = ["--backend", "aws", "--dynamodb-table", options.dynamodb_table or ""]
-    aws += ["--endpoint-url", moto_endpoint, "--region", options.region or ""]
+    aws = aws_storage_args(moto_endpoint)
 
     def call(*args: str, stdin: str = "") -> tuple[int, str, str]:
-        return _run(monkeypatch, capsys, *args, *aws, stdin=stdin)
+        return run_soute(monkeypatch, capsys, *args, *aws, stdin=stdin)
 
     assert call("user", "add", "alice", "--password-stdin", stdin="wonderland\n")[0] == 0
     assert call("org", "add", "acme")[0] == 0
@@ -162,5 +126,5 @@ def test_the_admin_verbs_work_on_the_aws_backend(
     lines = out.strip().splitlines()
     assert status == 0 and len(lines) == 5
     assert "token create user=alice actions=pull cli" in lines[0]
-    status, _, err = _run(monkeypatch, capsys, "user", "list", "--backend", "aws")
+    status, _, err = run_soute(monkeypatch, capsys, "user", "list", "--backend", "aws")
     assert status == 1 and "--dynamodb-table" in err

@@ -4,7 +4,6 @@ registry served over HTTP from this process (auth with AWS login on) and the STS
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import stat
@@ -20,34 +19,16 @@ from chalicelib.auth.aws_login import AwsLoginVerifier, decode_secret
 from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import MAINTAINER, Team
 from chalicelib.cli.admin import open_store
-from chalicelib.cli.main import main
 from chalicelib.server.backends import embedded_registry
 from chalicelib.server.wsgi import WsgiApp
 from chalicelib.storage.sqlite_audit import SqliteAuditLog
 from chalicelib.storage.sqlite_identities import FILE
+from tests.auth.soute_main import aws_storage_args, run_soute
 from tests.auth.sts_emulator import StsEmulator, sts_emulator
-from tests.support.moto import aws_backend
 from tests.support.threaded import serving_wsgi
 
 CI = "arn:aws:iam::123456789012:role/ci-*"
 MOTO_USER = "arn:aws:sts::123456789012:user/moto"  # who moto says the fake credentials are
-
-
-def _run(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    status = main(list(args))
-    out = capsys.readouterr()
-    return status, out.out, out.err
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
-    def call(*args: str) -> tuple[int, str, str]:
-        return _run(monkeypatch, capsys, *args, "--data-dir", str(tmp_path))
-
-    return call
 
 
 def test_map_unmap_and_list(run, tmp_path: Path) -> None:  # noqa: ANN001
@@ -83,12 +64,10 @@ def test_map_refuses_a_wildcard_account_an_unknown_team_and_a_bad_team(run) -> N
 def test_the_mapping_verbs_work_on_the_aws_backend(
     moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    options = aws_backend(moto_endpoint)
-    aws = ["--backend", "aws", "--dynamodb-table", options.dynamodb_table or ""]
-    aws += ["--endpoint-url", moto_endpoint, "--region", options.region or ""]
+    aws = aws_storage_args(moto_endpoint)
 
     def call(*args: str) -> tuple[int, str, str]:
-        return _run(monkeypatch, capsys, *args, *aws)
+        return run_soute(monkeypatch, capsys, *args, *aws)
 
     assert call("org", "add", "acme")[0] == 0
     assert call("team", "add", "acme", "ci", "--role", "reader")[0] == 0
@@ -121,7 +100,7 @@ def registry(tmp_path: Path, sts: StsEmulator) -> Iterator[tuple[str, Path]]:
 def _login(monkeypatch, capsys, sts: StsEmulator, host: str, *extra: str):  # noqa: ANN001, ANN202
     # --no-helper: the stored password, whether or not docker-credential-soute is on PATH.
     args = ("login", host, "--insecure", "--aws", "--no-helper", "--region", "us-east-1")
-    return _run(monkeypatch, capsys, *args, "--sts-endpoint", sts.endpoint, *extra)
+    return run_soute(monkeypatch, capsys, *args, "--sts-endpoint", sts.endpoint, *extra)
 
 
 def test_login_aws_writes_docker_config(
@@ -138,7 +117,7 @@ def test_login_aws_writes_docker_config(
     assert status == 1 and "wrong user name or password" in err  # not mapped yet
     assert not config_path.exists()
     run = ("aws", "map", MOTO_USER, "--team", "acme/ci", "--data-dir", str(data_dir))
-    assert _run(monkeypatch, capsys, *run)[0] == 0
+    assert run_soute(monkeypatch, capsys, *run)[0] == 0
     status, out, err = _login(monkeypatch, capsys, sts, host)
     assert status == 0, err
     assert "Login Succeeded" in out and "soute login --aws again" in out
