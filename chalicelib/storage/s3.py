@@ -178,10 +178,7 @@ class S3BlobStore:
         if not state.get("assembled"):
             self._assemble(state)
         if saved is None and size:
-            actual = self._hash_object(state["key"], digest.algorithm)
-            if actual != digest:
-                self.s3.delete_object(Bucket=self.bucket, Key=state["key"])
-                raise DigestMismatch(actual)
+            self._check_object(state["key"], digest)
         return state["key"]
 
     def _assemble(self, state: dict[str, Any]) -> None:
@@ -214,12 +211,17 @@ class S3BlobStore:
         if tail:
             self.s3.delete_object(Bucket=self.bucket, Key=tail)
 
-    def _hash_object(self, key: str, algorithm: str) -> Digest:
-        hasher = hashlib.new(algorithm)
+    def _check_object(self, key: str, digest: Digest) -> None:
+        """Read the object back and hash it; if it is not `digest`, delete it and raise
+        DigestMismatch."""
+        hasher = hashlib.new(digest.algorithm)
         stream = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
         for block in iter(lambda: stream.read(8 * MiB), b""):
             hasher.update(block)
-        return Digest(algorithm, hasher.hexdigest())
+        actual = Digest(digest.algorithm, hasher.hexdigest())
+        if actual != digest:
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+            raise DigestMismatch(actual)
 
     def discard(self, upload_id: str, state: dict[str, Any]) -> None:
         self._delete_stale(state)
@@ -306,10 +308,7 @@ class S3BlobStore:
         return {**state, "assembled": True}
 
     def verify_parts(self, upload_id: str, state: dict[str, Any], digest: Digest) -> str:
-        actual = self._hash_object(state["key"], digest.algorithm)
-        if actual != digest:
-            self.s3.delete_object(Bucket=self.bucket, Key=state["key"])
-            raise DigestMismatch(actual)
+        self._check_object(state["key"], digest)
         return state["key"]
 
     # -- blobs -----------------------------------------------------------------------------
