@@ -32,11 +32,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
 from .chalice_routes import MAX_DEPTH, RESERVED_COMPONENTS
+from .wsgi import status_line
 
 log = logging.getLogger("soute.gateway")
 
@@ -297,7 +297,7 @@ class Gateway:
             log.exception("the gateway failed on %s", environ.get("PATH_INFO"))
             status, headers, body = _gateway_response(Refused("DEFAULT_5XX", 500))
         headers.append(("x-amzn-RequestId", request_id))
-        start_response(_status_line(status), headers)
+        start_response(status_line(status), headers)
         return [b"" if environ["REQUEST_METHOD"].upper() == "HEAD" else body]
 
     def _serve(self, environ: dict[str, Any], request_id: str) -> HttpResponse:
@@ -575,10 +575,3 @@ def _media_match(media: str, pattern: str) -> bool:
     if pattern.endswith("/*"):
         return media.split("/")[0] == pattern[:-2]
     return media == pattern
-
-
-def _status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Unknown"

@@ -62,7 +62,8 @@ def to_request(environ: dict[str, Any]) -> Request:
     )
 
 
-def _status_line(status: int) -> str:
+def status_line(status: int) -> str:
+    """The status line of a WSGI start_response: `404 Not Found`."""
     try:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:
@@ -93,5 +94,5 @@ class WsgiApp:
             response = error_response(error)
         else:
             response = self.router.handle(request)
-        start_response(_status_line(response.status), list(response.headers.items()))
+        start_response(status_line(response.status), list(response.headers.items()))
         return _body(environ, response.body)
