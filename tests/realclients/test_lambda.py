@@ -4,7 +4,6 @@ the API Gateway emulator) on S3 + DynamoDB served by moto."""
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,25 +14,11 @@ from chalicelib.server.backends import BackendOptions
 from tests.support.clients import Skopeo
 from tests.support.engines import DockerEngine
 from tests.support.images import MiB, assert_same_blobs, build_image
+from tests.support.lambda_server import serve_template
 from tests.support.moto import aws_backend
-from tests.support.server import RegistryServer, default_soute, running_registry
+from tests.support.server import RegistryServer, running_registry
 
 pytestmark = [pytest.mark.realclient, pytest.mark.timeout(300)]
-
-
-def _template(storage: BackendOptions, *mode: str) -> str:
-    options = [
-        "--s3-bucket",
-        storage.s3_bucket,
-        "--dynamodb-table",
-        storage.dynamodb_table,
-        "--endpoint-url",
-        storage.endpoint_url,
-        "--region",
-        storage.region,
-    ]
-    arguments = shlex.join([*mode, *options])  # type: ignore[list-item]
-    return f"{shlex.quote(default_soute())} serve --host {{host}} --port {{port}} {arguments}"
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +30,9 @@ def storage(moto_endpoint: str) -> BackendOptions:
 def lambda_server(
     storage: BackendOptions, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RegistryServer]:
-    with running_registry(tmp_path_factory.mktemp("lambda"), _template(storage, "--lambda")) as s:
-        yield s
+    template = serve_template(storage, "--lambda")
+    with running_registry(tmp_path_factory.mktemp("lambda"), template) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +40,7 @@ def direct_server(
     storage: BackendOptions, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RegistryServer]:
     """The same storage behind the ordinary server, which takes layers of any size."""
-    template = _template(storage, "--backend", "aws")
+    template = serve_template(storage, "--backend", "aws")
     with running_registry(tmp_path_factory.mktemp("direct"), template) as server:
         yield server
 
