@@ -125,7 +125,16 @@ def _init_layout(layout: Path) -> None:
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
 
 
-def _write_index_json(layout: Path, manifests: list[dict[str, object]]) -> None:
+def _write_index_json(layout: Path, media_type: str, digest: str, size: int, tag: str) -> None:
+    """Write the layout's index.json: one entry, `digest` (`size` bytes) tagged `tag`."""
+    manifests = [
+        {
+            "mediaType": media_type,
+            "digest": digest,
+            "size": size,
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }
+    ]
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
     (layout / "index.json").write_bytes(canonical_json(index))
 
@@ -217,17 +226,7 @@ def build_image(
     manifest, digest, config, layers, diff_ids = _write_image(
         layout, layer_sizes, os_name, architecture
     )
-    _write_index_json(
-        layout,
-        [
-            {
-                "mediaType": OCI_MANIFEST,
-                "digest": digest,
-                "size": len(manifest),
-                "annotations": {"org.opencontainers.image.ref.name": tag},
-            }
-        ],
-    )
+    _write_index_json(layout, OCI_MANIFEST, digest, len(manifest), tag)
     return OciImage(
         layout=layout,
         tag=tag,
@@ -281,17 +280,7 @@ def build_index(
         )
     index = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
     index_digest = _write_blob(layout, index)
-    _write_index_json(
-        layout,
-        [
-            {
-                "mediaType": OCI_INDEX,
-                "digest": index_digest,
-                "size": len(index),
-                "annotations": {"org.opencontainers.image.ref.name": tag},
-            }
-        ],
-    )
+    _write_index_json(layout, OCI_INDEX, index_digest, len(index), tag)
     return OciIndexImage(
         layout=layout, tag=tag, index=index, index_digest=index_digest, children=children
     )
