@@ -86,7 +86,7 @@ def add_push_parser(commands: argparse._SubParsersAction) -> None:
 def _push(args: argparse.Namespace, dest: Destination, spool: Path) -> str:
     # Imported here: `soute serve` should not load requests and rich.
     from .progress import Bars, Silent, wants_bars
-    from .push import Pusher, PushOptions
+    from .push import Pusher, PushOptions, mount_sources
     from .resume_state import ResumeState
     from .session import RegistrySession
     from .sources.select import open_source
@@ -101,12 +101,11 @@ def _push(args: argparse.Namespace, dest: Destination, spool: Path) -> str:
         dest_host=dest.host,
     )
     try:
-        sources = [*args.mount_from, *([image.mount_from] if image.mount_from else [])]
+        options = PushOptions(args.parallel, tuple(args.mount_from), direct=not args.no_direct)
         scopes = [f"repository:{dest.repository}:pull,push"]
-        scopes += [f"repository:{s}:pull" for s in sources]
+        scopes += [f"repository:{s}:pull" for s in mount_sources(options, image)]
         session = RegistrySession(dest.host, args.insecure, scopes, args.parallel * 2 + 2)
         session.ping()
-        options = PushOptions(args.parallel, tuple(args.mount_from), direct=not args.no_direct)
         bars = wants_bars(args.quiet)
         with Bars() if bars else nullcontext(Silent()) as tracker:
             return Pusher(session, dest, options, ResumeState(), tracker).push(image)

@@ -29,6 +29,11 @@ class PushOptions:
     direct: bool = True  # use the extension when the registry has it
 
 
+def mount_sources(options: PushOptions, image: Image) -> list[str]:
+    """The repositories blobs are mounted from: --mount-from's, then the source's own."""
+    return [*options.mount_from, *([image.mount_from] if image.mount_from else [])]
+
+
 class Pusher:
     """Pushes one image to one destination."""
 
@@ -51,7 +56,7 @@ class Pusher:
 
     def push(self, image: Image) -> str:
         """Push everything; returns the digest of the tagged manifest."""
-        sources = [*self.options.mount_from, *([image.mount_from] if image.mount_from else [])]
+        sources = mount_sources(self.options, image)
         blobs = list({b.digest: b for m in image.manifests for b in m.blobs}.values())
         pool = ThreadPoolExecutor(max_workers=self.options.parallel)
         try:
