@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +30,13 @@ from tests.auth.soute_main import run_soute
 from tests.contract.client import ConfiguredFunction, LambdaClient, LiveClient, RouterClient
 from tests.support.lambda_server import lambda_registry
 from tests.support.moto import aws_backend
-from tests.support.server import RegistryServer, default_soute, running_registry
+from tests.support.server import RegistryServer, default_template, running_registry
 from tests.support.token_client import TokenClient
 
 PASSWORD = "correct horse battery staple"
 PEOPLE = {"olga": ("acme", OWNER), "mia": ("acme", MAINTAINER), "rita": ("acme", READER)}
 PEOPLE_ELSEWHERE = {"otto": ("other", MAINTAINER)}
+SERVE_AUTH = f"{default_template()} --auth"  # `soute serve --auth` on a data directory
 
 
 @dataclass
@@ -93,9 +93,7 @@ def world(router_world: AuthWorld) -> AuthWorld:
 def served_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthWorld]:
     """The same people, behind a real `soute serve --auth` sharing the data directory."""
     workdir: Path = tmp_path_factory.mktemp("served-world")
-    soute = shlex.quote(default_soute())
-    template = f"{soute} serve --auth --host {{host}} --port {{port}} --data-dir {{data_dir}}"
-    with running_registry(workdir, template, ready_status=401) as server:
+    with running_registry(workdir, SERVE_AUTH, ready_status=401) as server:
         auth = embedded_auth(str(server.data_dir))
         secret = _populate(auth)
         router = Router(embedded_registry(str(server.data_dir)), auth)
@@ -126,9 +124,7 @@ def lambda_world(moto_endpoint: str) -> AuthWorld:
 def embedded_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """`soute serve --auth` with one user, dev (password "pw"), added through its data dir."""
     workdir: Path = tmp_path_factory.mktemp("auth-server")
-    soute = shlex.quote(default_soute())
-    template = f"{soute} serve --auth --host {{host}} --port {{port}} --data-dir {{data_dir}}"
-    with running_registry(workdir, template, ready_status=401) as server:
+    with running_registry(workdir, SERVE_AUTH, ready_status=401) as server:
         SqliteIdentityStore(str(server.data_dir / FILE)).add_user(User("dev", hash_password("pw")))
         AUDIT_LOGS[server.address] = SqliteAuditLog(str(server.data_dir / FILE))
         yield server

@@ -10,7 +10,7 @@ import requests
 
 from tests.support.moto import aws_backend
 from tests.support.procs import find_tool
-from tests.support.server import default_soute, running_registry
+from tests.support.server import default_soute, default_template, running_registry
 
 
 def _soute(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -46,10 +46,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 def test_serve_https(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
-    template = (
-        f"{default_soute()} serve --host {{host}} --port {{port}} --data-dir {{data_dir}}"
-        f" --tls-cert {cert} --tls-key {key}"
-    )
+    template = f"{default_template()} --tls-cert {cert} --tls-key {key}"
     # running_registry waits on plain HTTP; wait for the TLS port ourselves instead.
     with running_registry(tmp_path, template, expect_https=True) as server:
         reply = requests.get(f"https://{server.address}/v2/", verify=str(cert), timeout=10)
