@@ -27,6 +27,7 @@ from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
 from chalicelib.storage.sqlite_audit import SqliteAuditLog
 from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
 from tests.auth.soute_main import run_soute
+from tests.auth.sts_emulator import StsEmulator, sts_emulator
 from tests.contract.client import ConfiguredFunction, LambdaClient, LiveClient, RouterClient
 from tests.support.lambda_server import lambda_registry
 from tests.support.moto import aws_backend
@@ -160,3 +161,10 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
         return run_soute(monkeypatch, capsys, *args, "--data-dir", str(tmp_path), stdin=stdin)
 
     return call
+
+
+@pytest.fixture(scope="module")
+def sts() -> Iterator[StsEmulator]:
+    """The STS emulator (tests/auth/sts_emulator.py), one per test module."""
+    with sts_emulator() as emulator:
+        yield emulator

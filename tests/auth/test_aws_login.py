@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +37,7 @@ from chalicelib.auth.throttle import LoginThrottle
 from chalicelib.cli.login import aws_secret
 from chalicelib.server.backends import embedded_registry
 from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
-from tests.auth.sts_emulator import StsEmulator, sts_emulator
+from tests.auth.sts_emulator import StsEmulator
 from tests.contract.client import RouterClient, image_manifest, push_blob, put_manifest
 from tests.support.token_client import TokenClient
 
@@ -269,12 +268,6 @@ class AwsWorld:
 
     def client(self, secret: str) -> TokenClient:
         return TokenClient(RouterClient(self.router), "aws", secret)
-
-
-@pytest.fixture(scope="module")
-def sts() -> Iterator[StsEmulator]:
-    with sts_emulator() as emulator:
-        yield emulator
 
 
 def _world(data_dir: Path, sts: StsEmulator, **verifier: object) -> AwsWorld:

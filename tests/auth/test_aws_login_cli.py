@@ -24,7 +24,7 @@ from chalicelib.server.wsgi import WsgiApp
 from chalicelib.storage.sqlite_audit import SqliteAuditLog
 from chalicelib.storage.sqlite_identities import FILE
 from tests.auth.soute_main import aws_storage_args, run_soute
-from tests.auth.sts_emulator import StsEmulator, sts_emulator
+from tests.auth.sts_emulator import StsEmulator
 from tests.support.threaded import serving_wsgi
 
 CI = "arn:aws:iam::123456789012:role/ci-*"
@@ -78,12 +78,6 @@ def test_the_mapping_verbs_work_on_the_aws_backend(
 
 
 # -- soute login --aws ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def sts() -> Iterator[StsEmulator]:
-    with sts_emulator() as emulator:
-        yield emulator
-
-
 @pytest.fixture
 def registry(tmp_path: Path, sts: StsEmulator) -> Iterator[tuple[str, Path]]:
     """An auth-on registry with AWS login (the emulator allowed), served over HTTP."""

@@ -18,7 +18,7 @@ from chalicelib.auth.model import MAINTAINER, Team
 from chalicelib.server.backends import BackendOptions, build_auth, options_from_environment
 from chalicelib.storage.aws_clients import aws_clients
 from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
-from tests.auth.sts_emulator import StsEmulator, sts_emulator
+from tests.auth.sts_emulator import StsEmulator
 from tests.support.clients import Skopeo
 from tests.support.images import build_image
 from tests.support.lambda_server import lambda_registry
@@ -28,12 +28,6 @@ pytestmark = [pytest.mark.realclient, pytest.mark.timeout(300)]
 
 SERVICE = "127.0.0.1"  # the host clients name: `soute login --aws` signs only for it
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture(scope="module")
-def sts() -> Iterator[StsEmulator]:
-    with sts_emulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture(scope="module")
