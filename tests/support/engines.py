@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .procs import find_tool, run, stop_process_group, tail
@@ -51,6 +52,32 @@ def _unix_http_ok(socket_path: Path, request_path: str) -> bool:
     except OSError:
         return False
     return b" 200 " in status_line + b" "
+
+
+def _wait_until_ready(
+    name: str,
+    proc: subprocess.Popen[bytes],
+    log_path: Path,
+    ready: Callable[[], bool],
+    timeout: float,
+    stop: Callable[[], None],
+) -> None:
+    """Poll `ready()` until it holds; raise, with the log's tail, if the daemon exits first or
+    (after `stop()`) if `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"{name} exited with status {proc.returncode}; log {log_path}:\n{tail(log_path)}"
+            )
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            stop()
+            raise RuntimeError(
+                f"{name} not ready after {timeout}s; log {log_path}:\n{tail(log_path)}"
+            )
+        time.sleep(0.1)
 
 
 class Containerd:
@@ -98,28 +125,15 @@ class Containerd:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"containerd exited with status {self.proc.returncode}; log "
-                    f"{self.log_path}:\n{tail(self.log_path)}"
-                )
-            if self.address.exists():
-                probe = run(
-                    [self.ctr_path, "--address", str(self.address), "version"],
-                    timeout=10,
-                    check=False,
-                )
-                if probe.returncode == 0:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"containerd not ready after {timeout}s; log {self.log_path}:\n"
-                    f"{tail(self.log_path)}"
-                )
-            time.sleep(0.1)
+        _wait_until_ready("containerd", self.proc, self.log_path, self._answers, timeout, self.stop)
+
+    def _answers(self) -> bool:
+        if not self.address.exists():
+            return False
+        probe = run(
+            [self.ctr_path, "--address", str(self.address), "version"], timeout=10, check=False
+        )
+        return probe.returncode == 0
 
     def ctr(
         self, *args: str, namespace: str = "test", timeout: float = 300, check: bool = True
@@ -208,20 +222,10 @@ class DockerEngine:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        while not _unix_http_ok(self.socket, "/_ping"):
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"dockerd exited with status {self.proc.returncode}; log "
-                    f"{self.log_path}:\n{tail(self.log_path)}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"dockerd not ready after {timeout}s; log {self.log_path}:\n"
-                    f"{tail(self.log_path)}"
-                )
-            time.sleep(0.1)
+        _wait_until_ready("dockerd", self.proc, self.log_path, self._answers, timeout, self.stop)
+
+    def _answers(self) -> bool:
+        return _unix_http_ok(self.socket, "/_ping")
 
     def docker(
         self, *args: str, timeout: float = 300, check: bool = True
