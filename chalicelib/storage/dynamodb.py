@@ -231,8 +231,10 @@ class DynamoMetadataStore:
         record, pk = write.record, _repo(repository)
         existing = self._get(pk, f"MAN#{record.digest}")
         if existing is not None:
+            # The stored manifest's body or S3 key: a big body is not uploaded again per tag.
+            stored = {"body_key": existing["body_key"]} if "body_key" in existing else None
             for tag in write.tags:
-                self._set_tag(repository, tag, record)
+                self._set_tag(repository, tag, record, stored)
             return
         body = self._body_attributes(record)
         uses = [f"BLOB#{d}" for d in write.blobs] + [f"MAN#{d}" for d in write.children]
@@ -363,13 +365,16 @@ class DynamoMetadataStore:
             }
         }
 
-    def _set_tag(self, repository: str, tag: str, record: ManifestRecord) -> None:
-        """Point an existing tag or a new one at the stored manifest `record.digest`."""
+    def _set_tag(
+        self, repository: str, tag: str, record: ManifestRecord, body: dict[str, Any] | None
+    ) -> None:
+        """Point an existing tag or a new one at the stored manifest `record.digest`, whose
+        body attributes are `body` (None: derived from the record)."""
         pk = _repo(repository)
         old = self._get(pk, f"TAG#{tag}")
         if old is not None and old["digest"] == record.digest:
             return  # already so: no write
-        body = self._body_attributes(record)
+        body = body or self._body_attributes(record)
         operations = self._tag_operations(pk, tag, record.digest, body, record, old)
         operations.append(self._tag_set(pk, record.digest, tag, "ADD"))
         if self._transact(operations) is not None:

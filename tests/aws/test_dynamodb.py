@@ -93,6 +93,18 @@ def test_manifest_too_big_for_an_item_goes_to_s3(registry: Registry) -> None:
     assert registry.manifests.get("r/big", _digest(body)).body == body
 
 
+def test_tagging_a_stored_big_manifest_does_not_upload_it_again(
+    registry: Registry, aws_calls: CallCounter
+) -> None:
+    body = _manifest(registry, "r/big", annotations={"pad": "x" * 600_000})
+    registry.manifests.put("r/big", "v1", body, OCI_MANIFEST)
+    aws_calls.reset()
+    registry.manifests.put("r/big", "v2", body, OCI_MANIFEST, extra_tags=("v3",))
+    assert aws_calls.calls["s3.PutObject"] == 0
+    for tag in ("v1", "v2", "v3"):
+        assert registry.manifests.get("r/big", tag).body == body
+
+
 def test_more_references_than_one_transaction_holds(registry: Registry) -> None:
     # 120 layers: more conditional updates than one DynamoDB transaction takes (100).
     meta, repo = registry.uploads.meta, "r/wide"
