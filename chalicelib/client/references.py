@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass
 
+from ..oci.names import NAME_PATTERN, TAG_PATTERN
 from .errors import UsageError
-
-_REPO = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
-)
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -44,12 +39,12 @@ def parse_destination(text: str) -> Destination:
         raise UsageError(f"destination {text!r}: push to a tag, not a digest")
     repository, tag = split_tag(rest)
     tag = tag or "latest"
-    if not _REPO.match(repository):
+    if not NAME_PATTERN.match(repository):
         raise UsageError(
             f"destination {text!r}: {repository!r} is not a valid repository name (lowercase "
             "letters, digits and . _ - separators, components joined by /)"
         )
-    if not _TAG.match(tag):
+    if not TAG_PATTERN.match(tag):
         raise UsageError(f"destination {text!r}: {tag!r} is not a valid tag")
     return Destination(host=host, repository=repository, tag=tag)
 

@@ -7,8 +7,8 @@ import re
 from .errors import OCIError
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+NAME_PATTERN = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+TAG_PATTERN = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 MAX_NAME_LENGTH = 255
 
 
@@ -17,7 +17,7 @@ def check_name(name: str) -> str:
         raise OCIError(
             "NAME_INVALID", f"repository name is {len(name)} characters; at most 255 are allowed"
         )
-    if not _NAME.match(name):
+    if not NAME_PATTERN.match(name):
         raise OCIError(
             "NAME_INVALID",
             f"invalid repository name {name!r}: use lowercase letters, digits and separators "
@@ -27,7 +27,7 @@ def check_name(name: str) -> str:
 
 
 def check_tag(tag: str) -> str:
-    if not _TAG.match(tag):
+    if not TAG_PATTERN.match(tag):
         raise OCIError(
             "TAG_INVALID",
             f"invalid tag {tag!r}: up to 128 characters of [A-Za-z0-9_.-], not starting with"
