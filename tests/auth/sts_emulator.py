@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import create_backend_app
 
-from tests.support.moto import FAKE_CREDENTIALS
+from tests.support.moto import use_fake_credentials
 from tests.support.threaded import serving_wsgi
 
 
@@ -51,10 +51,7 @@ def _shim(app: Callable[..., Any], hits: list[dict[str, Any]]) -> Callable[..., 
 
 @contextmanager
 def sts_emulator() -> Iterator[StsEmulator]:
-    import os
-
-    for name, value in FAKE_CREDENTIALS.items():
-        os.environ.setdefault(name, value)
+    use_fake_credentials()
     hits: list[dict[str, Any]] = []
     with serving_wsgi(_shim(create_backend_app("sts"), hits)) as address:
         yield StsEmulator(f"http://{address}", hits)

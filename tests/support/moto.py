@@ -36,6 +36,12 @@ FAKE_CREDENTIALS = {
 }
 
 
+def use_fake_credentials() -> None:
+    """Give boto3 (and moto) the fake credentials, unless the environment names its own."""
+    for name, value in FAKE_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+
+
 def _one_at_a_time(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
     lock = threading.Lock()
 
@@ -57,8 +63,7 @@ class IsolatingMotoServer(ThreadedMotoServer):
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Start moto; yield its endpoint URL."""
-    for name, value in FAKE_CREDENTIALS.items():
-        os.environ.setdefault(name, value)
+    use_fake_credentials()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
     port = free_port()
     server = IsolatingMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
