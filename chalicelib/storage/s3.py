@@ -69,7 +69,7 @@ class S3BlobStore:
         length: int | None,
         last: bool = False,
     ) -> tuple[int, dict[str, Any]]:
-        state = {"key": f"blobs/{upload_id}", "parts": [], **state}
+        state = _with_defaults(upload_id, state)
         self._delete_stale(state)
         hashes = self._hashes(state, offset)
         pending = bytearray(self._read_tail(state))
@@ -157,7 +157,7 @@ class S3BlobStore:
             self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def finish(self, upload_id: str, state: dict[str, Any], size: int, digest: Digest) -> str:
-        state = {"key": f"blobs/{upload_id}", "parts": [], **state}
+        state = _with_defaults(upload_id, state)
         try:
             return self._finish(upload_id, state, size, digest)
         except self.s3.exceptions.NoSuchUpload:
@@ -230,7 +230,7 @@ class S3BlobStore:
                 # Completed (this is the clean-up after finish) or aborted already.
                 self.s3.abort_multipart_upload(
                     Bucket=self.bucket,
-                    Key=state.get("key", f"blobs/{upload_id}"),
+                    Key=state.get("key", _object_key(upload_id)),
                     UploadId=state["mpu"],
                 )
         if state.get("tail"):
@@ -243,7 +243,7 @@ class S3BlobStore:
 
     # -- direct uploads: the client PUTs parts to presigned UploadPart URLs -----------------
     def start_parts(self, upload_id: str) -> dict[str, Any]:
-        key = f"blobs/{upload_id}"
+        key = _object_key(upload_id)
         created = self.s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, ContentType="application/octet-stream"
         )
@@ -319,6 +319,16 @@ class S3BlobStore:
             ExpiresIn=self.presign_expires,
         )
         return BlobBody(redirect_url=url, offset=offset, length=length)
+
+
+def _object_key(upload_id: str) -> str:
+    """The object an upload becomes, and so its blob's storage key."""
+    return f"blobs/{upload_id}"
+
+
+def _with_defaults(upload_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The session state of a v2 upload, with what its first request sets."""
+    return {"key": _object_key(upload_id), "parts": [], **state}
 
 
 def _digest_of_state(algorithm: str, saved: str | None) -> Digest:
