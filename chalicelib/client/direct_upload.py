@@ -4,7 +4,6 @@ parts are never sent again when an interrupted push is resumed."""
 
 from __future__ import annotations
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from .model import Blob
 from .part_sender import PartSender
 from .progress import Tracker
 from .resume_state import ResumeState
-from .session import RegistrySession, oci_error
+from .session import RegistrySession, oci_error, post_json
 
 API = "/v2/_soute/uploads"
 
@@ -69,15 +68,9 @@ class DirectUploader:
         self.state.drop(key)
         return how
 
-    def _json(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        data = json.dumps(body).encode() if body is not None else None
-        response = self.session.request(method, path, (lambda: data) if data else None, headers)
-        return response
-
     def _initiate(self, blob: Blob) -> Upload | None:
         request = {"repository": self.repository, "digest": blob.digest, "size": blob.size}
-        response = self._json("POST", API, request)
+        response = post_json(self.session, API, request)
         if response.status_code in (404, 405):
             raise NoExtension()
         if response.status_code == 200:
@@ -135,7 +128,8 @@ class DirectUploader:
         if all(upload.received.values()):
             parts = [{"number": n, "etag": e} for n, e in sorted(upload.received.items())]
             path = f"{API}/{upload.upload_id}/complete"
-            response = self._json("POST", path, {"repository": self.repository, "parts": parts})
+            document = {"repository": self.repository, "parts": parts}
+            response = post_json(self.session, path, document)
             if response.status_code == 201:
                 return
             if response.status_code != 202:

@@ -8,7 +8,6 @@ would: the tests use it to interrupt a push at a known point.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -19,7 +18,14 @@ import requests
 from .errors import PushError, UnreachableError
 from .model import Blob, FileRange
 from .progress import Tracker
-from .session import TIMEOUT, RegistrySession, oci_error, pooled_session, transport_reason
+from .session import (
+    TIMEOUT,
+    RegistrySession,
+    oci_error,
+    pooled_session,
+    post_json,
+    transport_reason,
+)
 from .streams import RangeReader
 
 if TYPE_CHECKING:
@@ -68,12 +74,10 @@ class PartSender:
         return expires - time.time() > margin
 
     def _fetch(self, upload_id: str, numbers: list[int]) -> None:
-        body = json.dumps({"repository": self.repository, "numbers": numbers}).encode()
-        response = self.session.request(
-            "POST",
+        response = post_json(
+            self.session,
             f"/v2/_soute/uploads/{upload_id}/parts",
-            lambda: body,
-            {"Content-Type": "application/json"},
+            {"repository": self.repository, "numbers": numbers},
         )
         if response.status_code != 200:
             raise PushError(f"part URLs for upload {upload_id}: {oci_error(response)}")

@@ -50,6 +50,12 @@ def oci_error(response: requests.Response) -> str:
     return f"{response.status_code} {response.reason}" + (f" ({text})" if text else "")
 
 
+def post_json(session: RegistrySession, path: str, document: Any) -> requests.Response:
+    """POST `document` to the registry as a JSON body."""
+    data = json.dumps(document).encode()
+    return session.request("POST", path, lambda: data, {"Content-Type": "application/json"})
+
+
 class RegistrySession:
     """Requests to one registry, authenticated as docker would be."""
 
