@@ -32,6 +32,10 @@ class Upload:
     part_count: int
     received: dict[int, str]
 
+    def part_length(self, number: int, blob_size: int) -> int:
+        """The bytes of part `number` of a blob of `blob_size` bytes (the last may be short)."""
+        return min(self.part_size, blob_size - (number - 1) * self.part_size)
+
 
 class DirectUploader:
     """Pushes blobs of one repository through the extension."""
@@ -59,9 +63,7 @@ class DirectUploader:
             if upload is None:
                 return "already in the registry"
             self.state.put(key, upload.upload_id)
-        done = sum(
-            min(upload.part_size, blob.size - (n - 1) * upload.part_size) for n in upload.received
-        )
+        done = sum(upload.part_length(n, blob.size) for n in upload.received)
         tracker.advance(blob.digest, done)
         self._send_parts(blob, upload, tracker)
         self._complete(blob, upload)

@@ -94,7 +94,7 @@ class PartSender:
     ) -> str:
         """PUT part `number`, retrying transient failures; returns its ETag."""
         start = (number - 1) * upload.part_size
-        length = min(upload.part_size, blob.size - start)
+        length = upload.part_length(number, blob.size)
         body = _PartBody(data, start, length, blob.digest, tracker)
         problem, refused = "", False
         for attempt in range(ATTEMPTS):
