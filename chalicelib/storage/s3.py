@@ -126,10 +126,7 @@ class S3BlobStore:
         state["parts"] = [*state["parts"], {"n": number, "etag": reply["ETag"]}]
 
     def _replace_tail(self, upload_id: str, state: dict[str, Any], pending: bytearray) -> None:
-        # The old tail is still the committed session's until the caller saves this state, so
-        # it is only marked stale here and deleted by the next call.
-        if state.get("tail"):
-            state["stale"] = [*state.get("stale", []), state["tail"]]
+        _retire_tail(state)
         state["tail"] = None
         if pending:
             state["tail"] = f"uploads/{upload_id}/tail-{secrets.token_hex(6)}"
@@ -137,9 +134,7 @@ class S3BlobStore:
 
     def _write_last(self, state: dict[str, Any], pending: bytearray) -> None:
         """The upload's last bytes: no tail object, the object (or its last part) at once."""
-        if state.get("tail"):
-            state["stale"] = [*state.get("stale", []), state["tail"]]
-            state["tail"] = None
+        _retire_tail(state)
         if "mpu" in state:
             if pending:
                 self._upload_part(state, pending)
@@ -329,6 +324,14 @@ def _object_key(upload_id: str) -> str:
 def _with_defaults(upload_id: str, state: dict[str, Any]) -> dict[str, Any]:
     """The session state of a v2 upload, with what its first request sets."""
     return {"key": _object_key(upload_id), "parts": [], **state}
+
+
+def _retire_tail(state: dict[str, Any]) -> None:
+    # The old tail is still the committed session's until the caller saves this state, so
+    # it is only marked stale here and deleted by the next call.
+    if state.get("tail"):
+        state["stale"] = [*state.get("stale", []), state["tail"]]
+        state["tail"] = None
 
 
 def _digest_of_state(algorithm: str, saved: str | None) -> Digest:
