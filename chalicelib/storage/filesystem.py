@@ -26,11 +26,11 @@ from .ports import (
     BlobBody,
     BlobRecord,
     DigestMismatch,
-    IncompleteBody,
     PartDenied,
     PartInfo,
     PartsInvalid,
     PartUrl,
+    body_blocks,
 )
 
 COPY_BLOCK = 1 << 20
@@ -256,17 +256,11 @@ class FilesystemBlobStore:
 def _copy_body(body: BinaryIO, length: int | None, path: str, hasher: Any) -> int:
     written = 0
     with open(path, "wb") as out:
-        while length is None or written < length:
-            want = COPY_BLOCK if length is None else min(COPY_BLOCK, length - written)
-            block = body.read(want)
-            if not block:
-                break
+        for block in body_blocks(body, length, COPY_BLOCK):
             if hasher is not None:
                 hasher.update(block)
             out.write(block)
             written += len(block)
-    if length is not None and written != length:
-        raise IncompleteBody(f"request body ended after {written} of {length} bytes")
     return written
 
 

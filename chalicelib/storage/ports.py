@@ -124,6 +124,20 @@ class BlobBody:
                 yield chunk
 
 
+def body_blocks(body: BinaryIO, length: int | None, block_size: int) -> Iterator[bytes]:
+    """A request body in blocks of at most `block_size`: `length` bytes, or up to its end when
+    `length` is None. Raise IncompleteBody, after the last block, if it ends short."""
+    read = 0
+    while length is None or read < length:
+        block = body.read(block_size if length is None else min(block_size, length - read))
+        if not block:
+            break
+        read += len(block)
+        yield block
+    if length is not None and read != length:
+        raise IncompleteBody(f"request body ended after {read} of {length} bytes")
+
+
 @dataclass(frozen=True)
 class PartInfo:
     """A part of a direct upload that the store holds."""

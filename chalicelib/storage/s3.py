@@ -29,11 +29,11 @@ from .ports import (
     BlobBody,
     BlobRecord,
     DigestMismatch,
-    IncompleteBody,
     PartDenied,
     PartInfo,
     PartsInvalid,
     PartUrl,
+    body_blocks,
 )
 
 MiB = 1 << 20
@@ -74,11 +74,7 @@ class S3BlobStore:
         hashes = self._hashes(state, offset)
         pending = bytearray(self._read_tail(state))
         written = 0
-        while length is None or written < length:
-            want = READ_BLOCK if length is None else min(READ_BLOCK, length - written)
-            block = body.read(want)
-            if not block:
-                break
+        for block in body_blocks(body, length, READ_BLOCK):
             written += len(block)
             for hasher in hashes.values():
                 hasher.update(block)
@@ -86,8 +82,6 @@ class S3BlobStore:
             if len(pending) >= self.part_size:
                 self._upload_part(state, pending)
                 pending = bytearray()
-        if length is not None and written != length:
-            raise IncompleteBody(f"request body ended after {written} of {length} bytes")
         if written == 0:
             return 0, state
         if last:
