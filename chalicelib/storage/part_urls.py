@@ -19,6 +19,7 @@ import time
 from urllib.parse import urlencode
 
 from .ports import PartDenied
+from .secret_files import read_or_create
 from .sqlite_database import SqliteDatabase
 
 KEY_FILE = "part-url.key"
@@ -28,7 +29,8 @@ PARTS_PATH = "/v2/_soute/parts"
 
 class PartUrlSigner:
     def __init__(self, data_dir: str) -> None:
-        self._key = _load_or_create_key(os.path.join(data_dir, KEY_FILE))
+        path = os.path.join(data_dir, KEY_FILE)
+        self._key = read_or_create(path, lambda: secrets.token_bytes(32))
         self._nonces = SqliteDatabase(
             os.path.join(data_dir, NONCE_DB),
             "CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires INTEGER)",
@@ -74,21 +76,3 @@ class PartUrlSigner:
         # Expired nonces need no memory: their URLs fail on the expiry check.
         with contextlib.suppress(sqlite3.OperationalError):
             db.execute("DELETE FROM used_nonces WHERE expires < ?", (int(time.time()) - 60,))
-
-
-def _load_or_create_key(path: str) -> bytes:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        with open(path, "rb") as handle:
-            key = handle.read()
-        if len(key) == 32:
-            return key
-        # Another process is writing it right now: wait for the whole key.
-        time.sleep(0.1)
-        with open(path, "rb") as handle:
-            return handle.read()
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
