@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..oci.errors import OCIError
 from ..oci.names import check_name
 from ..registry.service import Registry
+from ..storage.ports import IncompleteBody
 from . import blobs, direct_uploads, listings, manifests, uploads
 from .messages import API_VERSION_HEADER, Request, Response
 
@@ -95,6 +96,10 @@ class Router:
             response = self._dispatch(request)
         except OCIError as error:
             response = error_response(error)
+        except IncompleteBody as error:
+            # A body the front end could not read whole (broken chunking, client gone). Handlers
+            # that stream bodies answer it with their own code; every other reader lands here.
+            response = error_response(OCIError("UNSUPPORTED", str(error), status=400))
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
             response = error_response(
