@@ -49,8 +49,6 @@ ACTIONS = {
 }
 # Authorised by their own HMAC signature, given out only to a caller allowed to push.
 SIGNED = {direct_uploads.receive_part}
-# The direct-upload calls name their repository in the JSON body (at most this many bytes).
-BODY_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -140,10 +138,11 @@ def _direct_repository(request: Request) -> str:
     read here and put back for the handler)."""
     name = request.arg("repository")
     if name is None and request.method == "POST":
-        data = request.read_body(BODY_LIMIT)
+        # The handler's own limit: a `complete` naming thousands of parts is that large.
+        data = request.read_body(direct_uploads.JSON_BODY_LIMIT)
         request.body = io.BytesIO(data)
         try:
-            document = json.loads(data) if len(data) <= BODY_LIMIT else None
+            document = json.loads(data) if len(data) <= direct_uploads.JSON_BODY_LIMIT else None
         except ValueError:
             document = None
         if isinstance(document, dict) and isinstance(document.get("repository"), str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,12 @@ import pytest
 from chalicelib.api.messages import Request
 from chalicelib.api.router import Router
 from chalicelib.auth.context import embedded_auth
+from chalicelib.auth.model import User
+from chalicelib.auth.passwords import hash_password
 from chalicelib.server.backends import embedded_registry
 from chalicelib.storage.ports import IncompleteBody
+from tests.contract.client import RouterClient
+from tests.support.token_client import TokenClient
 
 
 class CutOff:
@@ -35,3 +40,25 @@ def test_a_cut_off_body_is_400(tmp_path: Path, auth: bool, path: str) -> None:
     reply = router.handle(request)
     assert reply.status == 400
     assert b"chunk size missing" in reply.body
+
+
+def test_with_auth_a_complete_naming_thousands_of_parts_reaches_its_handler(
+    tmp_path: Path,
+) -> None:
+    """The gate reads the repository from the JSON body as far as the handler would: a
+    `complete` of ~1,300 parts (an ~10 GiB blob) is over 64 KiB, and was refused NAME_INVALID."""
+    context = embedded_auth(str(tmp_path))
+    context.store.add_user(User("root", hash_password("pw"), admin=True))
+    client = TokenClient(
+        RouterClient(Router(embedded_registry(str(tmp_path)), context)), "root", "pw"
+    )
+    parts = [{"number": n, "etag": f'"{n:032x}"'} for n in range(1, 1300)]
+    body = json.dumps({"repository": "root/big", "parts": parts}).encode()
+    assert len(body) > 64 * 1024
+    reply = client.request(
+        "POST",
+        "/v2/_soute/uploads/no-such-upload/complete",
+        headers={"Content-Type": "application/json"},
+        data=body,
+    )
+    assert reply.error_code() == "BLOB_UPLOAD_UNKNOWN", reply.body  # the handler's answer
