@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+
+from .errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,17 @@ class FileRange:
         handle = open(self.path, "rb")  # noqa: SIM115 (the caller closes it)
         handle.seek(self.offset + start)
         return handle
+
+    def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+        """The range's bytes, `size` at a time; UsageError if the file ends before it does."""
+        with self.open_at(0) as handle:
+            left = self.size
+            while left:
+                chunk = handle.read(min(left, size))
+                if not chunk:
+                    raise UsageError(f"{self.path} is truncated")
+                left -= len(chunk)
+                yield chunk
 
 
 @dataclass

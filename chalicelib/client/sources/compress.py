@@ -39,15 +39,11 @@ def gzip_layer(layer: Blob, spool: Path) -> Blob:
     source = layer.bytes_on_disk()
     target = spool / (layer.digest.replace(":", "-") + ".tar.gz")
     out = _HashingFile(target)
-    with (
-        source.open_at(0) as handle,
-        gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=out, mtime=0) as zipped,
-    ):
-        left = source.size
-        while left:
-            chunk = handle.read(min(left, 1 << 20))
-            zipped.write(chunk)
-            left -= len(chunk)
-    out.close()
+    try:
+        with gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=out, mtime=0) as zipped:
+            for chunk in source.chunks():  # a truncated source raises instead of looping
+                zipped.write(chunk)
+    finally:
+        out.close()
     digest = "sha256:" + out.digest.hexdigest()
     return Blob(digest, out.size, DOCKER_LAYER_GZIP, FileRange(target, 0, out.size))

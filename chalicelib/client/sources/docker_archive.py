@@ -75,14 +75,8 @@ def _pick(entries: list[dict[str, Any]], name: str | None, path: Path) -> dict[s
 
 def _hash_range(data: FileRange) -> str:
     digest = hashlib.sha256()
-    with data.open_at(0) as handle:
-        left = data.size
-        while left:
-            chunk = handle.read(min(left, 1 << 20))
-            if not chunk:
-                raise UsageError(f"{data.path} is truncated")
-            digest.update(chunk)
-            left -= len(chunk)
+    for chunk in data.chunks():
+        digest.update(chunk)
     return "sha256:" + digest.hexdigest()
 
 
