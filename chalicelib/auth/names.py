@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")
+from ..oci.names import COMPONENT
+
+_COMPONENT = re.compile(rf"^{COMPONENT}$")
 MAX_LENGTH = 64
 
 
