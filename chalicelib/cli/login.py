@@ -22,16 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from ..client.challenge import parse_challenge
+from ..client.credentials import docker_config_path
 from .admin import AdminError, read_password
 
 
 class LoginFailed(Exception):
     """The registry refused the credentials or could not be asked; the message says why."""
-
-
-def docker_config_path() -> Path:
-    directory = os.environ.get("DOCKER_CONFIG") or os.path.join(Path.home(), ".docker")
-    return Path(directory) / "config.json"
 
 
 def challenge(base_url: str, verify: bool = True) -> dict[str, str] | None:
