@@ -66,6 +66,8 @@ DYNAMODB_ACTIONS = [
 # reads the assembled object back, deletes it if its digest is wrong, aborts the multipart
 # upload's leftovers, and records the blob and the session; tests/lambda/test_verifier_policy.py
 # runs it on moto and checks every call it makes against these lists.
+# No ListBucket: an object missing then answers 403, not 404, and the verifier fails on either
+# (Lambda retries the event).
 VERIFIER_S3_ACTIONS = ["s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 # Direct uploads are assembled under this prefix (storage/s3.py _object_key).
 VERIFIED_PREFIX = "blobs/"
@@ -292,6 +294,7 @@ def table() -> dict[str, Any]:
             ],
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            # Retain keeps it when the stack goes; this refuses a DeleteTable by hand too.
             "DeletionProtectionEnabled": True,
         },
     }
