@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("soute.aws_setup")
 
 UPLOAD_PREFIX = "uploads/"
 # Incomplete multipart uploads, and pieces of uploads in progress (chunk tails), are abandoned
