@@ -77,7 +77,9 @@ def needless_wildcards(
             text = _resource_text(resource, resources or {})
             # A bare "*", or an ARN that ends in one: the region and account of the stage
             # policies' ARNs are "*" (the file cannot know them), a name is not.
-            if text.endswith("*") and not allowed(text):
+            # Any other intrinsic: a string in it that ends in "*".
+            wild = text.endswith("*") or (text.startswith("{") and '*"' in text)
+            if wild and not allowed(text):
                 problems.append(f"{sid}: resource {text}")
     return problems
 
@@ -95,7 +97,7 @@ def _resource_text(resource: Any, resources: dict[str, Any]) -> str:
         return f"{name}.{attribute}"
     if "Ref" in resource:
         return f"Ref {resource['Ref']}"
-    return json.dumps(resource)  # any other intrinsic: shown as is, "*" and all
+    return json.dumps(resource)  # any other intrinsic (Fn::Join, Fn::If): as it is
 
 
 def assert_no_needless_wildcard(document: dict[str, Any], patterns: list[re.Pattern]) -> None:
