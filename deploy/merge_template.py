@@ -2,15 +2,19 @@
 
 - deploy/resources.json, merged into Chalice's template by
   `chalice package --merge-template deploy/resources.json out/`: the S3 bucket, the DynamoDB
-  table, their names in the function's environment, the function's least-privilege policy on
-  them, and the API's gateway responses (the ones the emulator in chalicelib/server/gateway.py
-  answers with);
-- .chalice/policy-<stage>.json, the same policy for `chalice deploy`, on the bucket and table
-  that .chalice/config.json names for the stage (created beforehand by `soute aws init`).
+  table, the token signing secret and its resource policy, their names in the functions'
+  environments, each function's least-privilege policy (its own log group included), the
+  limits on what a flood of requests can use (reserved concurrency, stage throttling, an
+  optional AWS WAF web ACL), and the API's gateway responses (the ones the emulator in
+  chalicelib/server/gateway.py answers with);
+- .chalice/policy-<stage>.json and policy-<stage>-verifier.json, the same two policies for
+  `chalice deploy`, on the bucket, table and secret that .chalice/config.json names for the
+  stage (created beforehand by `soute aws init`).
 
 The app has two functions: the API handler, and `verifier`, which verifies large direct uploads
 in the background. The handler may invoke that one function (lambda:InvokeFunction on its ARN
-only), and finds its name in SOUTE_VERIFIER_FUNCTION.
+only), and finds its name in SOUTE_VERIFIER_FUNCTION. The verifier reads back and hashes the
+parts of one upload, and records the result: its policy allows that and nothing else.
 
 Run it from the repository root after changing any of them: `python deploy/merge_template.py`.
 `--check` only reports whether the files are up to date (the tests run it).
@@ -26,7 +30,13 @@ from typing import Any
 
 from chalicelib.auth.tokens import DEFAULT_SERVICE
 from chalicelib.server.gateway import GATEWAY_RESPONSES
-from chalicelib.storage.aws_setup import UPLOAD_PREFIX
+from chalicelib.storage.aws_setup import (
+    ABORT_MULTIPART_DAYS,
+    NONCURRENT_VERSION_DAYS,
+    UPLOAD_PREFIX,
+    UPLOAD_TEMPORARY_DAYS,
+    tls_only_policy,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MERGE_TEMPLATE = ROOT / "deploy" / "resources.json"
@@ -52,71 +62,155 @@ DYNAMODB_ACTIONS = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
-LOG_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+# The verifier (registry/direct_uploads.py verify, on storage/s3.py and storage/dynamodb.py)
+# reads the assembled object back, deletes it if its digest is wrong, aborts the multipart
+# upload's leftovers, and records the blob and the session; tests/lambda/test_verifier_policy.py
+# runs it on moto and checks every call it makes against these lists.
+# No ListBucket: an object missing then answers 403, not 404, and the verifier fails on either
+# (Lambda retries the event).
+VERIFIER_S3_ACTIONS = ["s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+# Direct uploads are assembled under this prefix (storage/s3.py _object_key).
+VERIFIED_PREFIX = "blobs/"
+VERIFIER_DYNAMODB_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+]
+# The stack creates each function's log group (Chalice does, with log_retention_in_days), so
+# the functions only add streams and events to their own.
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+# `chalice deploy` names the API handler's log group after a function that does not exist
+# (Chalice 1.34: /aws/lambda/<app>-<stage>-api_handler), so the real one is created on first use.
+STAGE_LOG_ACTIONS = ["logs:CreateLogGroup", *LOG_ACTIONS]
 # The API handler reads the secret its token signing key is derived from; nothing writes it.
 SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 VERIFIER_ACTIONS = ["lambda:InvokeFunction"]
 DOMAIN, HAS_DOMAIN = "RegistryDomainName", "HasRegistryDomainName"
+# What a flood of requests may use: at most this many instances of each function (and always
+# that many available to it), and this many requests a second to the stage (a burst of more).
+# Defaults fit an account with the usual quota of 1,000 concurrent executions; 0: no
+# reservation (an account whose quota is lower cannot reserve: AWS keeps 100 unreserved).
+API_CONCURRENCY = "ApiHandlerReservedConcurrency"
+VERIFIER_CONCURRENCY = "VerifierReservedConcurrency"
+THROTTLE_RATE, THROTTLE_BURST = "ApiThrottlingRateLimit", "ApiThrottlingBurstLimit"
+WEB_ACL, HAS_WEB_ACL = "WebAclArn", "HasWebAcl"
+DEFAULT_API_CONCURRENCY, DEFAULT_VERIFIER_CONCURRENCY = 100, 10
+DEFAULT_THROTTLE_RATE, DEFAULT_THROTTLE_BURST = 200, 400
 # Reading back a blob of any size: the longest a Lambda function may run.
 VERIFIER_TIMEOUT = 900
 
 
-def policy(bucket_arn: Any, objects_arn: Any, table_arn: Any, logs_arn: Any) -> dict[str, Any]:
-    """The function's permissions: the registry's bucket and table, and its own logs."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "BlobObjects", "Effect": "Allow", "Action": S3_OBJECT_ACTIONS,
-             "Resource": objects_arn},
-            {"Sid": "BlobBucket", "Effect": "Allow", "Action": S3_BUCKET_ACTIONS,
-             "Resource": bucket_arn},
-            {"Sid": "Metadata", "Effect": "Allow", "Action": DYNAMODB_ACTIONS,
-             "Resource": table_arn},
-            {"Sid": "Logs", "Effect": "Allow", "Action": LOG_ACTIONS, "Resource": logs_arn},
-        ],
-    }  # fmt: skip
+def _statement(sid: str, actions: list[str], resource: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
 
 
-def with_handler_rights(
-    document: dict[str, Any], verifier_arn: Any, secret_arn: Any
-) -> dict[str, Any]:
-    """`document` plus what only the API handler needs: invoking the verifier function and
-    reading the token signing secret, that function and that secret and no other."""
-    extra = [
-        {"Sid": "InvokeVerifier", "Effect": "Allow", "Action": VERIFIER_ACTIONS,
-         "Resource": verifier_arn},
-        {"Sid": "TokenSigningSecret", "Effect": "Allow", "Action": SECRET_ACTIONS,
-         "Resource": secret_arn},
-    ]  # fmt: skip
-    return {**document, "Statement": [*document["Statement"], *extra]}
+def _document(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def stage_policy(bucket: str, table: str, verifier: str, secret: str) -> dict[str, Any]:
-    """The policy for `chalice deploy`, on the bucket, table and secret named in the stage's
-    config. Both functions share it (Chalice gives a stage one policy file)."""
-    storage = policy(
-        f"arn:aws:s3:::{bucket}",
-        f"arn:aws:s3:::{bucket}/*",
-        f"arn:aws:dynamodb:*:*:table/{table}",
-        "arn:aws:logs:*:*:log-group:/aws/lambda/*",
-    )
+def handler_policy(
+    bucket_arn: Any, objects_arn: Any, table_arn: Any, verifier_arn: Any, secret_arn: Any
+) -> list[dict[str, Any]]:
+    """The API handler's permissions: the registry's bucket and table, invoking the verifier
+    function and reading the token signing secret, those and no other."""
+    return [
+        _statement("BlobObjects", S3_OBJECT_ACTIONS, objects_arn),
+        _statement("BlobBucket", S3_BUCKET_ACTIONS, bucket_arn),
+        _statement("Metadata", DYNAMODB_ACTIONS, table_arn),
+        _statement("InvokeVerifier", VERIFIER_ACTIONS, verifier_arn),
+        _statement("TokenSigningSecret", SECRET_ACTIONS, secret_arn),
+    ]
+
+
+def verifier_policy(blobs_arn: Any, table_arn: Any) -> list[dict[str, Any]]:
+    """The verifier's: the assembled objects and the table's items, no listing, no writes to
+    S3, no invoke right, no secret (it serves no request and builds no auth)."""
+    return [
+        _statement("VerifiedObjects", VERIFIER_S3_ACTIONS, blobs_arn),
+        _statement("Metadata", VERIFIER_DYNAMODB_ACTIONS, table_arn),
+    ]
+
+
+def stage_policies(
+    bucket: str, table: str, handler: str, verifier: str, secret: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The API handler's and the verifier's policies for `chalice deploy`, on the bucket,
+    table, functions and secret named in the stage's config."""
+
+    def logs(function: str) -> dict[str, Any]:
+        group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function}"
+        return _statement("Logs", STAGE_LOG_ACTIONS, [group, f"{group}:*"])
+
+    table_arn = f"arn:aws:dynamodb:*:*:table/{table}"
     # Secrets Manager appends a dash and six random characters to a secret's name in its ARN.
     secret_arn = f"arn:aws:secretsmanager:*:*:secret:{secret}-??????"
-    return with_handler_rights(storage, f"arn:aws:lambda:*:*:function:{verifier}", secret_arn)
+    api = handler_policy(
+        f"arn:aws:s3:::{bucket}",
+        f"arn:aws:s3:::{bucket}/*",
+        table_arn,
+        f"arn:aws:lambda:*:*:function:{verifier}",
+        secret_arn,
+    )
+    checks = verifier_policy(f"arn:aws:s3:::{bucket}/{VERIFIED_PREFIX}*", table_arn)
+    return _document(*api, logs(handler)), _document(*checks, logs(verifier))
 
 
 def _sub(text: str) -> dict[str, str]:
     return {"Fn::Sub": text}
 
 
-def packaged_policy() -> dict[str, Any]:
-    """The policy in the packaged stack, on the bucket and table the stack creates."""
-    return policy(
-        {"Fn::GetAtt": ["RegistryBucket", "Arn"]},
-        _sub("${RegistryBucket.Arn}/*"),
-        {"Fn::GetAtt": ["RegistryTable", "Arn"]},
-        _sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/*"),
-    )
+def _role(name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Keys merged into one of Chalice's roles: its policy replaces the one Chalice read from
+    .chalice/policy-<stage>.json, whose names are the stage's pre-created resources."""
+    document = _document(*statements)
+    return {"Properties": {"Policies": [{"PolicyName": name, "PolicyDocument": document}]}}
+
+
+def log_policy(role: str, log_group: str) -> dict[str, Any]:
+    """Writing to the function's own log group. A resource apart from the role: the group's
+    name comes from the function, which needs the role first."""
+    return {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": f"{role}Logs",
+            "Roles": [{"Ref": role}],
+            # A log group's Arn attribute ends in ":*", its streams.
+            "PolicyDocument": _document(
+                _statement("Logs", LOG_ACTIONS, {"Fn::GetAtt": [log_group, "Arn"]})
+            ),
+        },
+    }
+
+
+def secret_policy() -> dict[str, Any]:
+    """Only the API handler's role may read the signing secret, whatever an identity policy
+    elsewhere in the account allows (an administrator must change this policy first, which
+    CloudTrail records)."""
+    return {
+        "Type": "AWS::SecretsManager::ResourcePolicy",
+        "Properties": {
+            "SecretId": {"Ref": "TokenSigningSecret"},
+            "BlockPublicPolicy": True,
+            "ResourcePolicy": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "OnlyTheRegistryReads",
+                        "Effect": "Deny",
+                        "Principal": {"AWS": "*"},
+                        "Action": SECRET_ACTIONS,
+                        "Resource": "*",  # in a secret's policy: this secret
+                        "Condition": {
+                            "StringNotEquals": {
+                                "aws:PrincipalArn": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
+                            }
+                        },
+                    }
+                ],
+            },
+        },
+    }
 
 
 def bucket() -> dict[str, Any]:
@@ -133,6 +227,8 @@ def bucket() -> dict[str, Any]:
                 "RestrictPublicBuckets": True,
             },
             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            # A deleted or overwritten object stays recoverable for NONCURRENT_VERSION_DAYS.
+            "VersioningConfiguration": {"Status": "Enabled"},
             "BucketEncryption": {
                 "ServerSideEncryptionConfiguration": [
                     {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
@@ -143,7 +239,9 @@ def bucket() -> dict[str, Any]:
                     {
                         "Id": "AbortIncompleteMultipartUploads",
                         "Status": "Enabled",
-                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                        "AbortIncompleteMultipartUpload": {
+                            "DaysAfterInitiation": ABORT_MULTIPART_DAYS
+                        },
                     },
                     {
                         # Pieces of uploads in progress (chunk tails); finished blobs are
@@ -151,7 +249,15 @@ def bucket() -> dict[str, Any]:
                         "Id": "ExpireUploadTemporaries",
                         "Status": "Enabled",
                         "Prefix": UPLOAD_PREFIX,
-                        "ExpirationInDays": 2,
+                        "ExpirationInDays": UPLOAD_TEMPORARY_DAYS,
+                        # Nobody wants a deleted tail back.
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                    },
+                    {
+                        "Id": "ExpireNoncurrentVersions",
+                        "Status": "Enabled",
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_VERSION_DAYS},
+                        "ExpiredObjectDeleteMarker": True,
                     },
                 ]
             },
@@ -160,27 +266,13 @@ def bucket() -> dict[str, Any]:
 
 
 def bucket_policy() -> dict[str, Any]:
-    """Refuse plain-HTTP access: presigned URLs are HTTPS, nothing else needs HTTP."""
     return {
         "Type": "AWS::S3::BucketPolicy",
         "Properties": {
             "Bucket": {"Ref": "RegistryBucket"},
-            "PolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "TlsOnly",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [
-                            {"Fn::GetAtt": ["RegistryBucket", "Arn"]},
-                            _sub("${RegistryBucket.Arn}/*"),
-                        ],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                ],
-            },
+            "PolicyDocument": tls_only_policy(
+                {"Fn::GetAtt": ["RegistryBucket", "Arn"]}, _sub("${RegistryBucket.Arn}/*")
+            ),
         },
     }
 
@@ -202,6 +294,8 @@ def table() -> dict[str, Any]:
             ],
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            # Retain keeps it when the stack goes; this refuses a DeleteTable by hand too.
+            "DeletionProtectionEnabled": True,
         },
     }
 
@@ -226,93 +320,188 @@ def storage_variables() -> dict[str, Any]:
     }
 
 
+def _count(description: str, default: int, minimum: int) -> dict[str, Any]:
+    return {
+        "Type": "Number",
+        "Default": default,
+        "MinValue": minimum,
+        "Description": description,
+    }
+
+
+def parameters() -> dict[str, Any]:
+    return {
+        DOMAIN: {
+            "Type": "String",
+            "Default": "",
+            "Description": "The host name clients use, e.g. registry.example.com: the"
+            " token service name, and with it AWS-native login; the API's execute-api"
+            " endpoint is then off (clients use the custom domain). Empty: AWS login off.",
+        },
+        API_CONCURRENCY: _count(
+            "Reserved concurrency of the registry function: the most instances a flood of"
+            " requests can start, and always available to it. 0: no reservation.",
+            DEFAULT_API_CONCURRENCY,
+            0,
+        ),
+        VERIFIER_CONCURRENCY: _count(
+            "Reserved concurrency of the verifier function (more verifications wait in"
+            " Lambda's queue). 0: no reservation.",
+            DEFAULT_VERIFIER_CONCURRENCY,
+            0,
+        ),
+        THROTTLE_RATE: _count(
+            "Requests per second the API stage accepts, from all clients together (429 beyond).",
+            DEFAULT_THROTTLE_RATE,
+            1,
+        ),
+        THROTTLE_BURST: _count(
+            "Requests the API stage accepts at once above the rate.", DEFAULT_THROTTLE_BURST, 1
+        ),
+        WEB_ACL: {
+            "Type": "String",
+            "Default": "",
+            "Description": "Optional: the ARN of an AWS WAF web ACL (regional) for the API"
+            " stage, e.g. with a rate-based rule per source address. Empty: none.",
+        },
+    }
+
+
+def _not_empty(parameter: str) -> dict[str, Any]:
+    return {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+
+
+def _reserves(parameter: str) -> str:
+    return f"Reserves{parameter}"
+
+
+def conditions() -> dict[str, Any]:
+    return {
+        HAS_DOMAIN: _not_empty(DOMAIN),
+        HAS_WEB_ACL: _not_empty(WEB_ACL),
+        **{
+            _reserves(name): {"Fn::Not": [{"Fn::Equals": [{"Ref": name}, 0]}]}
+            for name in (API_CONCURRENCY, VERIFIER_CONCURRENCY)
+        },
+    }
+
+
+def _reserved_concurrency(parameter: str) -> dict[str, Any]:
+    # 0 would mean "never run": no reservation instead.
+    return {"Fn::If": [_reserves(parameter), {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}
+
+
+def rest_api() -> dict[str, Any]:
+    """Keys merged into Chalice's AWS::Serverless::Api."""
+    return {
+        "Properties": {
+            # One limit for the whole stage: its methods are one greedy route to the function.
+            "MethodSettings": [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": {"Ref": THROTTLE_RATE},
+                    "ThrottlingBurstLimit": {"Ref": THROTTLE_BURST},
+                }
+            ],
+            # With a custom domain, the execute-api URL would be a second way in that the
+            # domain's own settings (TLS policy, a WAF on it) do not cover.
+            "DisableExecuteApiEndpoint": {"Fn::If": [HAS_DOMAIN, True, False]},
+            # Gateway responses go in the API definition, not in AWS::ApiGateway::
+            # GatewayResponse resources: SAM imports the definition in overwrite mode on every
+            # deployment, which drops gateway responses defined beside it, and they would not
+            # be part of the stage's deployment.
+            "DefinitionBody": {
+                "x-amazon-apigateway-gateway-responses": {
+                    name: response.openapi() for name, response in GATEWAY_RESPONSES.items()
+                }
+            },
+        }
+    }
+
+
+def web_acl_association() -> dict[str, Any]:
+    return {
+        "Type": "AWS::WAFv2::WebACLAssociation",
+        "Condition": HAS_WEB_ACL,
+        "Properties": {
+            "WebACLArn": {"Ref": WEB_ACL},
+            # ${RestAPI.Stage} also makes it wait for the stage SAM creates.
+            "ResourceArn": _sub(
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}"
+                "/stages/${RestAPI.Stage}"
+            ),
+        },
+    }
+
+
+def handler_variables() -> dict[str, Any]:
+    return {
+        **storage_variables(),
+        "SOUTE_VERIFIER_FUNCTION": {"Ref": "Verifier"},
+        # Ref of a secret is its ARN.
+        "SOUTE_SIGNING_SECRET": {"Ref": "TokenSigningSecret"},
+        # The host name clients use is the service name AWS logins are bound to (`soute login
+        # --aws` checks it): with it, AWS login on.
+        "SOUTE_AUTH_SERVICE": {"Fn::If": [HAS_DOMAIN, {"Ref": DOMAIN}, DEFAULT_SERVICE]},
+        "SOUTE_AWS_LOGIN": {"Fn::If": [HAS_DOMAIN, "on", "off"]},
+    }
+
+
 def merge_template() -> dict[str, Any]:
     """What `chalice package --merge-template` deep-merges into Chalice's own template: new
     resources are added; for Chalice's resources (APIHandler, ApiHandlerRole, its log group,
-    RestAPI) the keys given here replace or extend Chalice's."""
+    RestAPI, and the same for Verifier) the keys given here replace or extend Chalice's."""
+    bucket_arn = {"Fn::GetAtt": ["RegistryBucket", "Arn"]}
+    table_arn = {"Fn::GetAtt": ["RegistryTable", "Arn"]}
     return {
-        "Parameters": {
-            DOMAIN: {
-                "Type": "String",
-                "Default": "",
-                "Description": "The host name clients use, e.g. registry.example.com: the"
-                " token service name, and with it AWS-native login. Empty: AWS login off.",
-            }
-        },
-        "Conditions": {HAS_DOMAIN: {"Fn::Not": [{"Fn::Equals": [{"Ref": DOMAIN}, ""]}]}},
+        "Parameters": parameters(),
+        "Conditions": conditions(),
         "Resources": {
             "RegistryBucket": bucket(),
             "RegistryBucketPolicy": bucket_policy(),
             "RegistryTable": table(),
             "TokenSigningSecret": signing_secret(),
+            "TokenSigningSecretPolicy": secret_policy(),
             "APIHandler": {
                 "Properties": {
-                    "Environment": {
-                        "Variables": {
-                            **storage_variables(),
-                            "SOUTE_VERIFIER_FUNCTION": {"Ref": "Verifier"},
-                            # Ref of a secret is its ARN.
-                            "SOUTE_SIGNING_SECRET": {"Ref": "TokenSigningSecret"},
-                            # The host name clients use is the service name AWS logins are
-                            # bound to (`soute login --aws` checks it): with it, AWS login on.
-                            "SOUTE_AUTH_SERVICE": {
-                                "Fn::If": [HAS_DOMAIN, {"Ref": DOMAIN}, DEFAULT_SERVICE]
-                            },
-                            "SOUTE_AWS_LOGIN": {"Fn::If": [HAS_DOMAIN, "on", "off"]},
-                        }
-                    }
+                    "ReservedConcurrentExecutions": _reserved_concurrency(API_CONCURRENCY),
+                    "Environment": {"Variables": handler_variables()},
                 }
             },
+            # The verifier's environment is the storage alone (.chalice/config.json gives the
+            # handler's other variables to the handler only).
             "Verifier": {
                 "Properties": {
                     "Timeout": VERIFIER_TIMEOUT,
+                    "ReservedConcurrentExecutions": _reserved_concurrency(VERIFIER_CONCURRENCY),
                     "Environment": {"Variables": storage_variables()},
                 }
             },
-            # The verifier's own role: the bucket and table, no invoke right, no secret (it
-            # serves no request and builds no auth).
-            "VerifierRole": {
-                "Properties": {
-                    "Policies": [
-                        {"PolicyName": "VerifierRolePolicy", "PolicyDocument": packaged_policy()}
-                    ]
-                }
-            },
-            # Replaces the policy Chalice read from .chalice/policy-<stage>.json, whose names
-            # are the stage's pre-created bucket and table. (With autogen_policy false, Chalice
-            # names the role after the function.)
-            "ApiHandlerRole": {
-                "Properties": {
-                    "Policies": [
-                        {
-                            "PolicyName": "ApiHandlerRolePolicy",
-                            "PolicyDocument": with_handler_rights(
-                                packaged_policy(),
-                                {"Fn::GetAtt": ["Verifier", "Arn"]},
-                                {"Ref": "TokenSigningSecret"},
-                            ),
-                        }
-                    ]
-                }
-            },
+            # (With autogen_policy false, Chalice gives each function a role named after it.)
+            "VerifierRole": _role(
+                "VerifierRolePolicy",
+                verifier_policy(_sub(f"${{RegistryBucket.Arn}}/{VERIFIED_PREFIX}*"), table_arn),
+            ),
+            "VerifierLogs": log_policy("VerifierRole", "VerifierLogGroup"),
+            "ApiHandlerRole": _role(
+                "ApiHandlerRolePolicy",
+                handler_policy(
+                    bucket_arn,
+                    _sub("${RegistryBucket.Arn}/*"),
+                    table_arn,
+                    {"Fn::GetAtt": ["Verifier", "Arn"]},
+                    {"Ref": "TokenSigningSecret"},
+                ),
+            ),
+            "ApiHandlerLogs": log_policy("ApiHandlerRole", "ApiHandlerLogGroup"),
             # Chalice 1.34 names the log group after `ApiHandler`, a resource it renames to
             # APIHandler once the REST API exists: the reference would dangle.
             "ApiHandlerLogGroup": {
                 "Properties": {"LogGroupName": _sub("/aws/lambda/${APIHandler}")}
             },
-            # Gateway responses go in the API definition, not in AWS::ApiGateway::GatewayResponse
-            # resources: SAM imports the definition in overwrite mode on every deployment, which
-            # drops gateway responses defined beside it, and they would not be part of the
-            # stage's deployment.
-            "RestAPI": {
-                "Properties": {
-                    "DefinitionBody": {
-                        "x-amazon-apigateway-gateway-responses": {
-                            name: response.openapi() for name, response in GATEWAY_RESPONSES.items()
-                        }
-                    }
-                }
-            },
+            "RestAPI": rest_api(),
+            "RestAPIWebAcl": web_acl_association(),
         },
         "Outputs": {
             "RegistryBucketName": {"Value": {"Ref": "RegistryBucket"}},
@@ -322,19 +511,31 @@ def merge_template() -> dict[str, Any]:
     }
 
 
+def stage_settings(config: dict[str, Any], stage: str) -> dict[str, Any]:
+    """The API handler's environment in `stage`, as Chalice merges it."""
+    settings = config["stages"][stage]
+    return {
+        **config.get("environment_variables", {}),
+        **settings.get("environment_variables", {}),
+        **settings["lambda_functions"]["api_handler"].get("environment_variables", {}),
+    }
+
+
 def generated_files() -> dict[Path, str]:
     files = {MERGE_TEMPLATE: _json(merge_template())}
     config = json.loads(CHALICE_CONFIG.read_text())
-    for stage in config["stages"].values():
-        variables = stage["environment_variables"]
-        files[CHALICE_CONFIG.parent / stage["iam_policy_file"]] = _json(
-            stage_policy(
-                variables["SOUTE_S3_BUCKET"],
-                variables["SOUTE_DYNAMODB_TABLE"],
-                variables["SOUTE_VERIFIER_FUNCTION"],
-                variables["SOUTE_SIGNING_SECRET"],
-            )
+    for name, stage in config["stages"].items():
+        variables = stage_settings(config, name)
+        functions = stage["lambda_functions"]
+        handler, verifier = stage_policies(
+            variables["SOUTE_S3_BUCKET"],
+            variables["SOUTE_DYNAMODB_TABLE"],
+            f"{config['app_name']}-{name}",  # Chalice's name for the API handler
+            variables["SOUTE_VERIFIER_FUNCTION"],
+            variables["SOUTE_SIGNING_SECRET"],
         )
+        files[CHALICE_CONFIG.parent / functions["api_handler"]["iam_policy_file"]] = _json(handler)
+        files[CHALICE_CONFIG.parent / functions["verifier"]["iam_policy_file"]] = _json(verifier)
     return files
 
 

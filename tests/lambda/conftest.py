@@ -17,10 +17,25 @@ from tests.support.token_client import TokenClient
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def deployed_settings() -> dict[str, str]:
-    """The registry settings .chalice/config.json gives every stage (storage aside)."""
+# What names one stage's own resources, not how the registry behaves.
+STAGE_NAMES = {
+    "SOUTE_S3_BUCKET",
+    "SOUTE_DYNAMODB_TABLE",
+    "SOUTE_VERIFIER_FUNCTION",
+    "SOUTE_SIGNING_SECRET",
+}
+
+
+def deployed_settings(stage: str = "prod") -> dict[str, str]:
+    """The registry settings .chalice/config.json gives the API handler (storage aside)."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    return dict(config["environment_variables"])
+    settings = config["stages"][stage]
+    merged = {
+        **config["environment_variables"],
+        **settings["environment_variables"],
+        **settings["lambda_functions"]["api_handler"]["environment_variables"],
+    }
+    return {name: value for name, value in merged.items() if name not in STAGE_NAMES}
 
 
 @pytest.fixture
