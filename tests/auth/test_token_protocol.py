@@ -11,7 +11,9 @@ from urllib.parse import urlencode
 
 import jwt
 
+from chalicelib.api.messages import Request
 from chalicelib.api.router import Router
+from chalicelib.auth.access_tokens import create_access_token
 from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
@@ -187,6 +189,30 @@ def test_repeated_failed_logins_are_throttled(world: AuthWorld) -> None:
     ]
     assert statuses[:10] == [401] * 10
     assert statuses[10:] == [429, 429]
+
+
+def _token_from(router: Router, source: str, account: str, secret: str) -> int:
+    """GET /token with Basic credentials as a client at address `source`."""
+    request = Request(
+        "GET", "/token", headers={k.lower(): v for k, v in _basic(account, secret).items()}
+    )
+    request.source = source
+    return router.handle(request).status
+
+
+def test_guesses_at_a_robot_name_do_not_lock_out_the_robot(tmp_path: Path) -> None:
+    """Robot names are predictable (acme+ci): ten wrong guesses at one used to refuse its real
+    256-bit secret for five minutes, from every address."""
+    context = embedded_auth(str(tmp_path))
+    robot, secret = create_access_token("robot", "acme", ["acme"], ["pull", "push"], None, "ci")
+    context.store.add_org("acme")
+    context.store.add_token(robot)
+    router = Router(embedded_registry(str(tmp_path)), context)
+    wrong = secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB")
+    guesses = [_token_from(router, "10.6.6.6", "acme+ci", guess) for guess in ["x", wrong] * 6]
+    assert set(guesses[:10]) == {401} and set(guesses[10:]) == {429}  # the guesser is throttled
+    assert _token_from(router, "10.0.0.2", "acme+ci", secret) == 200
+    assert _token_from(router, "10.6.6.6", "acme+ci", secret) == 200
 
 
 def test_a_password_change_ends_refresh_tokens(world: AuthWorld) -> None:
