@@ -138,7 +138,8 @@ class Authenticator:
             return Principal(
                 robot_name(token),
                 ROBOT,
-                namespaces=token.namespaces,
+                # Robots stored before creation checked it named others: never beyond its own.
+                namespaces=token.namespaces & {token.owner},
                 actions=token.actions,
                 token_id=token.id,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,11 @@ def test_unlock_clears_an_accounts_failures(auth: Authenticator) -> None:
         auth.login("alice", "wonderland", "10.0.0.9")
     assert auth.throttle.unlock("alice") == 3
     assert auth.login("alice", "wonderland", "10.0.0.9") is not None
+
+
+def test_a_robot_stored_naming_other_namespaces_acts_in_its_own_only(auth: Authenticator) -> None:
+    """Robots created before their namespaces were checked may name others' (issue 10, F3)."""
+    token, secret = create_access_token("robot", "acme", ["acme"], ["pull"], description="ci")
+    auth.store.add_token(replace(token, namespaces=frozenset({"acme", "alice"})))
+    principal = auth.login("acme+ci", secret, "10.0.0.1")
+    assert principal is not None and principal.namespaces == {"acme"}
