@@ -74,6 +74,28 @@ def test_get_token_grants_the_allowed_part_of_the_scopes(world: AuthWorld) -> No
     assert reply.headers["Cache-Control"] == "no-store"
 
 
+def test_scopes_naming_no_routable_repository_are_left_out(world: AuthWorld) -> None:
+    """olga, an owner of acme, got tokens for names the router refuses (issue 10, F4). Like
+    distribution's token server with a scope it cannot use, the token leaves them out."""
+    scopes = ["repository:acme/App:pull", "repository:acme//x:pull", "repository:acme/ok:pull"]
+    scopes.append(f"repository:acme/{'a' * 255}:pull")  # longer than a name may be
+    query = "&".join(f"scope={scope}" for scope in scopes)
+    reply = world.raw().request("GET", f"/token?{query}", headers=_basic("olga", PASSWORD))
+    assert reply.status == 200, reply.body
+    assert _claims(reply.json()["token"])["access"] == [
+        {"type": "repository", "name": "acme/ok", "actions": ["pull"]}
+    ]
+
+
+def test_a_scope_broken_by_a_newline_is_refused(world: AuthWorld) -> None:
+    """Scopes are separated by white space, so `evil\n` never reaches the name: the rest of
+    the scope is malformed, a 400 that names it."""
+    query = "scope=repository:acme/evil%0A:pull"
+    reply = world.raw().request("GET", f"/token?{query}", headers=_basic("olga", PASSWORD))
+    assert reply.status == 400 and reply.error_code() == "UNSUPPORTED"
+    assert "repository:acme/evil" in reply.json()["errors"][0]["message"]
+
+
 def test_a_wrong_password_is_refused_without_detail(world: AuthWorld) -> None:
     for account, secret in (("rita", "nope"), ("nobody", PASSWORD)):
         reply = world.raw().request("GET", "/token", headers=_basic(account, secret))
