@@ -303,8 +303,8 @@ class AwsLoginVerifier:
         return identity
 
     def _ask_sts(self, signed: SignedUrl, service: str) -> AwsIdentity | None:
-        """STS's answer; raises StsUnavailable when it gave none (an outage is not a wrong
-        password: the login is not counted as failed, and the client may retry)."""
+        """STS's answer; raises StsUnavailable when it gave none (the client gets a 503 it may
+        retry; the attempt still counts against its source, see Authenticator.login)."""
         headers = {SERVICE_HEADER: service, "Accept": "application/xml"}
         try:
             status, body = self.fetch(signed.url, headers, self.timeout)
