@@ -5,8 +5,8 @@ OAuth2 form with the password and refresh_token grants) as containerd uses it.
 The token grants the intersection of the asked and the allowed actions; a scope the caller may
 not have is left out rather than failing the request, as the spec says, and so is a repository
 scope whose name the router would refuse (as distribution's token server leaves out the scopes
-it cannot use). No credential, token or
-password ever reaches a log line: only account names and outcomes.
+it cannot use). No credential, token or password ever reaches a log line: only account names
+and outcomes.
 """
 
 from __future__ import annotations

@@ -6,10 +6,9 @@ Before any request leaves the registry the URL must be exactly the shape the cli
 (`soute login --aws`): https, an STS host of the allow-list (never a host the caller chooses:
 this is a server-side request forgery guard; the global host and `sts.<region>.<suffix>` for
 the real regions of botocore's partition data, not a pattern, so no host that fails to resolve
-can be named), path `/`, and only the GetCallerIdentity and
-SigV4 query parameters, with `x-soute-service` among the signed headers. The registry sends that
-header with its own service name, so a URL minted for another registry fails STS's signature
-check.
+can be named), path `/`, and only the GetCallerIdentity and SigV4 query parameters, with
+`x-soute-service` among the signed headers. The registry sends that header with its own service
+name, so a URL minted for another registry fails STS's signature check.
 
 STS accepts a presigned GetCallerIdentity for 15 minutes after its X-Amz-Date whatever
 X-Amz-Expires says (it ignores it; see aws-iam-authenticator), so a password lives 15 minutes
