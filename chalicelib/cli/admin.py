@@ -196,7 +196,6 @@ def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
                 f"soute {args.command}: the failed-login counts did not answer: {error}",
                 file=sys.stderr,
             )
-            print(f"soute {args.command}: {error}", file=sys.stderr)
             return 1
         if getattr(args, "verb", None) != "list":
             audit.record(admin_event(args))
