@@ -21,7 +21,7 @@ from ..auth.names import NameInvalid, check_account_name
 from ..auth.passwords import hash_password
 from ..storage.identity_ports import IdentityStore, NameTaken, UnknownName
 from ..storage.throttle_ports import CounterUnavailable
-from .admin_leftovers import LeftoversRemain, claim_name, describe, find_leftovers
+from .admin_leftovers import LeftoversRemain, check_name, describe, find_leftovers, purge
 from .admin_storage import StorageMissing, open_identities, open_metadata, open_throttle
 
 MIN_PASSWORD = 8
@@ -53,8 +53,9 @@ def read_password(from_stdin: bool, confirm: bool = True, minimum: int = MIN_PAS
 def user_add(store: IdentityStore, args: argparse.Namespace) -> None:
     check_account_name(args.name)
     _need_free(store, args.name)
+    leftovers = check_name(store, args, args.name)  # before the password is typed in vain
     password = read_password(args.password_stdin)
-    claim_name(store, args, args.name)
+    purge(store, args.name, leftovers)
     store.add_user(User(args.name, hash_password(password), admin=args.admin))
     print(f"user {args.name} added{' (admin)' if args.admin else ''}; namespace {args.name}/")
 
@@ -100,7 +101,7 @@ def user_password(store: IdentityStore, args: argparse.Namespace) -> None:
 def org_add(store: IdentityStore, args: argparse.Namespace) -> None:
     check_account_name(args.name, "organisation")
     _need_free(store, args.name)
-    claim_name(store, args, args.name)
+    purge(store, args.name, check_name(store, args, args.name))
     store.add_org(args.name)
     print(f"organisation {args.name} added; namespace {args.name}/")
 

@@ -61,13 +61,18 @@ def repositories(meta: MetadataStore | None, namespace: str, limit: int = SHOWN 
     )
 
 
-def claim_name(store: IdentityStore, args: argparse.Namespace, name: str) -> None:
-    """Refuse `name` while it holds leftovers the admin did not say what to do with; purge
-    them when asked. Nothing is purged when the name is refused."""
+def check_name(store: IdentityStore, args: argparse.Namespace, name: str) -> Leftovers:
+    """What `purge` must clear before `name` is given out; raises LeftoversRemain when the
+    name holds leftovers the admin did not say what to do with."""
     found = find_leftovers(store, open_metadata(args), name)
     purge, keep = getattr(args, "purge_leftovers", False), getattr(args, "keep_repositories", False)
     if (found.tokens or found.public) and not purge or found.repositories and not keep:
         raise LeftoversRemain(_refusal(name, found, purge))
+    return found
+
+
+def purge(store: IdentityStore, name: str, found: Leftovers) -> None:
+    """Revoke the leftover tokens and clear the leftover marks (the repositories stay)."""
     for token in found.tokens:
         store.revoke_token(token.id)
     for mark in found.public:
