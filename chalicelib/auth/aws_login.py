@@ -65,8 +65,9 @@ _REQUIRED = {
     "X-Amz-Signature",
 }
 _OPTIONAL = {"X-Amz-Security-Token"}  # temporary credentials (roles, SSO) carry one
-_ARN = re.compile(r"arn:aws(?:-[a-z-]+)?:(?:iam|sts)::(\d{12}):[\x21-\x7e]{1,2000}")
-_ASSUMED = re.compile(r"arn:([a-z-]+):sts::(\d{12}):assumed-role/([^/]+)/[^/]+")
+# [0-9], never \d: in a str pattern \d takes any Unicode digit.
+_ARN = re.compile(r"arn:aws(?:-[a-z-]+)?:(?:iam|sts)::([0-9]{12}):[\x21-\x7e]{1,2000}")
+_ASSUMED = re.compile(r"arn:([a-z-]+):sts::([0-9]{12}):assumed-role/([^/]+)/[^/]+")
 
 Fetch = Callable[[str, dict[str, str], float], tuple[int, bytes]]
 
@@ -230,7 +231,7 @@ def arn_matches(pattern: str, arn: str) -> bool:
     return any(fnmatch.fnmatchcase(candidate, pattern) for candidate in {arn, role_arn(arn)})
 
 
-_PATTERN_PREFIX = re.compile(r"arn:aws(?:-[a-z-]+)?:(?:iam|sts)::\d{12}:")
+_PATTERN_PREFIX = re.compile(r"arn:aws(?:-[a-z-]+)?:(?:iam|sts)::[0-9]{12}:")
 
 
 def pattern_problem(pattern: str) -> str | None:

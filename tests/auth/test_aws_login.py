@@ -278,6 +278,8 @@ def test_a_pattern_must_name_its_account() -> None:
     assert pattern_problem(CI_PATTERN) is None
     for bad in ("arn:aws:iam::*:role/ci", "*", "arn:aws:iam::12345678901?:role/x", "role/ci-*"):
         assert pattern_problem(bad) is not None, bad
+    # `\d` of a str pattern takes any Unicode digit: Arabic-Indic ones name no AWS account.
+    assert pattern_problem("arn:aws:iam::\u0661\u0662\u0663456789012:role/ci") is not None
 
 
 # -- logins through the router, against the STS emulator -------------------------------------------
