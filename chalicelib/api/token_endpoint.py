@@ -3,8 +3,10 @@
 OAuth2 form with the password and refresh_token grants) as containerd uses it.
 
 The token grants the intersection of the asked and the allowed actions; a scope the caller may
-not have is left out rather than failing the request, as the spec says. No credential, token or
-password ever reaches a log line: only account names and outcomes.
+not have is left out rather than failing the request, as the spec says, and so is a repository
+scope whose name the router would refuse (as distribution's token server leaves out the scopes
+it cannot use). No credential, token or password ever reaches a log line: only account names
+and outcomes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..auth.scopes import Scope, ScopeInvalid, parse_scopes
 from ..auth.throttle import CounterUnavailable
 from ..auth.tokens import TokenInvalid
 from ..oci.errors import OCIError
+from ..oci.names import MAX_NAME_LENGTH, NAME_PATTERN
 from .messages import Request, Response
 
 log = logging.getLogger("soute.auth")
@@ -156,9 +159,16 @@ def _check_service(context: AuthContext, service: str | None) -> None:
 
 def _scopes(values: list[str]) -> list[Scope]:
     try:
-        return parse_scopes(values)
+        scopes = parse_scopes(values)
     except ScopeInvalid as error:
         raise OCIError("UNSUPPORTED", str(error)) from None
+    return [scope for scope in scopes if scope.type != "repository" or _routable(scope.name)]
+
+
+def _routable(name: str) -> bool:
+    """Whether the router accepts `name` (oci/names.py's grammar): a token for any other name
+    could act on nothing, and `acme/app\n` must not be granted as if it were `acme/app`."""
+    return len(name) <= MAX_NAME_LENGTH and NAME_PATTERN.fullmatch(name) is not None
 
 
 def _form(request: Request) -> dict[str, list[str]]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 
 from .model import AccessToken
+from .names import NameInvalid, check_account_name
 from .scopes import REPOSITORY_ACTIONS
 
 PREFIX = "soute"
@@ -47,6 +48,8 @@ def create_access_token(
     scope = frozenset(namespaces)
     if not scope:
         raise TokenRequestInvalid("a token needs at least one namespace")
+    if kind == ROBOT:
+        _check_robot(owner, scope, description)
     now = time.time() if now is None else now
     token_id = secrets.token_hex(8)
     secret = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
@@ -62,6 +65,22 @@ def create_access_token(
         description=description,
     )
     return token, secret
+
+
+def _check_robot(owner: str, namespaces: frozenset[str], name: str) -> None:
+    # A robot's rights are its limits (it has no user's rights to be bounded by), so it may act
+    # only in the namespace that owns it.
+    if namespaces != {owner}:
+        others = ", ".join(sorted(namespaces - {owner})) or "-"
+        raise TokenRequestInvalid(
+            f"a robot of {owner} acts in {owner} only, not in {others}: create the robot in the"
+            " namespace it works in"
+        )
+    if name:
+        try:
+            check_account_name(name, "robot")
+        except NameInvalid as error:
+            raise TokenRequestInvalid(str(error)) from None
 
 
 def token_id_of(secret: str) -> str | None:

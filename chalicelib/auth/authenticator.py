@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..storage.identity_ports import IdentityStore
 from .access_tokens import PAT, ROBOT, secret_matches, token_id_of
 from .aws_login import ACCOUNT as AWS_ACCOUNT
-from .aws_login import AwsLoginVerifier, StsUnavailable, arn_matches, is_aws_secret
+from .aws_login import AwsLoginVerifier, arn_matches, is_aws_secret
 from .model import ANONYMOUS, AccessToken, Principal, Team, User
 from .passwords import verify_password
 from .throttle import LoginThrottle
@@ -35,18 +35,31 @@ class Authenticator:
 
     def login(self, account: str, secret: str, source: str) -> Principal | None:
         """The principal these credentials prove, or None. Raises LoginThrottled, and
-        StsUnavailable (an AWS login STS could not answer; not counted as a failure)."""
+        StsUnavailable (an AWS login STS could not answer; counted against the source like a
+        failure, since the URL's host is the caller's choice)."""
+        token_id = token_id_of(secret)
+        if token_id is not None:
+            return self._token_login(account, token_id, secret, source)
         key = _throttle_key(account, secret)
         admitted_at = self.throttle.admit(key, source)  # counted as failed until proven right
         if admitted_at is None:
             raise LoginThrottled(account)
-        try:
-            principal = self._check(account, secret)
-        except StsUnavailable:
-            self.throttle.passed(key, source, admitted_at)  # no answer is no wrong answer
-            raise
+        principal = self._check(account, secret)  # StsUnavailable leaves the attempt counted
         if principal is not None:
             self.throttle.passed(key, source, admitted_at)
+        return principal
+
+    def _token_login(
+        self, account: str, token_id: str, secret: str, source: str
+    ) -> Principal | None:
+        """A robot's or personal token's secret is checked before any count: 256 random bits
+        are no guess, so a right one passes whatever others failed (no lock-out of a CI
+        pipeline by guesses at its predictable name), and the check is one read and a SHA-256.
+        A wrong one counts against its source only, never the account, whose name anyone can
+        type."""
+        principal = self._check_token(account, token_id, secret)
+        if principal is None and not self.throttle.admit_source(source):
+            raise LoginThrottled(account)
         return principal
 
     def principal(self, subject: str) -> Principal:
@@ -85,9 +98,6 @@ class Authenticator:
     def _check(self, account: str, secret: str) -> Principal | None:
         if is_aws_secret(secret):
             return self._check_aws(account, secret)
-        token_id = token_id_of(secret)
-        if token_id is not None:
-            return self._check_token(account, token_id, secret)
         user = self.store.user(account)
         # An unknown account costs the same scrypt work as a known one (verify_password).
         if not verify_password(secret, user.password_hash if user else None) or user is None:
@@ -128,7 +138,8 @@ class Authenticator:
             return Principal(
                 robot_name(token),
                 ROBOT,
-                namespaces=token.namespaces,
+                # Robots stored before creation checked it named others: never beyond its own.
+                namespaces=token.namespaces & {token.owner},
                 actions=token.actions,
                 token_id=token.id,
             )

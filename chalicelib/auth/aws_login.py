@@ -4,10 +4,11 @@ sends to STS itself; STS's answer names the caller's IAM identity (its ARN). Not
 The secret is `aws-sts:` + base64url(URL) without padding, sent with the user name `aws`.
 Before any request leaves the registry the URL must be exactly the shape the client builds
 (`soute login --aws`): https, an STS host of the allow-list (never a host the caller chooses:
-this is a server-side request forgery guard), path `/`, and only the GetCallerIdentity and
-SigV4 query parameters, with `x-soute-service` among the signed headers. The registry sends that
-header with its own service name, so a URL minted for another registry fails STS's signature
-check.
+this is a server-side request forgery guard; the global host and `sts.<region>.<suffix>` for
+the real regions of botocore's partition data, not a pattern, so no host that fails to resolve
+can be named), path `/`, and only the GetCallerIdentity and SigV4 query parameters, with
+`x-soute-service` among the signed headers. The registry sends that header with its own service
+name, so a URL minted for another registry fails STS's signature check.
 
 STS accepts a presigned GetCallerIdentity for 15 minutes after its X-Amz-Date whatever
 X-Amz-Expires says (it ignores it; see aws-iam-authenticator), so a password lives 15 minutes
@@ -22,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import functools
 import hashlib
 import http.client
 import logging
@@ -47,8 +49,7 @@ MAX_EXPIRES = 12 * 3600  # the longest X-Amz-Expires accepted (STS itself stops 
 STS_WINDOW = 15 * 60  # how long after X-Amz-Date STS accepts a presigned request
 CLOCK_SKEW = 5 * 60  # how far in the future X-Amz-Date may be
 MAX_RESPONSE = 16 * 1024  # GetCallerIdentity answers with well under 1 KB
-REGION = r"[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}"
-_STS_HOST = re.compile(rf"sts\.amazonaws\.com|sts\.{REGION}\.amazonaws\.com(?:\.cn)?")
+GLOBAL_STS_HOST = "sts.amazonaws.com"
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?&=%+]+")
 _DATE = "%Y%m%dT%H%M%SZ"
 _SECONDS = re.compile(r"[0-9]{1,6}")
@@ -64,8 +65,9 @@ _REQUIRED = {
     "X-Amz-Signature",
 }
 _OPTIONAL = {"X-Amz-Security-Token"}  # temporary credentials (roles, SSO) carry one
-_ARN = re.compile(r"arn:aws(?:-[a-z-]+)?:(?:iam|sts)::(\d{12}):[\x21-\x7e]{1,2000}")
-_ASSUMED = re.compile(r"arn:([a-z-]+):sts::(\d{12}):assumed-role/([^/]+)/[^/]+")
+# [0-9], never \d: in a str pattern \d takes any Unicode digit.
+_ARN = re.compile(r"arn:aws(?:-[a-z-]+)?:(?:iam|sts)::([0-9]{12}):[\x21-\x7e]{1,2000}")
+_ASSUMED = re.compile(r"arn:([a-z-]+):sts::([0-9]{12}):assumed-role/([^/]+)/[^/]+")
 
 Fetch = Callable[[str, dict[str, str], float], tuple[int, bytes]]
 
@@ -124,7 +126,7 @@ def check_url(url: str, now: float, extra_endpoints: Iterable[str] = ()) -> Sign
     if origin not in set(extra_endpoints):
         if parts.scheme != "https":
             return "not https"
-        if not _STS_HOST.fullmatch(parts.netloc):  # the whole netloc: no userinfo, no port
+        if parts.netloc not in sts_hosts():  # the whole netloc: no userinfo, no port
             return "not an STS host"
     if parts.path != "/" or parts.fragment:
         return "the path is not /"
@@ -142,6 +144,22 @@ def check_url(url: str, now: float, extra_endpoints: Iterable[str] = ()) -> Sign
         return validity
     access_key = query["X-Amz-Credential"].split("/", 1)[0]
     return SignedUrl(f"{origin}/?{parts.query}", access_key, *validity)
+
+
+@functools.cache
+def sts_hosts() -> frozenset[str]:
+    """The STS hosts of every region botocore knows, in every partition. Loaded on first use:
+    importing botocore's loader and reading its endpoints data take ~0.35 s, which a Lambda
+    cold start that sees no AWS login should not pay (and ~50 ms once imported)."""
+    from botocore.loaders import create_loader
+
+    hosts = {GLOBAL_STS_HOST}
+    for partition in create_loader().load_data("endpoints")["partitions"]:
+        endpoints = partition["services"].get("sts", {}).get("endpoints", {})
+        # Only real regions: the endpoint list also has aws-global and *-fips pseudo-regions.
+        regions = endpoints.keys() & partition["regions"].keys()
+        hosts.update(f"sts.{region}.{partition['dnsSuffix']}" for region in regions)
+    return frozenset(hosts)
 
 
 def _check_signing(query: dict[str, str]) -> str | None:
@@ -213,7 +231,7 @@ def arn_matches(pattern: str, arn: str) -> bool:
     return any(fnmatch.fnmatchcase(candidate, pattern) for candidate in {arn, role_arn(arn)})
 
 
-_PATTERN_PREFIX = re.compile(r"arn:aws(?:-[a-z-]+)?:(?:iam|sts)::\d{12}:")
+_PATTERN_PREFIX = re.compile(r"arn:aws(?:-[a-z-]+)?:(?:iam|sts)::[0-9]{12}:")
 
 
 def pattern_problem(pattern: str) -> str | None:
@@ -285,8 +303,8 @@ class AwsLoginVerifier:
         return identity
 
     def _ask_sts(self, signed: SignedUrl, service: str) -> AwsIdentity | None:
-        """STS's answer; raises StsUnavailable when it gave none (an outage is not a wrong
-        password: the login is not counted as failed, and the client may retry)."""
+        """STS's answer; raises StsUnavailable when it gave none (the client gets a 503 it may
+        retry; the attempt still counts against its source, see Authenticator.login)."""
         headers = {SERVICE_HEADER: service, "Accept": "application/xml"}
         try:
             status, body = self.fetch(signed.url, headers, self.timeout)

@@ -3,6 +3,14 @@
 the password (so a guesser learns nothing and costs us no scrypt work). A correct login clears
 its account's failures, not its address's.
 
+Only passwords are counted per account, since only a password can be guessed. An account
+locked by someone else's guesses would lock out its owner too, so a source that logged in to
+the account successfully within `remember` seconds (the last KNOWN_SOURCES of them) is still
+let through; it remains bound by its own source's count. An admin clears an account's
+failures with `soute user unlock`. Robots and personal access tokens carry 256 random bits:
+the authenticator checks them first, lets a right one through whatever the counts say, and
+counts a wrong one against its source only (see Authenticator.login).
+
 The counts live in a FailureCounter (chalicelib/storage/throttle_ports.py): in this process's
 memory by default, or shared by every process of the registry (SQLite in the data directory
 for gunicorn workers, the DynamoDB table for Lambda instances), so spreading guesses over
@@ -26,20 +34,27 @@ from typing import Any
 from ..storage.memory_throttle import MemoryFailureCounter
 from ..storage.throttle_ports import CounterUnavailable, FailureCounter
 
+REMEMBER = 30 * 86400.0  # how long a source that logged in to an account passes its lock
+
 log = logging.getLogger(__name__)
 
 
 class LoginThrottle:
     def __init__(
-        self, limit: int = 10, window: float = 300.0, counter: FailureCounter | None = None
+        self,
+        limit: int = 10,
+        window: float = 300.0,
+        counter: FailureCounter | None = None,
+        remember: float = REMEMBER,
     ) -> None:
         self.limit = limit
         self.window = window
         self.counter: FailureCounter = counter if counter is not None else MemoryFailureCounter()
+        self.remember = remember
 
     def blocked(self, account: str, source: str, now: float | None = None) -> bool:
-        """True when the account or the source has `limit` failures in the window.
-        Raises CounterUnavailable."""
+        """True when the source has `limit` failures in the window, or the account has and
+        the source never logged in to it (of late). Raises CounterUnavailable."""
         return self._reached(account, source, self.limit, now)
 
     def failed(self, account: str, source: str, now: float | None = None) -> None:
@@ -63,6 +78,21 @@ class LoginThrottle:
             return None
         return now
 
+    def admit_source(self, source: str, now: float | None = None) -> bool:
+        """Count a failure against the source alone (a wrong access-token secret, a failed
+        AWS login): False, and nothing counted, when the source is over the limit already.
+        Raises CounterUnavailable."""
+        return self.admit("", source, now) is not None
+
+    def unlock(self, account: str, now: float | None = None) -> int:
+        """Forget the account's failures (`soute user unlock`); how many there were in the
+        window. Raises CounterUnavailable."""
+        now = time.time() if now is None else now
+        key = _account_key(account)
+        count = self.counter.failures(key, now, self.window)
+        self.counter.clear(key)
+        return count
+
     def passed(self, account: str, source: str, admitted_at: float) -> None:
         """The admitted attempt was right: it is no failure after all, and its account's
         earlier failures are forgotten."""
@@ -73,20 +103,28 @@ class LoginThrottle:
                 log.error("could not release a login of source=%s", source, exc_info=True)
         self.succeeded(account, source)
 
-    def succeeded(self, account: str, source: str) -> None:
-        # Only the account: a source's failures may be another account's guesses.
+    def succeeded(self, account: str, source: str, now: float | None = None) -> None:
+        """Clear the account's failures, and remember the source as one that knows the
+        account's password. Only the account's: a source's failures may be another account's
+        guesses."""
         if not account:
             return
+        now = time.time() if now is None else now
         try:
             self.counter.clear(_account_key(account))
+            if source:
+                self.counter.add_success(_account_key(account), source, now, self.remember)
         except CounterUnavailable:
-            log.error("could not clear the failed logins of account=%s", account, exc_info=True)
+            log.error("could not record the login of account=%s", account, exc_info=True)
 
     def _reached(self, account: str, source: str, limit: int, now: float | None) -> bool:
         now = time.time() if now is None else now
-        return any(
-            self.counter.failures(key, now, self.window) >= limit for key in _keys(account, source)
-        )
+        if source and self.counter.failures(_source_key(source), now, self.window) >= limit:
+            return True
+        if not account or self.counter.failures(_account_key(account), now, self.window) < limit:
+            return False
+        # The account is locked; a source that proved its password before is not.
+        return not (source and self.counter.succeeded_from(_account_key(account), source, now))
 
 
 def sqlite_throttle(path: str) -> LoginThrottle:

@@ -1,5 +1,5 @@
 """`soute user|org|team|public|token ...`: the admin verbs, on the embedded backend's data
-directory (the identities file next to the registry's metadata).
+directory (the identities file next to the registry's metadata) or the aws backend's table.
 
 Secrets never appear on the command line: passwords are prompted for or read from stdin, and a
 new token's secret is printed once, to stdout, and never stored.
@@ -20,7 +20,9 @@ from ..auth.model import ROLE_ACTIONS, Team, User
 from ..auth.names import NameInvalid, check_account_name
 from ..auth.passwords import hash_password
 from ..storage.identity_ports import IdentityStore, NameTaken, UnknownName
-from .admin_storage import StorageMissing, open_identities
+from ..storage.throttle_ports import CounterUnavailable
+from .admin_leftovers import LeftoversRemain, check_name, describe, find_leftovers, purge
+from .admin_storage import StorageMissing, open_identities, open_metadata, open_throttle
 
 MIN_PASSWORD = 8
 AdminAction = Callable[[IdentityStore, argparse.Namespace], None]
@@ -50,9 +52,18 @@ def read_password(from_stdin: bool, confirm: bool = True, minimum: int = MIN_PAS
 # -- users ---------------------------------------------------------------------------------------
 def user_add(store: IdentityStore, args: argparse.Namespace) -> None:
     check_account_name(args.name)
+    _need_free(store, args.name)
+    leftovers = check_name(store, args, args.name)  # before the password is typed in vain
     password = read_password(args.password_stdin)
+    purge(store, args.name, leftovers)
     store.add_user(User(args.name, hash_password(password), admin=args.admin))
     print(f"user {args.name} added{' (admin)' if args.admin else ''}; namespace {args.name}/")
+
+
+def _need_free(store: IdentityStore, name: str) -> None:
+    # Before any purge: a live holder's tokens and marks are theirs, not leftovers.
+    if store.user(name) is not None or store.is_org(name):
+        raise NameTaken(f"the name {name!r} is taken by a user or organisation")
 
 
 def user_list(store: IdentityStore, args: argparse.Namespace) -> None:
@@ -63,7 +74,22 @@ def user_list(store: IdentityStore, args: argparse.Namespace) -> None:
 
 def user_remove(store: IdentityStore, args: argparse.Namespace) -> None:
     store.remove_user(args.name)
-    print(f"user {args.name} removed; their personal tokens are revoked")
+    print(
+        f"user {args.name} removed; their personal tokens and their namespace's robots are revoked"
+    )
+    remains = describe(find_leftovers(store, open_metadata(args), args.name))
+    if remains:
+        print(
+            f"{args.name}/ still holds {'; '.join(remains)}: `soute user add {args.name}` will"
+            " refuse the name until they are dealt with"
+        )
+
+
+def user_unlock(store: IdentityStore, args: argparse.Namespace) -> None:
+    if store.user(args.name) is None:
+        raise UnknownName(f"no user {args.name!r}")
+    forgotten = open_throttle(args).unlock(args.name)
+    print(f"user {args.name} unlocked; {forgotten} recent failed logins forgotten")
 
 
 def user_password(store: IdentityStore, args: argparse.Namespace) -> None:
@@ -74,6 +100,8 @@ def user_password(store: IdentityStore, args: argparse.Namespace) -> None:
 # -- organisations, teams, public marks ------------------------------------------------------------
 def org_add(store: IdentityStore, args: argparse.Namespace) -> None:
     check_account_name(args.name, "organisation")
+    _need_free(store, args.name)
+    purge(store, args.name, check_name(store, args, args.name))
     store.add_org(args.name)
     print(f"organisation {args.name} added; namespace {args.name}/")
 
@@ -160,8 +188,15 @@ def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
             UnknownName,
             TokenRequestInvalid,
             StorageMissing,
+            LeftoversRemain,
         ) as error:
             print(f"soute {args.command}: {error}", file=sys.stderr)
+            return 1
+        except CounterUnavailable as error:
+            print(
+                f"soute {args.command}: the failed-login counts did not answer: {error}",
+                file=sys.stderr,
+            )
             return 1
         if getattr(args, "verb", None) != "list":
             audit.record(admin_event(args))
@@ -175,8 +210,9 @@ def admin_event(args: argparse.Namespace) -> AuditEvent:
     verb = " ".join(part for part in (args.command, getattr(args, "verb", None)) if part)
     named = ("robot", "user", "org", "team", "name", "id", "role", "actions", "pattern")
     target = " ".join(f"{key}={getattr(args, key)}" for key in named if getattr(args, key, None))
-    if getattr(args, "off", False):
-        target += " off"
+    for flag in ("off", "purge_leftovers", "keep_repositories"):
+        if getattr(args, flag, False):
+            target += " " + flag.replace("_", "-")
     return AuditEvent(getpass.getuser(), verb, target, "cli")
 
 

@@ -6,6 +6,7 @@ import argparse
 
 from . import admin, admin_aws
 from .admin import ROLES, AdminAction, run_admin
+from .admin_leftovers import KEEP, PURGE
 from .admin_storage import add_storage_arguments
 
 
@@ -24,6 +25,20 @@ def _password_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _leftover_options(parser: argparse.ArgumentParser) -> None:
+    """How to take a name whose former holder left things behind (cli/admin_leftovers.py)."""
+    parser.add_argument(
+        PURGE,
+        action="store_true",
+        help="revoke the tokens and clear the public marks a former holder of the name left",
+    )
+    parser.add_argument(
+        KEEP,
+        action="store_true",
+        help="give the repositories a former holder of the name left to the new holder",
+    )
+
+
 def add_user_parser(commands: argparse._SubParsersAction) -> None:
     verbs = commands.add_parser("user", help="users (each owns the namespace of their name)")
     group = verbs.add_subparsers(dest="verb", required=True)
@@ -31,9 +46,19 @@ def add_user_parser(commands: argparse._SubParsersAction) -> None:
     add.add_argument("name")
     add.add_argument("--admin", action="store_true", help="may do anything anywhere")
     _password_option(add)
+    _leftover_options(add)
     _verb(group, "list", "list users and their teams", admin.user_list)
-    remove = _verb(group, "remove", "remove a user and revoke their tokens", admin.user_remove)
+    remove = _verb(
+        group,
+        "remove",
+        "remove a user; revoke their tokens and their namespace's robots",
+        admin.user_remove,
+    )
     remove.add_argument("name")
+    unlock = _verb(
+        group, "unlock", "forget a user's recent failed logins (lift a lock)", admin.user_unlock
+    )
+    unlock.add_argument("name")
     password = _verb(group, "password", "change a user's password", admin.user_password)
     password.add_argument("name")
     _password_option(password)
@@ -43,6 +68,7 @@ def add_org_parsers(commands: argparse._SubParsersAction) -> None:
     org = commands.add_parser("org", help="organisations (each owns the namespace of its name)")
     org_add = _verb(org.add_subparsers(dest="verb", required=True), "add", "add one", admin.org_add)
     org_add.add_argument("name")
+    _leftover_options(org_add)
     team = commands.add_parser("team", help="teams of an organisation, with a role")
     group = team.add_subparsers(dest="verb", required=True)
     add = _verb(group, "add", "add a team, or change its role", admin.team_add)
@@ -87,7 +113,8 @@ def add_token_parser(commands: argparse._SubParsersAction) -> None:
     create.add_argument(
         "--namespace",
         action="append",
-        help="a namespace it may act in (repeat; default: its owner's)",
+        help="a namespace it may act in (repeat; default: its owner's; a robot acts only in its"
+        " own)",
     )
     create.add_argument("--actions", default="pull", help="comma-separated: pull,push,delete")
     create.add_argument("--expires-days", type=int, help="days until it expires (default never)")

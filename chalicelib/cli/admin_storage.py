@@ -1,14 +1,19 @@
-"""Where the admin verbs find identities and the audit log: the embedded data directory
-(default), or the registry's DynamoDB table (`--backend aws --dynamodb-table ...`)."""
+"""Where the admin verbs find identities, the audit log, the failed-login counts and the
+registry's catalog: the embedded data directory (default), or the registry's DynamoDB table
+(`--backend aws --dynamodb-table ...`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from ..auth.audit import AuditLog
+from ..auth.throttle import LoginThrottle
 from ..storage.identity_ports import IdentityStore
+from ..storage.ports import MetadataStore
 
+METADATA_FILE = "metadata.sqlite"  # as server/backends.py embedded_registry names it
 DATA_DIR_HELP = "the embedded registry's data directory (default ./.soute-data)"
 
 
@@ -36,14 +41,41 @@ def open_identities(args: argparse.Namespace) -> tuple[IdentityStore, AuditLog]:
     return SqliteIdentityStore(path), SqliteAuditLog(path)
 
 
-def _aws(args: argparse.Namespace) -> tuple[IdentityStore, AuditLog]:
+def open_throttle(args: argparse.Namespace) -> LoginThrottle:
+    """The failed-login counts the registry's workers or Lambda instances share."""
+    from ..auth.throttle import dynamodb_throttle, sqlite_throttle
+    from ..storage.sqlite_identities import FILE
+
+    if getattr(args, "backend", "embedded") == "aws":
+        return dynamodb_throttle(_dynamodb(args), args.dynamodb_table)
+    return sqlite_throttle(os.path.join(args.data_dir, FILE))
+
+
+def open_metadata(args: argparse.Namespace) -> MetadataStore | None:
+    """The registry's manifests and catalog; None when the data directory has none yet."""
+    if getattr(args, "backend", "embedded") == "aws":
+        from ..storage.dynamodb import DynamoMetadataStore
+
+        return DynamoMetadataStore(_dynamodb(args), args.dynamodb_table)
+    from ..storage.sqlite import SqliteMetadataStore
+
+    path = os.path.join(args.data_dir, METADATA_FILE)
+    return SqliteMetadataStore(path) if os.path.exists(path) else None
+
+
+def _dynamodb(args: argparse.Namespace) -> Any:
     from ..storage.aws_clients import aws_clients
-    from ..storage.dynamodb_audit import DynamoAuditLog
-    from ..storage.dynamodb_identities import DynamoIdentityStore
 
     if not args.dynamodb_table:
         raise StorageMissing("the aws backend needs --dynamodb-table")
-    dynamodb = aws_clients(args.region, args.endpoint_url).dynamodb
+    return aws_clients(args.region, args.endpoint_url).dynamodb
+
+
+def _aws(args: argparse.Namespace) -> tuple[IdentityStore, AuditLog]:
+    from ..storage.dynamodb_audit import DynamoAuditLog
+    from ..storage.dynamodb_identities import DynamoIdentityStore
+
+    dynamodb = _dynamodb(args)
     return (
         DynamoIdentityStore(dynamodb, args.dynamodb_table),
         DynamoAuditLog(dynamodb, args.dynamodb_table),

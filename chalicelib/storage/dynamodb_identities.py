@@ -9,23 +9,27 @@ Items (pk, sk):
   MEMBER_OF#<user>   <org>#<team>     the same membership, found from the user
   PUBLIC             <name>           a namespace or repository anyone may pull
   TOKENS             <id>             a robot account or personal access token (hash only)
+  ROBOT_NAMES        <namespace>+<name>  the token id of the robot that last took this name
   AWS_MAPPINGS       <org>#<team>#<pattern>  an IAM ARN pattern whose logins join the team
 
 Names never contain '#': they follow the repository-name component grammar
 (chalicelib/auth/names.py); an ARN pattern might, so it comes last in its key. Multi-item
 changes are transactions, so a name is taken once and a membership exists in both directions or
-in neither. Removing a user takes its memberships and personal tokens first and the user last:
-a crash in between leaves a user with fewer rights, never rights left behind for a future user
-of the same name.
+in neither. Removing a user takes its memberships, personal tokens and robots first and the
+user last: a crash in between leaves a user with fewer rights, never rights left behind for a
+future user of the same name. A named robot takes its ROBOT_NAMES item in the transaction
+that stores it, on condition that the item is absent or still names the token read as no
+longer usable, so two robots of one name never both come to life.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from ..auth.model import AccessToken, AwsMapping, Team, User
-from .identity_ports import NameTaken, UnknownName
+from .identity_ports import NameTaken, UnknownName, robot_name_taken
 
 
 def _s(value: str) -> dict[str, str]:
@@ -112,8 +116,9 @@ class DynamoIdentityStore:
             raise UnknownName(f"no user {name!r}")
         for team in self.teams_of(name):
             self.remove_member(team.org, team.name, name)
-        for token in self.tokens(name):
-            if token.kind == "pat" and not token.revoked:
+        for token in self.tokens():
+            naming = token.kind == "robot" and name in token.namespaces
+            if (token.owner == name or naming) and not token.revoked:
                 self.revoke_token(token.id)
         self._transact(
             [
@@ -213,6 +218,10 @@ class DynamoIdentityStore:
         )
         return bool(reply["Responses"].get(self.table))
 
+    def public_marks(self, namespace: str) -> list[str]:
+        marks = [item["sk"]["S"] for item in self._query("PUBLIC", f"{namespace}/")]
+        return ([namespace] if self._get("PUBLIC", namespace) else []) + marks
+
     # -- access tokens -------------------------------------------------------------------------
     def add_token(self, token: AccessToken) -> None:
         item = {
@@ -229,9 +238,33 @@ class DynamoIdentityStore:
             # Not `expires_at`: that attribute is the table's TTL, and an expired token should
             # stay listed (as expired) rather than vanish.
             item["valid_until"] = {"N": repr(token.expires_at)}
-        self.db.put_item(
-            **self._put("TOKENS", token.id, **item), ConditionExpression="attribute_not_exists(pk)"
+        put = self._put("TOKENS", token.id, **item)
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+        if token.kind != "robot" or not token.description:
+            self.db.put_item(**put)
+            return
+        self._transact(
+            [self._claim_robot_name(token), {"Put": put}],
+            NameTaken(robot_name_taken(token, "created just now")),
         )
+
+    def _claim_robot_name(self, token: AccessToken) -> dict[str, Any]:
+        """The transaction item that gives the robot's name to `token`; raises NameTaken when a
+        live robot holds it (robots from before ROBOT_NAMES items are found by listing)."""
+        now = time.time()
+        for other in self.tokens(token.owner):
+            same = other.kind == "robot" and other.description == token.description
+            if same and other.usable(now):
+                raise NameTaken(robot_name_taken(token, other.id))
+        login = f"{token.owner}+{token.description}"
+        held = self._get("ROBOT_NAMES", login)
+        claim = self._put("ROBOT_NAMES", login, token_id=_s(token.id))
+        if held is None:
+            claim["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:  # its robot is revoked or expired (the listing above): replace it, if still so
+            claim["ConditionExpression"] = "token_id = :held"
+            claim["ExpressionAttributeValues"] = {":held": held["token_id"]}
+        return {"Put": claim}
 
     def token(self, token_id: str) -> AccessToken | None:
         item = self._get("TOKENS", token_id)

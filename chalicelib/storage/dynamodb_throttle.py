@@ -12,6 +12,10 @@ holds `now - window` onwards, summed. Counting that oldest bucket whole means a 
 remembered up to window/BUCKETS longer than the window, never shorter. TTL deletes the items a
 window after their bucket ends; until it does, the sort-key range leaves them out of counts.
 
+Successful sources: pk LOGINS#<key>, sk <source address>: at (N), expires_at (N, TTL). A
+success is one put, then the account's few source items are read and all but the most recent
+KNOWN_SOURCES deleted.
+
 Errors of DynamoDB become CounterUnavailable; see LoginThrottle for what is done with them.
 """
 
@@ -22,18 +26,19 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .throttle_ports import CounterUnavailable
+from .throttle_ports import KNOWN_SOURCES, CounterUnavailable
 
 PREFIX = "THROTTLE#"
+SOURCES_PREFIX = "LOGINS#"
 BUCKETS = 10
 MAX_KEY_BYTES = 256
 SK_DIGITS = 16
 
 
-def _pk(key: str) -> str:
+def _pk(key: str, prefix: str = PREFIX) -> str:
     if len(key.encode()) > MAX_KEY_BYTES:
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-    return PREFIX + key
+    return prefix + key
 
 
 def _width_ms(window: float) -> int:
@@ -95,6 +100,51 @@ class DynamoFailureCounter:
                 TableName=self.table,
                 Key={"pk": {"S": _pk(key)}, "sk": item["sk"]},
             )
+
+    def add_success(self, key: str, source: str, now: float, keep: float) -> None:
+        # One item per source: a put needs no read, so logins at once never lose each other.
+        self._call(
+            self.db.put_item,
+            TableName=self.table,
+            Item={
+                "pk": {"S": _pk(key, SOURCES_PREFIX)},
+                "sk": {"S": source},
+                "at": {"N": repr(now)},
+                "expires_at": {"N": str(math.ceil(now + keep))},
+            },
+        )
+        kept = self._sources(key)
+        if len(kept) > KNOWN_SOURCES:  # the oldest go; two logins at once may drop one more
+            kept.sort(key=lambda item: float(item["at"]["N"]))
+            for item in kept[:-KNOWN_SOURCES]:
+                self._call(
+                    self.db.delete_item,
+                    TableName=self.table,
+                    Key={"pk": {"S": _pk(key, SOURCES_PREFIX)}, "sk": item["sk"]},
+                )
+
+    def succeeded_from(self, key: str, source: str, now: float) -> bool:
+        reply = self._call(
+            self.db.get_item,
+            TableName=self.table,
+            Key={"pk": {"S": _pk(key, SOURCES_PREFIX)}, "sk": {"S": source}},
+            ConsistentRead=True,
+        )
+        item = reply.get("Item")
+        # TTL deletes within days, not at once: the time in the item decides.
+        return item is not None and int(item["expires_at"]["N"]) > now
+
+    def _sources(self, key: str) -> list[dict[str, Any]]:
+        page = self._call(
+            self.db.query,
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": _pk(key, SOURCES_PREFIX)}},
+            ProjectionExpression="sk, #at",
+            ExpressionAttributeNames={"#at": "at"},
+            ConsistentRead=True,
+        )
+        return list(page.get("Items", []))  # a few small items: one page
 
     def _items(self, key: str, from_ms: int, projection: str) -> list[dict[str, Any]]:
         arguments: dict[str, Any] = {

@@ -3,7 +3,8 @@ tokens (robots and personal), and the mappings of IAM ARN patterns to teams (AWS
 Records are the auth layer's plain dataclasses.
 
 Users and organisations share one space of namespace names: a user's personal namespace is
-their name, an organisation's namespace is its name, and no two may collide.
+their name, an organisation's namespace is its name, and no two may collide. A robot's name
+(`<namespace>+<name>`) is unique among its namespace's live robots.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from ..auth.model import AccessToken, AwsMapping, Team, User
 
 
 class NameTaken(Exception):
-    """A user or organisation already holds this namespace name."""
+    """A user or organisation already holds this namespace name, or a live robot this robot
+    name."""
+
+
+def robot_name_taken(token: AccessToken, holder: str) -> str:
+    """The refusal of a robot whose name a live robot (token id `holder`) has."""
+    login = f"{token.owner}+{token.description}"
+    return f"robot {login} exists already (token {holder}): revoke it first, or choose another name"
 
 
 class UnknownName(Exception):
@@ -34,7 +42,9 @@ class IdentityStore(Protocol):
     def set_password(self, name: str, password_hash: str) -> None: ...
 
     def remove_user(self, name: str) -> None:
-        """Also removes the user from every team and revokes their personal tokens."""
+        """Also removes the user from every team, and revokes their personal tokens and every
+        robot owned by or naming their namespace (a future holder of the name inherits
+        nothing)."""
         ...
 
     # -- organisations and teams ---------------------------------------------------------------
@@ -67,8 +77,15 @@ class IdentityStore(Protocol):
         """Whether `repository` or its namespace is marked public."""
         ...
 
+    def public_marks(self, namespace: str) -> list[str]:
+        """The marks of the namespace itself and of repositories in it, sorted."""
+        ...
+
     # -- access tokens -------------------------------------------------------------------------
-    def add_token(self, token: AccessToken) -> None: ...
+    def add_token(self, token: AccessToken) -> None:
+        """Raises NameTaken when the token is a named robot and its namespace has a usable
+        robot of that name already."""
+        ...
 
     def token(self, token_id: str) -> AccessToken | None: ...
 

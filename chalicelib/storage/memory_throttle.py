@@ -1,11 +1,14 @@
 """FailureCounter in this process's memory: exact sliding windows, shared by nothing. The
 default when no shared counter is configured, and the reference the other adapters are tested
-against."""
+against. Successful sources are kept only for accounts that logged in (a guesser adds none),
+at most KNOWN_SOURCES each."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+
+from .throttle_ports import KNOWN_SOURCES
 
 SWEEP_FLOOR = 1024  # keys held before the first sweep of keys nobody asks about any more
 
@@ -15,6 +18,7 @@ class MemoryFailureCounter:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
         self._sweep_at = SWEEP_FLOOR
+        self._known: dict[str, dict[str, float]] = {}  # key -> source -> kept until
 
     def __len__(self) -> int:
         """How many keys hold failures (expired ones may linger until the next sweep)."""
@@ -39,6 +43,20 @@ class MemoryFailureCounter:
     def clear(self, key: str) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+    def add_success(self, key: str, source: str, now: float, keep: float) -> None:
+        with self._lock:
+            sources = self._known.setdefault(key, {})
+            sources.pop(source, None)  # re-inserted last: the dict is oldest first
+            sources[source] = now + keep
+            for stale in [name for name, until in sources.items() if until <= now]:
+                del sources[stale]
+            while len(sources) > KNOWN_SOURCES:
+                del sources[next(iter(sources))]
+
+    def succeeded_from(self, key: str, source: str, now: float) -> bool:
+        with self._lock:
+            return self._known.get(key, {}).get(source, now) > now
 
     def _recent(self, key: str, cutoff: float) -> int:
         times = self._failures.get(key)

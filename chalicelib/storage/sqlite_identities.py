@@ -5,9 +5,10 @@ or reset separately."""
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from ..auth.model import AccessToken, AwsMapping, Team, User
-from .identity_ports import NameTaken, UnknownName
+from .identity_ports import NameTaken, UnknownName, robot_name_taken
 from .sqlite_database import SqliteDatabase
 
 SCHEMA = """
@@ -85,7 +86,12 @@ class SqliteIdentityStore:
                 raise UnknownName(f"no user {name!r}")
             db.execute("DELETE FROM namespaces WHERE name = ? AND kind = 'user'", (name,))
             db.execute("DELETE FROM team_members WHERE user = ?", (name,))
-            db.execute("UPDATE tokens SET revoked = 1 WHERE owner = ? AND kind = 'pat'", (name,))
+            # instr, not LIKE: '_' is a LIKE wildcard, and names may hold it.
+            db.execute(
+                "UPDATE tokens SET revoked = 1 WHERE owner = ? OR (kind = 'robot'"
+                " AND instr(' ' || namespaces || ' ', ' ' || ? || ' ') > 0)",
+                (name, name),
+            )
 
     # -- organisations and teams ---------------------------------------------------------------
     def add_org(self, name: str) -> None:
@@ -162,9 +168,21 @@ class SqliteIdentityStore:
         rows = self._rows("SELECT 1 FROM public_names WHERE name IN (?, ?)", repository, namespace)
         return bool(rows)
 
+    def public_marks(self, namespace: str) -> list[str]:
+        # Repositories of the namespace sort between "ns/" and "ns0" ('0' follows '/').
+        rows = self._rows(
+            "SELECT name FROM public_names WHERE name = ? OR (name > ? AND name < ?) ORDER BY name",
+            namespace,
+            f"{namespace}/",
+            f"{namespace}0",
+        )
+        return [name for (name,) in rows]
+
     # -- access tokens -------------------------------------------------------------------------
     def add_token(self, token: AccessToken) -> None:
         with self._write() as db:
+            if token.kind == "robot" and token.description:
+                self._need_free_robot_name(db, token)
             db.execute(
                 "INSERT INTO tokens (id, kind, owner, secret_hash, namespaces, actions,"
                 " created_at, expires_at, revoked, description)"
@@ -229,6 +247,16 @@ class SqliteIdentityStore:
             db.execute("INSERT INTO namespaces (name, kind) VALUES (?, ?)", (name, kind))
         except sqlite3.IntegrityError:
             raise NameTaken(f"the name {name!r} is taken by a user or organisation") from None
+
+    @staticmethod
+    def _need_free_robot_name(db: sqlite3.Connection, token: AccessToken) -> None:
+        taken = db.execute(
+            "SELECT id FROM tokens WHERE kind = 'robot' AND owner = ? AND description = ?"
+            " AND revoked = 0 AND (expires_at IS NULL OR expires_at > ?)",
+            (token.owner, token.description, time.time()),
+        ).fetchone()
+        if taken:
+            raise NameTaken(robot_name_taken(token, taken[0]))
 
     @staticmethod
     def _need_org(db: sqlite3.Connection, org: str) -> None:

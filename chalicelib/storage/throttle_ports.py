@@ -1,5 +1,7 @@
 """The `FailureCounter` port: failed logins counted per key (`account:<name>`,
-`source:<address>`) in a sliding window, shared by every process that uses the same adapter.
+`source:<address>`) in a sliding window, shared by every process that uses the same adapter;
+and, per account, the few sources that logged in to it successfully of late (a source that
+proved the password once is let through when the account is locked by others' guesses).
 
 Times are wall-clock seconds (time.time()): gunicorn workers and Lambda instances share no
 monotonic clock. A failure recorded at `at` counts while `now - window < at`; there is no upper
@@ -11,6 +13,8 @@ a bucket more), never for less.
 from __future__ import annotations
 
 from typing import Protocol
+
+KNOWN_SOURCES = 16  # the most recent successful sources kept per account; older ones drop out
 
 
 class CounterUnavailable(Exception):
@@ -34,5 +38,14 @@ class FailureCounter(Protocol):
         ...
 
     def clear(self, key: str) -> None:
-        """Forget every failure of `key`."""
+        """Forget every failure of `key` (not the sources it succeeded from)."""
+        ...
+
+    def add_success(self, key: str, source: str, now: float, keep: float) -> None:
+        """Remember that `source` logged in to `key` at `now`, for `keep` seconds. Each key
+        keeps at most KNOWN_SOURCES sources, the most recent ones."""
+        ...
+
+    def succeeded_from(self, key: str, source: str, now: float) -> bool:
+        """Whether `source` logged in to `key` successfully, less than its `keep` ago."""
         ...

@@ -9,9 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.api.router import Router
+from chalicelib.auth.access_tokens import create_access_token
 from chalicelib.auth.passwords import verify_password
+from chalicelib.auth.throttle import dynamodb_throttle, sqlite_throttle
 from chalicelib.cli.admin import open_store
+from chalicelib.server.backends import build_registry, embedded_registry
+from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
+from chalicelib.storage.sqlite_identities import FILE
 from tests.auth.soute_main import aws_storage_args, run_soute
+from tests.contract.client import RouterClient, image_manifest, put_manifest
+from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer
 
 
@@ -128,3 +137,122 @@ def test_the_admin_verbs_work_on_the_aws_backend(
     assert "token create user=alice actions=pull cli" in lines[0]
     status, _, err = run_soute(monkeypatch, capsys, "user", "list", "--backend", "aws")
     assert status == 1 and "--dynamodb-table" in err
+
+
+# -- names, robots, removal and reuse (issue 10, F3 and F4) -----------------------------------
+
+
+def _push(router: Router, repository: str) -> None:
+    client = RouterClient(router)
+    reply = put_manifest(client, repository, "latest", image_manifest(client, repository))
+    assert reply.status == 201, reply.body
+
+
+def test_a_name_with_a_final_newline_is_refused(run) -> None:  # noqa: ANN001
+    status, _, err = run("user", "add", "bob\n", "--password-stdin", stdin="long enough\n")
+    assert status == 1 and "invalid user name 'bob\\n'" in err
+    status, _, err = run("org", "add", "acme\n")
+    assert status == 1 and "invalid organisation name" in err
+
+
+def test_robots_act_in_their_namespace_under_a_valid_unique_name(run) -> None:  # noqa: ANN001
+    run("org", "add", "acme")
+    run("org", "add", "other")
+    robot = ("token", "create", "--robot", "acme")
+    status, _, err = run(*robot, "--name", "ci", "--namespace", "other")
+    assert status == 1 and "acts in acme only, not in other" in err
+    status, _, err = run(*robot, "--name", "CI\n")
+    assert status == 1 and "invalid robot name" in err
+    assert run(*robot, "--name", "ci")[0] == 0
+    status, _, err = run(*robot, "--name", "ci", "--actions", "pull,push")
+    assert status == 1 and "acme+ci exists already" in err
+    assert run("token", "create", "--robot", "other", "--name", "ci")[0] == 0
+
+
+def test_removing_a_user_revokes_their_robots_and_the_name_keeps_its_leftovers(
+    run,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    run("user", "add", "bob", "--password-stdin", stdin="bob's password\n")
+    assert run("token", "create", "--robot", "bob", "--name", "ci", "--actions", "push")[0] == 0
+    run("public", "bob/app")
+    _push(Router(embedded_registry(str(tmp_path))), "bob/app")
+    status, out, _ = run("user", "remove", "bob")
+    assert status == 0 and "robots are revoked" in out and "bob/ still holds repositories" in out
+    store = open_store(str(tmp_path))
+    assert all(token.revoked for token in store.tokens("bob"))
+    status, _, err = run("user", "add", "bob", "--password-stdin", stdin="new bob's pass\n")
+    assert status == 1
+    assert "repositories bob/app; public marks bob/app" in err
+    assert "--purge-leftovers" in err and "--keep-repositories" in err
+    status, _, err = run(
+        "user", "add", "bob", "--purge-leftovers", "--password-stdin", stdin="new bob's pass\n"
+    )
+    assert status == 1 and "--keep-repositories" in err
+    assert store.public_marks("bob") == ["bob/app"]  # nothing purged when the name is refused
+    assert store.user("bob") is None
+    status, out, _ = run(
+        "user",
+        "add",
+        "bob",
+        "--purge-leftovers",
+        "--keep-repositories",
+        "--password-stdin",
+        stdin="new bob's pass\n",
+    )
+    assert status == 0 and "1 public marks cleared" in out
+    assert store.user("bob") is not None and store.public_marks("bob") == []
+    assert "keep-repositories" in run("audit", "--limit", "1")[1]
+
+
+def test_tokens_left_behind_by_a_former_holder_block_the_name(run, tmp_path: Path) -> None:  # noqa: ANN001
+    """Users removed before removal revoked their robots left live ones behind."""
+    store = open_store(str(tmp_path))
+    left, _ = create_access_token("robot", "carol", ["carol"], ["pull"], description="ci")
+    store.add_token(left)
+    status, _, err = run("org", "add", "carol")
+    assert status == 1 and f"live tokens {left.id} (carol+ci)" in err
+    status, out, _ = run("org", "add", "carol", "--purge-leftovers")
+    assert status == 0 and "1 tokens revoked" in out
+    assert store.token(left.id).revoked and store.is_org("carol")
+
+
+def test_unlock_forgets_an_accounts_failed_logins(run, tmp_path: Path) -> None:  # noqa: ANN001
+    run("user", "add", "alice", "--password-stdin", stdin="wonderland\n")
+    throttle = sqlite_throttle(str(tmp_path / FILE))  # the counts `soute serve` shares
+    for number in range(throttle.limit):
+        throttle.failed("alice", f"10.6.6.{number}")
+    assert throttle.blocked("alice", "10.0.0.1")
+    status, out, _ = run("user", "unlock", "alice")
+    assert status == 0 and f"{throttle.limit} recent failed logins forgotten" in out
+    assert not throttle.blocked("alice", "10.0.0.1")
+    status, _, err = run("user", "unlock", "ghost")
+    assert status == 1 and "no user 'ghost'" in err
+
+
+def test_unlock_and_leftovers_on_the_aws_backend(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = aws_backend(moto_endpoint)
+    aws = ["--backend", "aws", "--dynamodb-table", options.dynamodb_table or ""]
+    aws += ["--endpoint-url", moto_endpoint, "--region", options.region or ""]
+
+    def call(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        return run_soute(monkeypatch, capsys, *args, *aws, stdin=stdin)
+
+    assert call("user", "add", "alice", "--password-stdin", stdin="wonderland\n")[0] == 0
+    dynamodb = aws_clients(options.region, moto_endpoint).dynamodb
+    throttle = dynamodb_throttle(dynamodb, options.dynamodb_table or "")
+    for number in range(throttle.limit):
+        throttle.failed("alice", f"10.6.6.{number}")
+    status, out, _ = call("user", "unlock", "alice")
+    assert status == 0 and f"{throttle.limit} recent failed logins" in out
+    assert not throttle.blocked("alice", "10.0.0.1")
+    assert call("token", "create", "--robot", "alice", "--name", "ci")[0] == 0
+    _push(Router(build_registry(options)), "alice/app")
+    assert call("user", "remove", "alice")[0] == 0
+    store = DynamoIdentityStore(dynamodb, options.dynamodb_table or "")
+    assert all(token.revoked for token in store.tokens("alice"))
+    status, _, err = call("org", "add", "alice")
+    assert status == 1 and "repositories alice/app" in err
+    assert call("org", "add", "alice", "--keep-repositories")[0] == 0

@@ -191,12 +191,34 @@ def test_the_good_shape_is_fetched_once_with_the_service_header() -> None:
         "sts.eu-west-3.amazonaws.com",
         "sts.us-gov-west-1.amazonaws.com",
         "sts.cn-north-1.amazonaws.com.cn",
-        "sts.us-isob-east-1.amazonaws.com",
+        "sts.us-isob-east-1.sc2s.sgov.gov",
     ],
 )
 def test_the_allowed_sts_hosts(host: str) -> None:
     url = GOOD.replace("sts.us-east-1.amazonaws.com", host)
     assert not isinstance(check_url(url, time.time()), str)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "sts.xx-fake-1.amazonaws.com",  # STS-shaped, resolves nowhere
+        "sts.us-east-99.amazonaws.com",
+        "sts.us-east-1.amazonaws.com.cn",  # a real region in another partition's domain
+        "sts.cn-north-1.amazonaws.com",
+        "sts.us-isob-east-1.amazonaws.com",
+        "sts.aws-global.amazonaws.com",  # botocore's pseudo-regions are no hosts
+        "sts.us-east-1-fips.amazonaws.com",
+    ],
+)
+def test_only_the_sts_hosts_of_real_regions_are_allowed(host: str) -> None:
+    """A host that does not resolve gave StsUnavailable, which was not counted: unlimited
+    attempts, each a DNS query of the caller's choosing (issue 10, F6)."""
+    fetch = RecordingFetch()
+    url = GOOD.replace("sts.us-east-1.amazonaws.com", host)
+    assert check_url(url, time.time()) == "not an STS host"
+    assert AwsLoginVerifier(fetch=fetch).verify(encode_secret(url), SERVICE) is None
+    assert fetch.calls == []
 
 
 def test_an_extra_endpoint_is_allowed_exactly() -> None:
@@ -256,6 +278,8 @@ def test_a_pattern_must_name_its_account() -> None:
     assert pattern_problem(CI_PATTERN) is None
     for bad in ("arn:aws:iam::*:role/ci", "*", "arn:aws:iam::12345678901?:role/x", "role/ci-*"):
         assert pattern_problem(bad) is not None, bad
+    # `\d` of a str pattern takes any Unicode digit: Arabic-Indic ones name no AWS account.
+    assert pattern_problem("arn:aws:iam::\u0661\u0662\u0663456789012:role/ci") is not None
 
 
 # -- logins through the router, against the STS emulator -------------------------------------------
@@ -472,14 +496,19 @@ def test_failed_aws_logins_are_throttled_by_source_only(tmp_path: Path) -> None:
     assert authenticator.login("aws", encode_secret(_presign(key=victim_key)), "10.0.0.3")
 
 
-def test_sts_unavailable_is_a_503_not_a_failed_login(tmp_path: Path) -> None:
+def test_sts_unavailable_is_a_503_counted_against_the_source(tmp_path: Path) -> None:
+    """No answer is no proof: STS unavailable counts against the source like a failure, or an
+    attempt that makes STS (or a host's DNS) fail would cost the caller nothing."""
     fetch = RecordingFetch(503, b"")
-    authenticator = _authenticator(tmp_path, fetch, limit=1)
-    for _ in range(3):  # with limit 1, a counted failure would throttle the second try
+    authenticator = _authenticator(tmp_path, fetch, limit=3)
+    for _ in range(3):
         with pytest.raises(StsUnavailable):
             authenticator.login("aws", encode_secret(_presign()), "10.0.0.1")
+    with pytest.raises(LoginThrottled):
+        authenticator.login("aws", encode_secret(_presign()), "10.0.0.1")
+    assert len(fetch.calls) == 3
     fetch.status, fetch.body = 200, IDENTITY_XML
-    assert authenticator.login("aws", encode_secret(_presign()), "10.0.0.1")
+    assert authenticator.login("aws", encode_secret(_presign()), "10.0.0.2")  # only the source
 
 
 def test_without_a_verifier_an_aws_secret_is_a_wrong_password(tmp_path: Path) -> None:

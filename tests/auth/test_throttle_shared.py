@@ -29,7 +29,7 @@ from chalicelib.storage.dynamodb_throttle import BUCKETS, DynamoFailureCounter
 from chalicelib.storage.memory_throttle import SWEEP_FLOOR, MemoryFailureCounter
 from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
 from chalicelib.storage.sqlite_throttle import SqliteFailureCounter
-from chalicelib.storage.throttle_ports import CounterUnavailable, FailureCounter
+from chalicelib.storage.throttle_ports import KNOWN_SOURCES, CounterUnavailable, FailureCounter
 from tests.support.moto import aws_backend
 from tests.support.server import REPO, RegistryServer
 
@@ -111,6 +111,36 @@ def test_keys_are_isolated(counter: FailureCounter, key: Callable[[str], str]) -
     assert [counter.failures(name, T + 1, WINDOW) for name in (long_one, long_two)] == [3, 4]
 
 
+def test_successful_sources_are_remembered_for_a_while(
+    counter: FailureCounter, key: Callable[[str], str]
+) -> None:
+    counter.add_success(key("alice"), "10.0.0.1", T, 100)
+    counter.add_success(key("alice"), "2001:db8::1", T + 1, 100)
+    assert counter.succeeded_from(key("alice"), "10.0.0.1", T + 99)
+    assert counter.succeeded_from(key("alice"), "2001:db8::1", T + 99)
+    assert not counter.succeeded_from(key("alice"), "10.0.0.2", T + 50)
+    assert not counter.succeeded_from(key("bob"), "10.0.0.1", T + 50)
+    counter.clear(key("alice"))  # unlocking forgets failures, not who logged in
+    assert counter.succeeded_from(key("alice"), "10.0.0.1", T + 50)
+    assert not counter.succeeded_from(key("alice"), "10.0.0.1", T + 100)
+    counter.add_success(key("alice"), "10.0.0.1", T + 100, 100)  # a new login: kept anew
+    assert counter.succeeded_from(key("alice"), "10.0.0.1", T + 150)
+
+
+def test_at_most_the_most_recent_sources_are_kept(
+    counter: FailureCounter, key: Callable[[str], str]
+) -> None:
+    sources = [f"10.0.1.{number}" for number in range(KNOWN_SOURCES + 4)]
+    for second, source in enumerate(sources):
+        counter.add_success(key("alice"), source, T + second, 1000)
+    counter.add_success(key("alice"), sources[4], T + 20, 1000)  # the oldest kept, again
+    counter.add_success(key("alice"), "10.0.1.99", T + 21, 1000)  # so the next oldest goes
+    now = T + 22
+    kept = [s for s in [*sources, "10.0.1.99"] if counter.succeeded_from(key("alice"), s, now)]
+    assert kept == [sources[4], *sources[6:], "10.0.1.99"]
+    assert len(kept) == KNOWN_SOURCES
+
+
 def test_memory_counter_drops_expired_keys(key: Callable[[str], str]) -> None:
     counter = MemoryFailureCounter()
     for number in range(SWEEP_FLOOR - 1):  # a guesser cycling through account names
@@ -144,6 +174,37 @@ def test_dynamodb_items_carry_the_tables_ttl(
     assert len(items) == 1
     # Its bucket [T, T + 6) counts until T + 66: expiring then, never earlier.
     assert items[0]["expires_at"] == {"N": str(int(T + WINDOW / BUCKETS + WINDOW))}
+
+
+def test_dynamodb_successful_sources_carry_the_tables_ttl(
+    dynamodb_table: tuple[Any, str], key: Callable[[str], str]
+) -> None:
+    dynamodb, table = dynamodb_table
+    counter = DynamoFailureCounter(dynamodb, table)
+    counter.add_success(key("alice"), "10.0.0.1", T, 100)
+    counter.add_success(key("alice"), "10.0.0.2", T + 10, 100)
+    reply = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"LOGINS#{key('alice')}"}},
+    )
+    expiries = sorted(item["expires_at"]["N"] for item in reply["Items"])
+    assert expiries == [str(int(T + 100)), str(int(T + 110))]
+    assert _items(dynamodb, table, key("alice")) == []  # apart from the failure buckets
+
+
+def test_dynamodb_concurrent_successes_are_all_remembered(
+    dynamodb_table: tuple[Any, str], key: Callable[[str], str]
+) -> None:
+    counter = DynamoFailureCounter(*dynamodb_table)
+    sources = [f"10.0.2.{number}" for number in range(8)]
+
+    def succeed(source: str) -> None:
+        counter.add_success(key("alice"), source, T, 100)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(succeed, sources))
+    assert all(counter.succeeded_from(key("alice"), source, T + 1) for source in sources)
 
 
 def test_dynamodb_concurrent_failures_are_all_counted(

@@ -11,7 +11,9 @@ from urllib.parse import urlencode
 
 import jwt
 
+from chalicelib.api.messages import Request
 from chalicelib.api.router import Router
+from chalicelib.auth.access_tokens import create_access_token
 from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
@@ -70,6 +72,28 @@ def test_get_token_grants_the_allowed_part_of_the_scopes(world: AuthWorld) -> No
     assert claims["access"] == [{"type": "repository", "name": "acme/app", "actions": ["pull"]}]
     assert claims["exp"] - claims["iat"] == 300
     assert reply.headers["Cache-Control"] == "no-store"
+
+
+def test_scopes_naming_no_routable_repository_are_left_out(world: AuthWorld) -> None:
+    """olga, an owner of acme, got tokens for names the router refuses (issue 10, F4). Like
+    distribution's token server with a scope it cannot use, the token leaves them out."""
+    scopes = ["repository:acme/App:pull", "repository:acme//x:pull", "repository:acme/ok:pull"]
+    scopes.append(f"repository:acme/{'a' * 255}:pull")  # longer than a name may be
+    query = "&".join(f"scope={scope}" for scope in scopes)
+    reply = world.raw().request("GET", f"/token?{query}", headers=_basic("olga", PASSWORD))
+    assert reply.status == 200, reply.body
+    assert _claims(reply.json()["token"])["access"] == [
+        {"type": "repository", "name": "acme/ok", "actions": ["pull"]}
+    ]
+
+
+def test_a_scope_broken_by_a_newline_is_refused(world: AuthWorld) -> None:
+    """Scopes are separated by white space, so `evil\n` never reaches the name: the rest of
+    the scope is malformed, a 400 that names it."""
+    query = "scope=repository:acme/evil%0A:pull"
+    reply = world.raw().request("GET", f"/token?{query}", headers=_basic("olga", PASSWORD))
+    assert reply.status == 400 and reply.error_code() == "UNSUPPORTED"
+    assert "repository:acme/evil" in reply.json()["errors"][0]["message"]
 
 
 def test_a_wrong_password_is_refused_without_detail(world: AuthWorld) -> None:
@@ -187,6 +211,30 @@ def test_repeated_failed_logins_are_throttled(world: AuthWorld) -> None:
     ]
     assert statuses[:10] == [401] * 10
     assert statuses[10:] == [429, 429]
+
+
+def _token_from(router: Router, source: str, account: str, secret: str) -> int:
+    """GET /token with Basic credentials as a client at address `source`."""
+    request = Request(
+        "GET", "/token", headers={k.lower(): v for k, v in _basic(account, secret).items()}
+    )
+    request.source = source
+    return router.handle(request).status
+
+
+def test_guesses_at_a_robot_name_do_not_lock_out_the_robot(tmp_path: Path) -> None:
+    """Robot names are predictable (acme+ci): ten wrong guesses at one used to refuse its real
+    256-bit secret for five minutes, from every address."""
+    context = embedded_auth(str(tmp_path))
+    robot, secret = create_access_token("robot", "acme", ["acme"], ["pull", "push"], None, "ci")
+    context.store.add_org("acme")
+    context.store.add_token(robot)
+    router = Router(embedded_registry(str(tmp_path)), context)
+    wrong = secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB")
+    guesses = [_token_from(router, "10.6.6.6", "acme+ci", guess) for guess in ["x", wrong] * 6]
+    assert set(guesses[:10]) == {401} and set(guesses[10:]) == {429}  # the guesser is throttled
+    assert _token_from(router, "10.0.0.2", "acme+ci", secret) == 200
+    assert _token_from(router, "10.6.6.6", "acme+ci", secret) == 200
 
 
 def test_a_password_change_ends_refresh_tokens(world: AuthWorld) -> None:

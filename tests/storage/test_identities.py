@@ -3,6 +3,7 @@ public marks, access tokens."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,50 @@ def test_removing_a_user_ends_their_memberships_and_personal_tokens(
     store.remove_user("rita")
     assert store.teams("acme")[0].members == frozenset()
     assert store.token(token.id).revoked
+
+
+def test_removing_a_user_revokes_every_robot_of_their_namespace(store: IdentityStore) -> None:
+    """Else the next user of the name would inherit them (issue 10, F3)."""
+    store.add_user(User("bob", "h"))
+    store.add_org("acme")
+    own, _ = create_access_token("robot", "bob", ["bob"], ["pull", "push"], description="ci")
+    # Robots from before creation checked their namespaces: acme's robot naming bob's.
+    naming, _ = create_access_token("robot", "acme", ["acme"], ["push"], description="deploy")
+    naming = replace(naming, namespaces=frozenset({"acme", "bob"}))
+    elsewhere, _ = create_access_token("robot", "acme", ["acme"], ["pull"], description="bobby")
+    others_pat, _ = create_access_token("pat", "alice", ["alice", "bob"], ["pull"])
+    for token in (own, naming, elsewhere, others_pat):
+        store.add_token(token)
+    store.remove_user("bob")
+    assert store.token(own.id).revoked and store.token(naming.id).revoked
+    # Another user's personal token acts as that user only: bob's name gives it nothing.
+    assert not store.token(elsewhere.id).revoked and not store.token(others_pat.id).revoked
+
+
+def test_a_robot_name_is_unique_among_live_robots(store: IdentityStore) -> None:
+    first, _ = create_access_token("robot", "acme", ["acme"], ["pull"], description="ci")
+    store.add_token(first)
+    again, _ = create_access_token("robot", "acme", ["acme"], ["push"], description="ci")
+    with pytest.raises(NameTaken, match=f"acme\\+ci exists already \\(token {first.id}\\)"):
+        store.add_token(again)
+    other, _ = create_access_token("robot", "other", ["other"], ["pull"], description="ci")
+    store.add_token(other)  # another namespace's ci
+    for _ in range(2):  # unnamed robots log in as acme+<id>: never the same
+        store.add_token(create_access_token("robot", "acme", ["acme"], ["pull"])[0])
+    store.revoke_token(first.id)
+    store.add_token(again)  # a revoked robot frees its name
+    expired, _ = create_access_token("robot", "acme", ["acme"], ["pull"], -1, "old")
+    store.add_token(expired)
+    store.add_token(create_access_token("robot", "acme", ["acme"], ["pull"], None, "old")[0])
+    assert [t.description for t in store.tokens("acme")].count("ci") == 2
+
+
+def test_public_marks_of_a_namespace_are_listed(store: IdentityStore) -> None:
+    for name in ("bob", "bob/app", "bob/a/b", "bob_x/app", "bob-x", "bo", "bob0/c"):
+        store.set_public(name, True)
+    assert store.public_marks("bob") == ["bob", "bob/a/b", "bob/app"]
+    assert store.public_marks("bob_x") == ["bob_x/app"]
+    assert store.public_marks("nobody") == []
 
 
 def test_public_marks_cover_a_namespace_or_one_repository(store: IdentityStore) -> None:

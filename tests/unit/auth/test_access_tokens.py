@@ -50,3 +50,22 @@ def test_valid_account_names(name: str) -> None:
 def test_invalid_account_names(name: str) -> None:
     with pytest.raises(NameInvalid):
         check_account_name(name)
+
+
+@pytest.mark.parametrize("namespaces", [["other"], ["acme", "other"]])
+def test_a_robot_acts_in_its_own_namespace_only(namespaces: list) -> None:
+    with pytest.raises(TokenRequestInvalid, match="acts in acme only, not in other"):
+        create_access_token("robot", "acme", namespaces, ["pull"], description="ci")
+    # A personal token acts as its user, whose rights bound it: it may name several.
+    create_access_token("pat", "alice", ["alice", "acme"], ["pull"])
+
+
+@pytest.mark.parametrize("name", ["CI", "ci+x", "ci/x", "ci\n", "-ci", "a" * 65, "c i"])
+def test_robot_names_follow_the_account_name_grammar(name: str) -> None:
+    with pytest.raises(TokenRequestInvalid, match="invalid robot name"):
+        create_access_token("robot", "acme", ["acme"], ["pull"], description=name)
+
+
+def test_account_names_with_a_final_newline_are_refused() -> None:
+    with pytest.raises(NameInvalid):
+        check_account_name("bob\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,67 @@ def test_a_revoked_or_expired_token_proves_nothing(auth: Authenticator) -> None:
 def test_a_subject_that_no_longer_exists_is_anonymous(auth: Authenticator) -> None:
     assert auth.principal("ghost").anonymous
     assert auth.principal("token:nope").anonymous
+
+
+# -- who can lock out whom (issue 10, F2) ------------------------------------------------------
+
+
+def _robot(auth: Authenticator) -> str:
+    token, secret = create_access_token("robot", "acme", ["acme"], ["pull"], description="ci")
+    auth.store.add_token(token)
+    return secret
+
+
+def _wrong(secret: str) -> str:
+    """The same token id with another random part: the most targeted guess there is."""
+    return secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB")
+
+
+def test_guesses_at_a_robots_name_never_lock_out_its_secret(auth: Authenticator) -> None:
+    secret = _robot(auth)
+    for guess in ["guess", _wrong(secret), "soute_0123456789abcdef_x"] * 4:  # 12 > limit 3
+        with contextlib.suppress(LoginThrottled):  # the guesser's own source is refused
+            assert auth.login("acme+ci", guess, "10.6.6.6") is None
+    assert auth.login("acme+ci", secret, "10.0.0.2") is not None  # another address
+    assert auth.login("acme+ci", secret, "10.6.6.6") is not None  # even the guessing one
+
+
+def test_wrong_token_secrets_count_against_their_source_only(auth: Authenticator) -> None:
+    secret = _robot(auth)
+    for _ in range(3):
+        assert auth.login("alice", _wrong(secret), "10.6.6.6") is None
+    assert auth.login("alice", "wonderland", "10.0.0.2") is not None  # no account count
+    with pytest.raises(LoginThrottled):
+        auth.login("alice", "wonderland", "10.6.6.6")
+    with pytest.raises(LoginThrottled):
+        auth.login("acme+ci", _wrong(secret), "10.6.6.6")
+
+
+def test_a_source_that_logged_in_before_passes_its_accounts_lock(auth: Authenticator) -> None:
+    assert auth.login("alice", "wonderland", "10.0.0.1") is not None  # alice's laptop
+    for number in range(3):  # guesses from three addresses, each below its own limit
+        assert auth.login("alice", "guess", f"10.6.6.{number}") is None
+    with pytest.raises(LoginThrottled):
+        auth.login("alice", "wonderland", "10.0.0.9")  # a new address: the account is locked
+    assert auth.login("alice", "wonderland", "10.0.0.1") is not None
+    for _ in range(3):  # the laptop is still bound by its own source's count
+        assert auth.login("alice", "typo", "10.0.0.1") is None
+    with pytest.raises(LoginThrottled):
+        auth.login("alice", "wonderland", "10.0.0.1")
+
+
+def test_unlock_clears_an_accounts_failures(auth: Authenticator) -> None:
+    for number in range(3):
+        assert auth.login("alice", "guess", f"10.6.6.{number}") is None
+    with pytest.raises(LoginThrottled):
+        auth.login("alice", "wonderland", "10.0.0.9")
+    assert auth.throttle.unlock("alice") == 3
+    assert auth.login("alice", "wonderland", "10.0.0.9") is not None
+
+
+def test_a_robot_stored_naming_other_namespaces_acts_in_its_own_only(auth: Authenticator) -> None:
+    """Robots created before their namespaces were checked may name others' (issue 10, F3)."""
+    token, secret = create_access_token("robot", "acme", ["acme"], ["pull"], description="ci")
+    auth.store.add_token(replace(token, namespaces=frozenset({"acme", "alice"})))
+    principal = auth.login("acme+ci", secret, "10.0.0.1")
+    assert principal is not None and principal.namespaces == {"acme"}
