@@ -13,8 +13,8 @@ import pytest
 from chalice import Chalice
 
 import app as lambda_function
-from chalicelib.api.messages import Request, Response
 from chalicelib.api import routes as table
+from chalicelib.api.messages import Request, Response
 from chalicelib.api.router import ROUTES, TOKEN_PATH
 from chalicelib.server.chalice_routes import (
     API_GATEWAY_RESOURCE_QUOTA,
