@@ -4,15 +4,15 @@ Every call acts on the repository of its `?repository=`, which the router hands 
 `name` once the gate authorised it; a body may repeat it but not name another. An upload is
 found only under the repository it was started in.
 
-Bodies are small JSON documents, checked here field by field: a malformed one is
+Bodies are small JSON documents, checked here field by field: a malformed one (too deep too) is
 a 400 with an OCI error that names the field, never a 500.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ..oci import jsondoc
 from ..oci.errors import OCIError
 from ..registry.direct_uploads import DirectUpload, PartLink
 from ..registry.service import Registry
@@ -101,8 +101,10 @@ def _json_body(request: Request, name: str) -> dict[str, Any]:
     if len(data) > JSON_BODY_LIMIT:
         raise OCIError("SIZE_INVALID", f"the JSON body is over {JSON_BODY_LIMIT} bytes")
     try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        document = jsondoc.loads(data)
+    except jsondoc.NestedTooDeep as error:
+        raise OCIError("UNSUPPORTED", f"the request body: {error}", status=400) from None
+    except ValueError:  # UnicodeDecodeError too
         raise OCIError("UNSUPPORTED", "the request body is not JSON", status=400) from None
     if not isinstance(document, dict):
         raise OCIError("UNSUPPORTED", "the request body must be a JSON object", status=400)

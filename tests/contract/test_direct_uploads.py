@@ -268,3 +268,26 @@ def test_an_upload_is_unknown_under_another_repository(client: Client) -> None:
     assert complete(client, repo, upload_id, parts).status == 201
     assert client.request("HEAD", f"/v2/{other}/blobs/{sha256(data)}").status == 404
     assert client.request("HEAD", f"/v2/{repo}/blobs/{sha256(data)}").status == 200
+
+
+def test_deeply_nested_bodies_are_400(client: Client) -> None:
+    """Once a RecursionError (500) in the JSON reader, even anonymously."""
+    repo = new_repo()
+    upload_id = initiate(client, repo, b"abc").json()["upload_id"]
+    paths = [
+        "/v2/_soute/uploads",
+        f"/v2/_soute/uploads/{upload_id}/parts",
+        f"/v2/_soute/uploads/{upload_id}/complete",
+    ]
+    for path in paths:
+        for body in (b"[" * 100_000, b'{"a":' * 50_000, b'{"x":' + b"[" * 150 + b"]" * 150 + b"}"):
+            reply = client.request(
+                "POST",
+                path,
+                params={"repository": repo},
+                headers={"Content-Type": "application/json"},
+                data=body,
+            )
+            assert (reply.status, reply.error_code()) == (400, "UNSUPPORTED"), (path, reply.body)
+            assert "nested" in reply.json()["errors"][0]["message"]
+    assert status(client, repo, upload_id).json()["status"] == "uploading"
