@@ -15,6 +15,7 @@ from ..oci.names import check_name
 from ..registry.service import Registry
 from ..storage.ports import IncompleteBody
 from . import blobs, direct_uploads, listings, manifests, routes, uploads
+from .local_hosts import LocalHosts
 from .messages import API_VERSION_HEADER, Request, Response
 
 if TYPE_CHECKING:
@@ -72,12 +73,21 @@ ROUTES = tuple(_compile(route) for route in routes.ROUTES)
 
 
 class Router:
-    def __init__(self, registry: Registry, auth: AuthContext | None = None) -> None:
-        """Without `auth` every request is allowed (auth off, the default until enabled)."""
+    def __init__(
+        self,
+        registry: Registry,
+        auth: AuthContext | None = None,
+        *,
+        bound_address: str | None = None,
+    ) -> None:
+        """Without `auth` every request is allowed (auth off, the default until enabled). A
+        front end serving open mode on a local socket gives its `bound_address`: then only
+        requests for this machine are answered (local_hosts.py, against DNS rebinding)."""
         from .gate import AuthorisedDispatch
 
         self.registry = registry
         self.auth = AuthorisedDispatch(registry, auth) if auth is not None else None
+        self.local_hosts = LocalHosts(bound_address) if auth is None and bound_address else None
 
     def handle(self, request: Request) -> Response:
         try:
@@ -102,6 +112,8 @@ class Router:
         return response
 
     def _dispatch(self, request: Request) -> Response:
+        if self.local_hosts is not None:
+            self.local_hosts.check(request)
         if self.auth is not None and request.path == TOKEN_PATH:
             return self.auth.token(request)
         for route in ROUTES:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -66,6 +67,10 @@ _ANY_CONTENT_TYPE = ["*/*"]  # or Chalice answers 415 to everything but applicat
 API_GATEWAY_RESOURCE_QUOTA = 300
 
 
+# Set by `soute serve --lambda` in open mode (auth off): the address it listens on. The
+# Router then answers only requests for this machine (chalicelib/api/local_hosts.py); a
+# deployed function never has it.
+BOUND_ADDRESS_VARIABLE = "SOUTE_BOUND_ADDRESS"
 _NAME = "{name}"
 RESERVED_COMPONENTS = frozenset(
     route.path.split(f"/{_NAME}/")[1].split("/")[0]
@@ -130,7 +135,8 @@ def router_from_environment() -> Router:
     from .backends import build_auth, build_registry, options_from_environment
 
     options = options_from_environment()
-    return Router(build_registry(options), build_auth(options))
+    bound = os.environ.get(BOUND_ADDRESS_VARIABLE) or None
+    return Router(build_registry(options), build_auth(options), bound_address=bound)
 
 
 def registry_from_environment() -> Registry:
