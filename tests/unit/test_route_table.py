@@ -60,8 +60,14 @@ def test_the_gate_refuses_a_method_without_an_action(
 ) -> None:
     gate = Gate(embedded_auth(str(tmp_path)))
     request = Request("GET", "/v2/a/b/undeclared")
-    with caplog.at_level(logging.ERROR, "soute.auth"), pytest.raises(OCIError) as refused:
-        gate.authorise(request, routes.Method("listings.base", action), {"name": "a/b"})
+    # On the logger itself: once app.py is imported, Chalice stops `soute` propagating.
+    logger = logging.getLogger("soute.auth")
+    logger.addHandler(caplog.handler)
+    try:
+        with pytest.raises(OCIError) as refused:
+            gate.authorise(request, routes.Method("listings.base", action), {"name": "a/b"})
+    finally:
+        logger.removeHandler(caplog.handler)
     assert (refused.value.status, refused.value.code) == (403, "DENIED")
     assert "declares no action" in caplog.text
 
