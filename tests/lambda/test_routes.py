@@ -7,7 +7,10 @@ import io
 import json
 import logging
 import re
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from chalice import Chalice
@@ -38,6 +41,7 @@ from tests.contract.client import (
 
 DIGEST = "sha256:" + "ab" * 32
 NAME_ROUTES = [r for r in table.ROUTES if "{name}" in r.path]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = {"reference": "v1", "digest": DIGEST, "upload_id": "u-123"}
 
 
@@ -321,3 +325,16 @@ def test_soute_info_lines_reach_the_function_log() -> None:
     tokens (INFO on soute.auth) are written to CloudWatch."""
     assert logging.getLogger("soute.auth").isEnabledFor(logging.INFO)
     assert lambda_function.app.log.name == "soute"
+
+
+def test_import_app_does_not_load_the_router() -> None:
+    """The cold start: app.py declares its routes from the route table's declarations alone;
+    the router, the registry and the handlers load on the first request."""
+    script = "import sys, app; print(sorted(m for m in sys.modules if m.startswith('chalicelib.')))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    loaded = done.stdout
+    assert "chalicelib.api.routes" in loaded
+    for heavy in ("chalicelib.api.router", "chalicelib.registry", "chalicelib.auth.tokens"):
+        assert heavy not in loaded, heavy
