@@ -1,6 +1,6 @@
 """The one HTTP router of Soute: every front end turns its request into a `Request`, calls
-`Router.handle`, and sends back the `Response`. Routing, name checks and error rendering live
-here and nowhere else."""
+`Router.handle`, and sends back the `Response`. Routing (from the route table of routes.py),
+name checks and error rendering live here and nowhere else."""
 
 from __future__ import annotations
 
