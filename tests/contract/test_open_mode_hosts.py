@@ -44,6 +44,22 @@ def test_the_router_answers_a_local_host(open_router: RouterClient, host: str) -
     assert open_router.request("GET", "/v2/", headers={"Host": host}).status == 200
 
 
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://0.0.0.0:5000", "x"])
+def test_the_router_refuses_a_page_from_elsewhere(open_router: RouterClient, origin: str) -> None:
+    """A web page may POST to 127.0.0.1 directly (no rebinding, answers unread): the browser
+    names it in Origin, which registry clients never send."""
+    for method, path in [("GET", "/v2/"), ("POST", "/v2/a/b/blobs/uploads/")]:
+        reply = open_router.request(method, path, headers={"Host": "127.0.0.1", "Origin": origin})
+        assert (reply.status, reply.error_code()) == (403, "DENIED"), origin
+        assert "--auth" in reply.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:5000", "http://127.0.0.1", "http://[::1]"])
+def test_the_router_answers_a_local_page(open_router: RouterClient, origin: str) -> None:
+    reply = open_router.request("GET", "/v2/", headers={"Host": "localhost", "Origin": origin})
+    assert reply.status == 200
+
+
 def test_without_a_bound_address_or_with_auth_there_is_no_check(tmp_path: Path) -> None:
     """In-process front ends that listen nowhere, and auth on (the deployed Lambda): unaffected."""
     registry = embedded_registry(str(tmp_path))
@@ -63,6 +79,9 @@ def test_soute_serve_refuses_a_foreign_host(soute_server: RegistryServer) -> Non
     )
     for host in (f"localhost:{port}", soute_server.address, f"[::1]:{port}"):
         assert requests.get(url, headers={"Host": host}, timeout=30).status_code == 200, host
+    page = {"Origin": "http://evil.example"}
+    upload = f"{soute_server.url}/v2/a/b/blobs/uploads/"
+    _refused(requests.post(upload, headers=page, timeout=30), "evil origin")
 
 
 def test_soute_serve_lambda_refuses_a_foreign_host(moto_endpoint: str, tmp_path: Path) -> None:
