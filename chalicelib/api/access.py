@@ -1,5 +1,7 @@
-"""Authorisation of registry requests, when auth is on: each route and method needs one action
-(pull, push, delete, or the catalog), proven by a bearer token from the token endpoint.
+"""Authorisation of registry requests, when auth is on: each route and method declares in the
+route table (routes.py) the one action it needs (pull, push, delete, the catalog, a part URL's
+signature, or just a caller), proven by a bearer token from the token endpoint. A method that
+declares none is refused: deny by default.
 
 A request without a usable token gets 401 and the challenge that tells the client where to get
 one and for which scope. A token that lacks the action gets 401 again when the caller could be
@@ -9,8 +11,6 @@ and 403 DENIED when the caller may not have it at all.
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,37 +18,13 @@ from dataclasses import dataclass
 from ..auth.context import AuthContext
 from ..auth.model import ANONYMOUS, Principal
 from ..auth.permissions import repository_actions
-from ..auth.scopes import ALL, CATALOG, DELETE, PULL, PUSH, Scope, repository_scope
+from ..auth.scopes import ALL, CATALOG, PULL, PUSH, REPOSITORY_ACTIONS, Scope, repository_scope
 from ..auth.tokens import Grant, TokenInvalid
 from ..oci.errors import OCIError
-from ..oci.names import check_name
-from . import blobs, direct_uploads, listings, manifests, uploads
 from .messages import Request
+from .routes import NONE, SIGNED, Method
 
 log = logging.getLogger("soute.auth")
-
-# The action each handler needs on its repository.
-ACTIONS = {
-    manifests.get_manifest: PULL,
-    manifests.put_manifest: PUSH,
-    manifests.delete_manifest: DELETE,
-    blobs.get_blob: PULL,
-    blobs.delete_blob: DELETE,
-    listings.list_tags: PULL,
-    listings.referrers: PULL,
-    uploads.start_upload: PUSH,
-    uploads.upload_status: PUSH,
-    uploads.append_chunk: PUSH,
-    uploads.finish_upload: PUSH,
-    uploads.cancel_upload: PUSH,
-    direct_uploads.initiate: PUSH,
-    direct_uploads.status: PUSH,
-    direct_uploads.abort: PUSH,
-    direct_uploads.part_urls: PUSH,
-    direct_uploads.complete: PUSH,
-}
-# Authorised by their own HMAC signature, given out only to a caller allowed to push.
-SIGNED = {direct_uploads.receive_part}
 
 
 @dataclass(frozen=True)
@@ -60,19 +36,29 @@ class Gate:
     def __init__(self, context: AuthContext) -> None:
         self.context = context
 
-    def authorise(self, request: Request, handler: object, params: dict[str, str]) -> Caller:
-        """The caller, once allowed to run `handler`; raises a 401 or 403 OCIError otherwise."""
-        if handler in SIGNED:
+    def authorise(self, request: Request, declared: Method, params: dict[str, str]) -> Caller:
+        """The caller, once allowed to run the `declared` method of a route with these path
+        `params` (`name`: the repository the handler acts on); raises a 401 or 403 OCIError
+        otherwise. Reads nothing but headers: never the body."""
+        action, name = declared.action, params.get("name")
+        if action == SIGNED:  # part URLs are given out only to a caller allowed to push
             return Caller(None)
+        if not _usable(action, name):
+            # Deny by default: a route the table gives no (usable) action is refused for all.
+            log.error("refused %s %s: its route declares no action", request.method, request.path)
+            raise OCIError(
+                "DENIED",
+                f"{request.method} {request.path} is refused: the registry declares no "
+                "permission for it (a bug in the registry, logged; report it)",
+            )
         caller = self._caller(request)
-        if handler is listings.catalog:
+        if action == CATALOG:
             self._require(request, caller, Scope("registry", CATALOG, frozenset({ALL})), ALL)
-        elif handler in ACTIONS:
-            action = ACTIONS[handler]
-            name = params.get("name") or _direct_repository(request)
+        elif action == NONE:
+            if caller.grant is None:  # /v2/: "is this registry asking for credentials?" yes
+                raise self._unauthorized(request, None, "authentication required")
+        elif action and name:
             self._require(request, caller, _challenge_scope(name, action), action)
-        elif caller.grant is None:  # /v2/: "is this registry asking for credentials?" yes
-            raise self._unauthorized(request, None, "authentication required")
         return caller
 
     def pull_check(self, principal: Principal) -> Callable[[str], bool]:
@@ -127,26 +113,14 @@ class Gate:
         return OCIError("UNAUTHORIZED", message, headers={"WWW-Authenticate": challenge})
 
 
+def _usable(action: str | None, name: str | None) -> bool:
+    """Whether the gate can check this action: a repository action needs the repository."""
+    if action in REPOSITORY_ACTIONS:
+        return bool(name)
+    return action in (CATALOG, NONE)
+
+
 def _challenge_scope(name: str, action: str) -> Scope:
     # Ask for pull with push, as docker does: a push reads blobs back (HEAD) too.
     actions = (PULL, PUSH) if action == PUSH else (action,)
     return repository_scope(name, *actions)
-
-
-def _direct_repository(request: Request) -> str:
-    """The repository a direct-upload call names, in its query or in its JSON body (which is
-    read here and put back for the handler)."""
-    name = request.arg("repository")
-    if name is None and request.method == "POST":
-        # The handler's own limit: a `complete` naming thousands of parts is that large.
-        data = request.read_body(direct_uploads.JSON_BODY_LIMIT)
-        request.body = io.BytesIO(data)
-        try:
-            document = json.loads(data) if len(data) <= direct_uploads.JSON_BODY_LIMIT else None
-        except ValueError:
-            document = None
-        if isinstance(document, dict) and isinstance(document.get("repository"), str):
-            name = document["repository"]
-    if not name:
-        raise OCIError("NAME_INVALID", "name the repository: ?repository=<name> or in the body")
-    return check_name(name)

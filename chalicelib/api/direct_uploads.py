@@ -1,16 +1,19 @@
 """/v2/_soute/: the direct upload extension (docs/upload-extension.openapi.yaml).
 
-Bodies are small JSON documents, checked here field by field: a malformed one is a 400 with an
-OCI error that names the field, never a 500.
+Every call acts on the repository of its `?repository=`, which the router hands over as
+`name` once the gate authorised it; a body may repeat it but not name another. An upload is
+found only under the repository it was started in.
+
+Bodies are small JSON documents, checked here field by field: a malformed one (too deep too) is
+a 400 with an OCI error that names the field, never a 500.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ..oci import jsondoc
 from ..oci.errors import OCIError
-from ..oci.names import check_name
 from ..registry.direct_uploads import DirectUpload, PartLink
 from ..registry.service import Registry
 from .messages import Request, Response
@@ -19,17 +22,16 @@ from .messages import Request, Response
 JSON_BODY_LIMIT = 2 << 20
 
 
-def initiate(registry: Registry, request: Request) -> Response:
-    document = _json_body(request)
-    repository = _repository(document)
+def initiate(registry: Registry, request: Request, name: str) -> Response:
+    document = _json_body(request, name)
     digest = _field(document, "digest", str)
     size = _field(document, "size", int)
     if size < 1:
         raise OCIError("SIZE_INVALID", "size must be at least 1; push an empty blob with /v2/")
-    existing = registry.direct.existing(repository, digest)
+    existing = registry.direct.existing(name, digest)
     if existing is not None:
         return Response.json(200, {"status": "exists", "digest": existing.digest})
-    upload, links = registry.direct.initiate(repository, digest, size, request.base_url())
+    upload, links = registry.direct.initiate(name, digest, size, request.base_url())
     return Response.json(
         201,
         {
@@ -40,32 +42,30 @@ def initiate(registry: Registry, request: Request) -> Response:
     )
 
 
-def status(registry: Registry, request: Request, upload_id: str) -> Response:
-    upload, received = registry.direct.status(_repository_arg(request), upload_id)
+def status(registry: Registry, request: Request, name: str, upload_id: str) -> Response:
+    upload, received = registry.direct.status(name, upload_id)
     parts = [{"number": p.number, "etag": p.etag, "size": p.size} for p in received]
     return Response.json(200, {**upload.document(), "received": parts})
 
 
-def abort(registry: Registry, request: Request, upload_id: str) -> Response:
-    registry.direct.abort(_repository_arg(request), upload_id)
+def abort(registry: Registry, request: Request, name: str, upload_id: str) -> Response:
+    registry.direct.abort(name, upload_id)
     return Response(204)
 
 
-def part_urls(registry: Registry, request: Request, upload_id: str) -> Response:
-    document = _json_body(request)
-    repository = _repository(document)
+def part_urls(registry: Registry, request: Request, name: str, upload_id: str) -> Response:
+    document = _json_body(request, name)
     numbers = _field(document, "numbers", list)
     if not all(type(n) is int for n in numbers):
         raise OCIError("BLOB_UPLOAD_INVALID", "numbers must be a list of part numbers")
-    links = registry.direct.part_urls(repository, upload_id, numbers, request.base_url())
+    links = registry.direct.part_urls(name, upload_id, numbers, request.base_url())
     return Response.json(200, {"parts": [_link(link) for link in links]})
 
 
-def complete(registry: Registry, request: Request, upload_id: str) -> Response:
-    document = _json_body(request)
-    repository = _repository(document)
+def complete(registry: Registry, request: Request, name: str, upload_id: str) -> Response:
+    document = _json_body(request, name)
     parts = [_part(item) for item in _field(document, "parts", list)]
-    upload = registry.direct.complete(repository, upload_id, parts)
+    upload = registry.direct.complete(name, upload_id, parts)
     return _completed(upload)
 
 
@@ -95,16 +95,25 @@ def _link(link: PartLink) -> dict[str, Any]:
     }
 
 
-def _json_body(request: Request) -> dict[str, Any]:
+def _json_body(request: Request, name: str) -> dict[str, Any]:
+    """The body's JSON object; a `repository` in it must be `name`, the one authorised."""
     data = request.read_body(JSON_BODY_LIMIT)
     if len(data) > JSON_BODY_LIMIT:
         raise OCIError("SIZE_INVALID", f"the JSON body is over {JSON_BODY_LIMIT} bytes")
     try:
-        document = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        document = jsondoc.loads(data)
+    except jsondoc.NestedTooDeep as error:
+        raise OCIError("UNSUPPORTED", f"the request body: {error}", status=400) from None
+    except ValueError:  # UnicodeDecodeError too
         raise OCIError("UNSUPPORTED", "the request body is not JSON", status=400) from None
     if not isinstance(document, dict):
         raise OCIError("UNSUPPORTED", "the request body must be a JSON object", status=400)
+    if "repository" in document and document["repository"] != name:
+        raise OCIError(
+            "NAME_INVALID",
+            f"the body names repository {str(document['repository'])[:256]!r} but the URL's "
+            f"?repository= names {name!r}; name one repository (the URL's is the one used)",
+        )
     return document
 
 
@@ -116,17 +125,6 @@ def _field(document: dict[str, Any], name: str, kind: type) -> Any:
             "UNSUPPORTED", f"field {name!r} is missing or not a {kind.__name__}", status=400
         )
     return value
-
-
-def _repository(document: dict[str, Any]) -> str:
-    return check_name(_field(document, "repository", str))
-
-
-def _repository_arg(request: Request) -> str:
-    repository = request.arg("repository")
-    if not repository:
-        raise OCIError("NAME_INVALID", "add ?repository=<name> to the URL")
-    return check_name(repository)
 
 
 def _part(item: Any) -> tuple[int, str]:

@@ -6,21 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..auth.audit import DELETE, PUSH, AuditEvent
+from ..auth.audit import AuditEvent
 from ..auth.context import AuthContext
 from ..oci.errors import OCIError
 from ..registry.service import Registry
-from . import blobs, listings, manifests, uploads
+from . import listings, uploads
 from .access import Caller, Gate
 from .guarded import guarded_upload, visible_catalog
 from .messages import Request, Response
+from .routes import TOKEN_METHODS, Method
 from .token_endpoint import get_token, post_token
-
-AUDITED = {
-    manifests.put_manifest: PUSH,
-    manifests.delete_manifest: DELETE,
-    blobs.delete_blob: DELETE,
-}
 
 
 class AuthorisedDispatch:
@@ -37,13 +32,18 @@ class AuthorisedDispatch:
             "UNSUPPORTED",
             f"{request.method} is not supported on /token",
             status=405,
-            headers={"Allow": "GET, POST"},
+            headers={"Allow": ", ".join(TOKEN_METHODS)},
         )
 
     def call(
-        self, request: Request, handler: Callable[..., Response], params: dict[str, Any]
+        self,
+        request: Request,
+        handler: Callable[..., Response],
+        declared: Method,
+        params: dict[str, Any],
     ) -> Response:
-        caller = self.gate.authorise(request, handler, params)
+        """Run `handler` once the gate allowed the `declared` method (its route's entry)."""
+        caller = self.gate.authorise(request, declared, params)
         if handler is listings.catalog:
             principal = self.gate.principal(caller)
             return visible_catalog(self.registry, request, self.gate.pull_check(principal))
@@ -54,20 +54,21 @@ class AuthorisedDispatch:
             name = params["name"]
             return guarded_upload(self.registry, request, name, may_pull, principal.admin)
         response = handler(self.registry, request, **params)
-        self._audit(request, handler, params, caller, response)
+        self._audit(request, declared, params, caller, response)
         return response
 
     def _audit(
         self,
         request: Request,
-        handler: Callable[..., Response],
+        declared: Method,
         params: dict[str, Any],
         caller: Caller,
         response: Response,
     ) -> None:
-        """Pushes of manifests and deletes, once they succeeded."""
-        action = AUDITED.get(handler)
-        if action is None or response.status >= 300:
+        """The methods the route table marks audited (manifest pushes, deletes), once they
+        succeeded, as their action."""
+        action = declared.action
+        if not declared.audited or action is None or response.status >= 300:
             return
         actor = caller.grant.subject if caller.grant else "anonymous"
         target = f"{params['name']}@{params.get('reference') or params.get('digest')}"

@@ -1,4 +1,5 @@
-"""GET /v2/<name>/tags/list, /v2/_catalog and /v2/<name>/referrers/<digest>."""
+"""GET /v2/ (the version check), /v2/<name>/tags/list, /v2/_catalog and
+/v2/<name>/referrers/<digest>."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ def _link(path: str, page: Page, n: int | None) -> dict[str, str]:
         return {}
     query = {"last": page.items[-1], **({"n": str(n)} if n is not None else {})}
     return {"Link": f'<{path}?{urlencode(query)}>; rel="next"'}
+
+
+def base(registry: Registry, request: Request) -> Response:
+    return Response.json(200, {})
 
 
 def list_tags(registry: Registry, request: Request, name: str) -> Response:

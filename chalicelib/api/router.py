@@ -1,6 +1,6 @@
 """The one HTTP router of Soute: every front end turns its request into a `Request`, calls
-`Router.handle`, and sends back the `Response`. Routing, name checks and error rendering live
-here and nowhere else."""
+`Router.handle`, and sends back the `Response`. Routing (from the route table of routes.py),
+name checks and error rendering live here and nowhere else."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from ..oci.errors import OCIError
 from ..oci.names import check_name
 from ..registry.service import Registry
 from ..storage.ports import IncompleteBody
-from . import blobs, direct_uploads, listings, manifests, uploads
+from . import blobs, direct_uploads, listings, manifests, routes, uploads
+from .local_hosts import LocalHosts
 from .messages import API_VERSION_HEADER, Request, Response
 
 if TYPE_CHECKING:
@@ -24,72 +25,69 @@ log = logging.getLogger("soute.api")
 
 Handler = Callable[..., Response]
 
-TOKEN_PATH = "/token"  # the token endpoint, when auth is on
-_NAME = r"(?P<name>.+?)"
-_UPLOAD = "_soute/uploads/(?P<upload_id>[^/]+)"
+TOKEN_PATH = routes.TOKEN_PATH
+_MODULES = {
+    "blobs": blobs,
+    "direct_uploads": direct_uploads,
+    "listings": listings,
+    "manifests": manifests,
+    "uploads": uploads,
+}
 
 
 @dataclass(frozen=True)
 class Route:
+    """A route of the table (routes.py), compiled: its regular expression and handlers."""
+
     pattern: re.Pattern[str]
     methods: dict[str, Handler]
+    declared: routes.Route
 
 
-def _route(path: str, methods: dict[str, Handler]) -> Route:
-    return Route(re.compile(f"^/v2/{path}$"), methods)
+def pattern(route: routes.Route) -> re.Pattern[str]:
+    """The regular expression of a route's path template."""
+    parts = re.split(r"\{(\w+)\}", route.path)  # literal, parameter, literal, ...
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>{_parameter(part)})"
+        for i, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}{'/?' if route.slash else ''}$")
 
 
-def _base(registry: Registry, request: Request) -> Response:
-    return Response.json(200, {})
+def _parameter(name: str) -> str:
+    return routes.PARAMETERS.get(name, routes.SEGMENT)
 
 
-ROUTES = (
-    _route("?", {"GET": _base, "HEAD": _base}),
-    _route("_catalog", {"GET": listings.catalog}),
-    # The direct upload extension; no repository name starts with "_", so these paths are free.
-    _route("_soute/uploads", {"POST": direct_uploads.initiate}),
-    _route(_UPLOAD, {"GET": direct_uploads.status, "DELETE": direct_uploads.abort}),
-    _route(f"{_UPLOAD}/parts", {"POST": direct_uploads.part_urls}),
-    _route(f"{_UPLOAD}/complete", {"POST": direct_uploads.complete}),
-    _route(
-        "_soute/parts/(?P<upload_id>[^/]+)/(?P<number>[1-9][0-9]{0,4})",
-        {"PUT": direct_uploads.receive_part},
-    ),
-    _route(f"{_NAME}/tags/list", {"GET": listings.list_tags}),
-    _route(
-        f"{_NAME}/manifests/(?P<reference>[^/]+)",
-        {
-            "GET": manifests.get_manifest,
-            "HEAD": manifests.get_manifest,
-            "PUT": manifests.put_manifest,
-            "DELETE": manifests.delete_manifest,
-        },
-    ),
-    _route(f"{_NAME}/blobs/uploads/?", {"POST": uploads.start_upload}),
-    _route(
-        f"{_NAME}/blobs/uploads/(?P<upload_id>[^/]+)",
-        {
-            "GET": uploads.upload_status,
-            "PATCH": uploads.append_chunk,
-            "PUT": uploads.finish_upload,
-            "DELETE": uploads.cancel_upload,
-        },
-    ),
-    _route(
-        f"{_NAME}/blobs/(?P<digest>[^/]+)",
-        {"GET": blobs.get_blob, "HEAD": blobs.get_blob, "DELETE": blobs.delete_blob},
-    ),
-    _route(f"{_NAME}/referrers/(?P<digest>[^/]+)", {"GET": listings.referrers}),
-)
+def resolve(handler: str) -> Handler:
+    module, _, function = handler.partition(".")
+    resolved: Handler = getattr(_MODULES[module], function)
+    return resolved
+
+
+def _compile(route: routes.Route) -> Route:
+    handlers = {method: resolve(declared.handler) for method, declared in route.methods.items()}
+    return Route(pattern(route), handlers, route)
+
+
+ROUTES = tuple(_compile(route) for route in routes.ROUTES)
 
 
 class Router:
-    def __init__(self, registry: Registry, auth: AuthContext | None = None) -> None:
-        """Without `auth` every request is allowed (auth off, the default until enabled)."""
+    def __init__(
+        self,
+        registry: Registry,
+        auth: AuthContext | None = None,
+        *,
+        bound_address: str | None = None,
+    ) -> None:
+        """Without `auth` every request is allowed (auth off, the default until enabled). A
+        front end serving open mode on a local socket gives its `bound_address`: then only
+        requests for this machine are answered (local_hosts.py, against DNS rebinding)."""
         from .gate import AuthorisedDispatch
 
         self.registry = registry
         self.auth = AuthorisedDispatch(registry, auth) if auth is not None else None
+        self.local_hosts = LocalHosts(bound_address) if auth is None and bound_address else None
 
     def handle(self, request: Request) -> Response:
         try:
@@ -114,6 +112,8 @@ class Router:
         return response
 
     def _dispatch(self, request: Request) -> Response:
+        if self.local_hosts is not None:
+            self.local_hosts.check(request)
         if self.auth is not None and request.path == TOKEN_PATH:
             return self.auth.token(request)
         for route in ROUTES:
@@ -129,12 +129,24 @@ class Router:
                     headers={"Allow": ", ".join(sorted(route.methods))},
                 )
             params = match.groupdict()
+            if route.declared.name_in_query:
+                params["name"] = _query_name(request)
             if "name" in params:
                 check_name(params["name"])
             if self.auth is not None:
-                return self.auth.call(request, handler, params)
+                declared = route.declared.methods[request.method]
+                return self.auth.call(request, handler, declared, params)
             return handler(self.registry, request, **params)
         raise OCIError("UNSUPPORTED", f"no such endpoint: {request.path}", status=404)
+
+
+def _query_name(request: Request) -> str:
+    """The repository of a direct-upload call: only ever its `?repository=`, which the gate
+    authorises and the handler acts on."""
+    name = request.arg("repository")
+    if not name:
+        raise OCIError("NAME_INVALID", "add ?repository=<name> to the URL")
+    return name
 
 
 def error_response(error: OCIError) -> Response:

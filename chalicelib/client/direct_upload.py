@@ -1,6 +1,7 @@
 """Blob uploads through Soute's direct upload extension (docs/upload-extension.md): the parts
 go in parallel straight to the signed part URLs (S3 on AWS), without Authorization; finished
-parts are never sent again when an interrupted push is resumed."""
+parts are never sent again when an interrupted push is resumed. Every call names its
+repository in `?repository=` (the one the registry authorises and acts on)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ from typing import Any
 
 from .errors import PushError
 from .model import Blob
-from .part_sender import PartSender
+from .part_sender import API, PartSender, extension_path
 from .progress import Tracker
 from .resume_state import ResumeState
 from .session import RegistrySession, oci_error, post_json
-
-API = "/v2/_soute/uploads"
 
 
 class NoExtension(Exception):
@@ -72,7 +71,7 @@ class DirectUploader:
 
     def _initiate(self, blob: Blob) -> Upload | None:
         request = {"repository": self.repository, "digest": blob.digest, "size": blob.size}
-        response = post_json(self.session, API, request)
+        response = post_json(self.session, extension_path(API, self.repository), request)
         if response.status_code in (404, 405):
             raise NoExtension()
         if response.status_code == 200:
@@ -84,7 +83,8 @@ class DirectUploader:
         return Upload(doc["upload_id"], int(doc["part_size"]), int(doc["part_count"]), {})
 
     def _status(self, upload_id: str) -> dict[str, Any] | None:
-        response = self.session.request("GET", f"{API}/{upload_id}?repository={self.repository}")
+        path = extension_path(f"{API}/{upload_id}", self.repository)
+        response = self.session.request("GET", path)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -129,7 +129,7 @@ class DirectUploader:
     def _complete(self, blob: Blob, upload: Upload) -> None:
         if all(upload.received.values()):
             parts = [{"number": n, "etag": e} for n, e in sorted(upload.received.items())]
-            path = f"{API}/{upload.upload_id}/complete"
+            path = extension_path(f"{API}/{upload.upload_id}/complete", self.repository)
             document = {"repository": self.repository, "parts": parts}
             response = post_json(self.session, path, document)
             if response.status_code == 201:

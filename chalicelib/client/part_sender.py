@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import requests
 
@@ -31,10 +32,17 @@ from .streams import RangeReader
 if TYPE_CHECKING:
     from .direct_upload import Upload
 
+API = "/v2/_soute/uploads"
 BATCH = 100
 RENEW_MARGIN = 120  # seconds before expires_at at which a URL is renewed
 ATTEMPTS = 4
 FAULT_VARIABLE = "SOUTE_PUSH_FAIL_AFTER_PARTS"
+
+
+def extension_path(path: str, repository: str) -> str:
+    """`path` of the extension with the repository in the query, where the registry reads it.
+    The bodies name it too, for registries from before the query was read."""
+    return f"{path}?repository={quote(repository, safe='/')}"
 
 
 class PartSender:
@@ -76,7 +84,7 @@ class PartSender:
     def _fetch(self, upload_id: str, numbers: list[int]) -> None:
         response = post_json(
             self.session,
-            f"/v2/_soute/uploads/{upload_id}/parts",
+            extension_path(f"{API}/{upload_id}/parts", self.repository),
             {"repository": self.repository, "numbers": numbers},
         )
         if response.status_code != 200:

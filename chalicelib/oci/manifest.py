@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import jsondoc
 from . import mediatypes as mt
 from .digest import Digest, parse_digest
 from .errors import OCIError
@@ -110,8 +110,10 @@ def parse_manifest(body: bytes, content_type: str | None) -> Manifest:
             status=413,
         )
     try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
+        document = jsondoc.loads(body)
+    except jsondoc.NestedTooDeep as error:
+        raise _invalid(f"manifest body: {error}") from None
+    except ValueError:  # UnicodeDecodeError too
         raise _invalid("manifest body is not valid JSON") from None
     if not isinstance(document, dict):
         raise _invalid("manifest must be a JSON object")

@@ -5,7 +5,9 @@ Neither Chalice nor API Gateway REST can capture a repository name (it contains 
 the middle of the path; `{proxy+}` must end a path), so each endpoint is declared once per name
 depth: `/v2/{n1}/manifests/{reference}`, `/v2/{n1}/{n2}/manifests/{reference}`, ... The one view
 rebuilds the real path from the route and its parameters and calls the Router, so routing, name
-checks and errors stay in chalicelib/api like for every other front end.
+checks and errors stay in chalicelib/api like for every other front end. The routes come from
+the route table (chalicelib/api/routes.py): each `{name}` route once per depth, the others as
+they are, and the token endpoint.
 
 Names the Lambda endpoint cannot address (API Gateway answers with its MISSING_AUTHENTICATION_TOKEN
 gateway response, see gateway.py):
@@ -32,10 +34,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from chalice import Chalice
@@ -43,6 +45,7 @@ from chalice import Response as ChaliceResponse
 from chalice.app import CaseInsensitiveMapping
 from chalice.app import Request as ChaliceRequest
 
+from ..api import routes
 from ..api.messages import API_VERSION_HEADER, Request, Response
 from ..storage.ports import BlobBody
 
@@ -64,44 +67,33 @@ _ANY_CONTENT_TYPE = ["*/*"]  # or Chalice answers 415 to everything but applicat
 API_GATEWAY_RESOURCE_QUOTA = 300
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    path: str  # after /v2/<name>/, or absolute for the endpoints without a name
-    methods: tuple[str, ...]
-
-
-ROOT_ENDPOINTS = (
-    Endpoint("/v2", ("GET", "HEAD")),
-    Endpoint("/v2/_catalog", ("GET",)),
-    Endpoint("/token", ("GET", "POST")),
+# Set by `soute serve --lambda` in open mode (auth off): the address it listens on. The
+# Router then answers only requests for this machine (chalicelib/api/local_hosts.py); a
+# deployed function never has it.
+BOUND_ADDRESS_VARIABLE = "SOUTE_BOUND_ADDRESS"
+_NAME = "{name}"
+RESERVED_COMPONENTS = frozenset(
+    route.path.split(f"/{_NAME}/")[1].split("/")[0]
+    for route in routes.ROUTES
+    if f"/{_NAME}/" in route.path
 )
-NAME_ENDPOINTS = (
-    Endpoint("manifests/{reference}", ("GET", "HEAD", "PUT", "DELETE")),
-    Endpoint("blobs/{digest}", ("GET", "HEAD", "DELETE")),
-    # Clients POST to .../blobs/uploads/; API Gateway REST ignores the trailing slash (and
-    # Chalice refuses routes that end with one).
-    Endpoint("blobs/uploads", ("POST",)),
-    Endpoint("blobs/uploads/{upload_id}", ("GET", "PATCH", "PUT", "DELETE")),
-    Endpoint("tags/list", ("GET",)),
-    Endpoint("referrers/{digest}", ("GET",)),
-)
-EXTENSION_ENDPOINTS = (
-    Endpoint("/v2/_soute/uploads", ("POST",)),
-    Endpoint("/v2/_soute/uploads/{upload_id}", ("GET", "DELETE")),
-    Endpoint("/v2/_soute/uploads/{upload_id}/parts", ("POST",)),
-    Endpoint("/v2/_soute/uploads/{upload_id}/complete", ("POST",)),
-)
-RESERVED_COMPONENTS = frozenset(e.path.split("/")[0] for e in NAME_ENDPOINTS)
 
 
 def route_table(max_depth: int = MAX_DEPTH) -> dict[str, tuple[str, ...]]:
-    """Every route path with its methods."""
-    fixed = ROOT_ENDPOINTS + EXTENSION_ENDPOINTS
-    table = {endpoint.path: endpoint.methods for endpoint in fixed}
+    """Every Chalice route path with its methods, from the route table: the routes the Lambda
+    front end serves, a `{name}` route once per depth (`{n1}`, `{n1}/{n2}`, ...), and
+    `/token`. API Gateway ignores a trailing slash (and Chalice refuses routes with one)."""
+    table: dict[str, tuple[str, ...]] = {}
+    served = [route for route in routes.ROUTES if route.on_lambda]
+    for route in served:
+        if _NAME not in route.path:
+            table[route.path] = tuple(route.methods)
+    table[routes.TOKEN_PATH] = routes.TOKEN_METHODS
     for depth in range(1, max_depth + 1):
         name = "/".join(f"{{n{i}}}" for i in range(1, depth + 1))
-        for endpoint in NAME_ENDPOINTS:
-            table[f"/v2/{name}/{endpoint.path}"] = endpoint.methods
+        for route in served:
+            if _NAME in route.path:
+                table[route.path.replace(_NAME, name)] = tuple(route.methods)
     return table
 
 
@@ -143,7 +135,8 @@ def router_from_environment() -> Router:
     from .backends import build_auth, build_registry, options_from_environment
 
     options = options_from_environment()
-    return Router(build_registry(options), build_auth(options))
+    bound = os.environ.get(BOUND_ADDRESS_VARIABLE) or None
+    return Router(build_registry(options), build_auth(options), bound_address=bound)
 
 
 def registry_from_environment() -> Registry:

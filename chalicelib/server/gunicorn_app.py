@@ -75,12 +75,14 @@ class SouteServer(BaseApplication):
 
     def load(self) -> Callable[..., Any]:
         if self.options.lambda_emulation:
-            return lambda_gateway(self.options.backend)
+            return lambda_gateway(self.options.backend, self.options.host)
         backend = self.options.backend
-        return WsgiApp(Router(build_registry(backend), build_auth(backend)))
+        # In open mode the router answers only requests for this machine (DNS rebinding).
+        registry, auth = build_registry(backend), build_auth(backend)
+        return WsgiApp(Router(registry, auth, bound_address=self.options.host))
 
 
-def lambda_gateway(backend: BackendOptions) -> Callable[..., Any]:
+def lambda_gateway(backend: BackendOptions, host: str) -> Callable[..., Any]:
     """The Chalice app of app.py behind the API Gateway emulator, configured as Lambda is:
     through its environment."""
     # Exactly the options' settings, as a function has exactly its configuration: a variable
@@ -89,7 +91,11 @@ def lambda_gateway(backend: BackendOptions) -> Callable[..., Any]:
     for name in BackendOptions.variable_names():
         os.environ.pop(name, None)
     os.environ.update(backend.environment())
+    from .chalice_routes import BOUND_ADDRESS_VARIABLE
     from .gateway import make_gateway_app
+
+    # The address it listens on, for the router's open-mode Host check (ignored with auth).
+    os.environ[BOUND_ADDRESS_VARIABLE] = host
 
     return make_gateway_app(_load_lambda_module().app)
 

@@ -139,6 +139,7 @@ def test_upload_extension(world: AuthWorld, acme_repo: tuple, who: str) -> None:
     reply = client.request(
         "POST",
         "/v2/_soute/uploads",
+        params={"repository": acme_repo[0]},
         headers={"Content-Type": "application/json"},
         data=json.dumps(document).encode(),
     )

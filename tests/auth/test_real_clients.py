@@ -4,6 +4,7 @@ where they should be."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_soute_login_then_soute_push_uses_the_extension(
     assert login.returncode == 0, login.stderr
     assert pusher.ok(image.ref, f"{dest}:v1") == image.manifest_digest
     log = auth_server.log_tail(400)
-    assert 'POST /v2/_soute/uploads HTTP/1.1" 201' in log
+    assert re.search(r'"POST /v2/_soute/uploads\?repository=\S+ HTTP/1.1" 201', log)
     elsewhere = pusher.run(image.ref, f"{auth_server.address}/someone/else:v1")
     assert elsewhere.returncode != 0
 

@@ -22,7 +22,7 @@ def call(client: Client, method: str, path: str, document: Any = None, **params:
 
 def initiate(client: Client, repo: str, data: bytes, digest: str | None = None) -> Reply:
     document = {"repository": repo, "digest": digest or sha256(data), "size": len(data)}
-    return call(client, "POST", "/v2/_soute/uploads", document)
+    return call(client, "POST", "/v2/_soute/uploads", document, repository=repo)
 
 
 def put_part(client: Client, url: str, data: bytes) -> tuple[int, str | None, bytes]:
@@ -53,7 +53,8 @@ def send_parts(client: Client, upload: dict[str, Any], data: bytes) -> list[dict
 
 def complete(client: Client, repo: str, upload_id: str, parts: list[dict[str, Any]]) -> Reply:
     document = {"repository": repo, "parts": parts}
-    return call(client, "POST", f"/v2/_soute/uploads/{upload_id}/complete", document)
+    path = f"/v2/_soute/uploads/{upload_id}/complete"
+    return call(client, "POST", path, document, repository=repo)
 
 
 def status(client: Client, repo: str, upload_id: str) -> Reply:

@@ -77,6 +77,7 @@ def test_two_parts_out_of_order_renewed_resumed_then_usable(client: Client) -> N
         "POST",
         f"/v2/_soute/uploads/{upload_id}/parts",
         {"repository": repo, "numbers": [1]},
+        repository=repo,
     )
     assert reply.status == 200, reply.body
     (renewed,) = reply.json()["parts"]
@@ -174,18 +175,119 @@ def test_malformed_requests_get_oci_errors(client: Client) -> None:
         ),
     ]
     for method, path, body in bad:
-        reply = client.request(method, path, data=body)
+        reply = client.request(method, path, params={"repository": repo}, data=body)
         assert reply.status == 400, (body, reply.body)
         assert reply.json()["errors"][0]["message"]
     upload_id = initiate(client, repo, b"abc").json()["upload_id"]
     for document in ({"repository": repo}, {"repository": repo, "parts": [5]}, {"parts": []}):
-        reply = call(client, "POST", f"/v2/_soute/uploads/{upload_id}/complete", document)
+        path = f"/v2/_soute/uploads/{upload_id}/complete"
+        reply = call(client, "POST", path, document, repository=repo)
         assert reply.status == 400, reply.body
     for numbers in ([0], [2], ["1"], list(range(1, 102))):
         document = {"repository": repo, "numbers": numbers}
-        reply = call(client, "POST", f"/v2/_soute/uploads/{upload_id}/parts", document)
+        path = f"/v2/_soute/uploads/{upload_id}/parts"
+        reply = call(client, "POST", path, document, repository=repo)
         assert reply.status == 400, (numbers, reply.body)
     assert status(client, repo, "0123abcd").status == 404
     assert status(client, "other/repo", upload_id).status == 404
     reply = call(client, "GET", f"/v2/_soute/uploads/{upload_id}")
     assert reply.status == 400  # no ?repository=
+
+
+# -- the repository: only ever the one of ?repository= -----------------------------------------
+
+
+def _extension_calls(upload_id: str) -> list[tuple[str, str, dict]]:
+    """Every route of the extension that names an upload: (method, path, JSON body)."""
+    base = f"/v2/_soute/uploads/{upload_id}"
+    return [
+        ("GET", base, {}),
+        ("DELETE", base, {}),
+        ("POST", f"{base}/parts", {"numbers": [1]}),
+        ("POST", f"{base}/complete", {"parts": [{"number": 1, "etag": '"00"'}]}),
+    ]
+
+
+def test_a_body_naming_another_repository_is_name_invalid(client: Client) -> None:
+    """The repository acted on is the URL's, the one the gate authorised; a body naming
+    another is refused on every route that reads one, and changes nothing."""
+    repo, other, data = new_repo(), new_repo(), os.urandom(1000)
+    push_blob(client, other, data)  # `other` holds the blob: a body naming it must not tell
+    document = {"repository": other, "digest": sha256(data), "size": len(data)}
+    reply = call(client, "POST", "/v2/_soute/uploads", document, repository=repo)
+    assert (reply.status, reply.error_code()) == (400, "NAME_INVALID"), reply.body
+    assert repo in reply.json()["errors"][0]["message"]
+    upload = initiate(client, repo, data).json()
+    assert upload["status"] == "uploading"  # in `repo`, not answered by `other`'s blob
+    for method, path, body in _extension_calls(upload["upload_id"]):
+        if method == "POST":
+            reply = call(client, method, path, {**body, "repository": other}, repository=repo)
+            assert (reply.status, reply.error_code()) == (400, "NAME_INVALID"), (path, reply.body)
+    parts = send_parts(client, upload, data)
+    reply = call(
+        client,
+        "POST",
+        f"/v2/_soute/uploads/{upload['upload_id']}/complete",
+        {"repository": other, "parts": parts},
+        repository=repo,
+    )
+    assert (reply.status, reply.error_code()) == (400, "NAME_INVALID")
+    assert status(client, repo, upload["upload_id"]).json()["status"] == "uploading"
+    assert complete(client, repo, upload["upload_id"], parts).status == 201
+    assert client.request("HEAD", f"/v2/{repo}/blobs/{sha256(data)}").status == 200
+
+
+def test_every_route_needs_the_repository_in_the_query(client: Client) -> None:
+    """A body's `repository` alone is not enough: the gate reads no body."""
+    repo, data = new_repo(), os.urandom(1000)
+    document = {"repository": repo, "digest": sha256(data), "size": len(data)}
+    reply = call(client, "POST", "/v2/_soute/uploads", document)
+    assert (reply.status, reply.error_code()) == (400, "NAME_INVALID"), reply.body
+    assert "?repository=" in reply.json()["errors"][0]["message"]
+    upload_id = initiate(client, repo, data).json()["upload_id"]
+    for method, path, body in _extension_calls(upload_id):
+        reply = call(client, method, path, {**body, "repository": repo} if body else None)
+        assert (reply.status, reply.error_code()) == (400, "NAME_INVALID"), (path, reply.body)
+    reply = call(client, "POST", "/v2/_soute/uploads", document, repository="UPPER/case")
+    assert (reply.status, reply.error_code()) == (400, "NAME_INVALID")
+    assert status(client, repo, upload_id).json()["status"] == "uploading"
+
+
+def test_an_upload_is_unknown_under_another_repository(client: Client) -> None:
+    """An upload's id is bound to its repository (the metadata lookup is keyed by both): used
+    under another one, on any route, it is 404 and the upload is untouched."""
+    repo, other, data = new_repo(), new_repo(), os.urandom(1000)
+    upload = initiate(client, repo, data).json()
+    upload_id = upload["upload_id"]
+    for method, path, body in _extension_calls(upload_id):
+        document = {**body, "repository": other} if body else None
+        reply = call(client, method, path, document, repository=other)
+        assert (reply.status, reply.error_code()) == (404, "BLOB_UPLOAD_UNKNOWN"), (method, path)
+    parts = send_parts(client, upload, data)
+    assert status(client, repo, upload_id).json()["status"] == "uploading"
+    assert complete(client, repo, upload_id, parts).status == 201
+    assert client.request("HEAD", f"/v2/{other}/blobs/{sha256(data)}").status == 404
+    assert client.request("HEAD", f"/v2/{repo}/blobs/{sha256(data)}").status == 200
+
+
+def test_deeply_nested_bodies_are_400(client: Client) -> None:
+    """Once a RecursionError (500) in the JSON reader, even anonymously."""
+    repo = new_repo()
+    upload_id = initiate(client, repo, b"abc").json()["upload_id"]
+    paths = [
+        "/v2/_soute/uploads",
+        f"/v2/_soute/uploads/{upload_id}/parts",
+        f"/v2/_soute/uploads/{upload_id}/complete",
+    ]
+    for path in paths:
+        for body in (b"[" * 100_000, b'{"a":' * 50_000, b'{"x":' + b"[" * 150 + b"]" * 150 + b"}"):
+            reply = client.request(
+                "POST",
+                path,
+                params={"repository": repo},
+                headers={"Content-Type": "application/json"},
+                data=body,
+            )
+            assert (reply.status, reply.error_code()) == (400, "UNSUPPORTED"), (path, reply.body)
+            assert "nested" in reply.json()["errors"][0]["message"]
+    assert status(client, repo, upload_id).json()["status"] == "uploading"

@@ -223,6 +223,19 @@ def test_invalid_bodies_are_manifest_invalid(client: Client) -> None:
         assert reply.json()["errors"][0]["message"]
 
 
+def test_deeply_nested_manifests_are_manifest_invalid(client: Client) -> None:
+    """Nested past the parser's recursion limit, or past the fixed bound every reader agrees
+    on (annotations 200 deep parse here, but may not where the body is parsed again)."""
+    repo = new_repo()
+    document = json.loads(image_manifest(client, repo))
+    deep = json.dumps(document)[:-1] + ', "annotations": {"a": ' + "[" * 200 + "]" * 200 + "}}"
+    for body in (b"[" * 100_000, b'{"a":' * 50_000, deep.encode()):
+        reply = put_manifest(client, repo, "deep", body)
+        assert (reply.status, reply.error_code()) == (400, "MANIFEST_INVALID"), reply.body
+        assert "nested" in reply.json()["errors"][0]["message"]
+    assert client.request("GET", f"/v2/{repo}/manifests/deep").status == 404
+
+
 def test_schema1_is_refused_with_a_reason(client: Client) -> None:
     reply = put_manifest(
         client,

@@ -7,20 +7,21 @@ import io
 import json
 import logging
 import re
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from chalice import Chalice
 
 import app as lambda_function
+from chalicelib.api import routes as table
 from chalicelib.api.messages import Request, Response
 from chalicelib.api.router import ROUTES, TOKEN_PATH
 from chalicelib.server.chalice_routes import (
     API_GATEWAY_RESOURCE_QUOTA,
-    EXTENSION_ENDPOINTS,
     MAX_DEPTH,
-    NAME_ENDPOINTS,
-    ROOT_ENDPOINTS,
     register_routes,
     resource_count,
     route_table,
@@ -39,6 +40,8 @@ from tests.contract.client import (
 )
 
 DIGEST = "sha256:" + "ab" * 32
+NAME_ROUTES = [r for r in table.ROUTES if "{name}" in r.path]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = {"reference": "v1", "digest": DIGEST, "upload_id": "u-123"}
 
 
@@ -85,7 +88,7 @@ def test_every_route_reaches_the_router_with_the_name(
 ) -> None:
     router, client = recorder
     routes = {r: m for r, m in route_table().items() if r.count("{n") == depth}
-    assert len(routes) == len(NAME_ENDPOINTS)
+    assert len(routes) == len(NAME_ROUTES)
     for route, methods in routes.items():
         path, name = concrete(route, depth)
         for method in methods:
@@ -125,11 +128,30 @@ def test_the_routes_serve_exactly_the_methods_of_the_router() -> None:
     assert set(served) == set(range(len(ROUTES))) - local_only
 
 
+def test_the_chalice_app_declares_exactly_the_routes_the_table_derives() -> None:
+    """app.py's routes are the route table's: every method of every route the Lambda front
+    end serves, at every name depth, and `/token`; nothing else."""
+    declared = {
+        path: sorted(entry.method for entry in by_method.values())
+        for path, by_method in lambda_function.app.routes.items()
+    }
+    expected: dict[str, list[str]] = {TOKEN_PATH: sorted(table.TOKEN_METHODS)}
+    for route in table.ROUTES:
+        if not route.on_lambda:
+            continue
+        depths = range(1, MAX_DEPTH + 1) if "{name}" in route.path else [0]
+        for depth in depths:
+            name = "/".join(f"{{n{i}}}" for i in range(1, depth + 1))
+            expected[route.path.replace("{name}", name)] = sorted(route.methods)
+    assert declared == expected
+    assert {path: sorted(methods) for path, methods in route_table().items()} == expected
+
+
 def test_route_count_is_within_the_api_gateway_quota() -> None:
     routes = route_table()
     assert MAX_DEPTH >= 8
-    fixed = len(ROOT_ENDPOINTS) + len(EXTENSION_ENDPOINTS)
-    assert len(routes) == fixed + MAX_DEPTH * len(NAME_ENDPOINTS) == 103
+    fixed = len([r for r in table.ROUTES if r.on_lambda]) - len(NAME_ROUTES) + 1  # /token
+    assert len(routes) == fixed + MAX_DEPTH * len(NAME_ROUTES) == 103
     # `/`, `/v2`, `/v2/_catalog`, and per depth the name and 10 endpoint resources, the 5 of
     # the direct upload extension, and `/token`.
     assert resource_count(list(routes)) == 3 + 11 * MAX_DEPTH + 5 + 1 == 185
@@ -303,3 +325,16 @@ def test_soute_info_lines_reach_the_function_log() -> None:
     tokens (INFO on soute.auth) are written to CloudWatch."""
     assert logging.getLogger("soute.auth").isEnabledFor(logging.INFO)
     assert lambda_function.app.log.name == "soute"
+
+
+def test_import_app_does_not_load_the_router() -> None:
+    """The cold start: app.py declares its routes from the route table's declarations alone;
+    the router, the registry and the handlers load on the first request."""
+    script = "import sys, app; print(sorted(m for m in sys.modules if m.startswith('chalicelib.')))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    loaded = done.stdout
+    assert "chalicelib.api.routes" in loaded
+    for heavy in ("chalicelib.api.router", "chalicelib.registry", "chalicelib.auth.tokens"):
+        assert heavy not in loaded, heavy

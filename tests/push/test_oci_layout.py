@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from tests.support.clients import Skopeo
 from tests.support.images import MiB, assert_same_blobs, build_image, build_index, sha256_digest
 from tests.support.server import RegistryServer
 from tests.support.soute_push import SoutePush
+
+INITIATED = re.compile(r'"POST /v2/_soute/uploads\?repository=\S+ HTTP/1.1" 201')
 
 pytestmark = [pytest.mark.realclient, pytest.mark.timeout(300)]
 
@@ -27,7 +30,7 @@ def test_push_of_an_oci_layout_pulls_back_identical(
     skopeo.copy(f"docker://{dest}:v1", f"oci:{back}:v1")
     assert_same_blobs(image.layout, back)
     log = soute_server.log_tail(400)
-    assert 'POST /v2/_soute/uploads HTTP/1.1" 201' in log, "the 20 MB layer skipped the extension"
+    assert INITIATED.search(log), "the 20 MB layer skipped the extension"
 
 
 def test_push_again_skips_every_blob(
