@@ -11,6 +11,10 @@ class Settings:
     chunk_min_length: int = 1 << 20
     # Page size of /v2/_catalog when the client does not send `n`, and the largest page.
     catalog_page: int = 1000
+    # Page size of tags/list without `n`: a page costs DynamoDB reads in proportion to its
+    # length (about 9 Query calls for 1000 tags of the largest inline size), so a client that
+    # names no size gets a bounded page and a Link header to the next, never 10,000 tags.
+    tags_page: int = 1000
     max_page: int = 10000
     # Upload sessions untouched for this long are swept with their bytes.
     upload_ttl_seconds: int = 7 * 24 * 3600

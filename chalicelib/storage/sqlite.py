@@ -11,12 +11,15 @@ import sqlite3
 import time
 
 from .ports import (
+    MAX_TAGS_PER_MANIFEST,
     BlobRecord,
+    ManifestInfo,
     ManifestRecord,
     ManifestWrite,
     MissingReference,
     Referrer,
     StillReferenced,
+    TooManyTags,
     UploadSession,
 )
 from .sqlite_database import SqliteDatabase
@@ -114,10 +117,30 @@ class SqliteMetadataStore:
         row = self._one("SELECT digest FROM tags WHERE repo = ? AND tag = ?", repository, tag)
         return self.manifest(repository, row[0]) if row else None
 
+    def manifest_info(self, repository: str, digest: str) -> ManifestInfo | None:
+        row = self._one(
+            "SELECT media_type, length(body) FROM manifests WHERE repo = ? AND digest = ?",
+            repository,
+            digest,
+        )
+        return ManifestInfo(digest, row[0], row[1]) if row else None
+
+    def tagged_manifest_info(self, repository: str, tag: str) -> ManifestInfo | None:
+        row = self._one("SELECT digest FROM tags WHERE repo = ? AND tag = ?", repository, tag)
+        return self.manifest_info(repository, row[0]) if row else None
+
+    def manifest_digests(self, repository: str, last: str | None, limit: int) -> list[str]:
+        rows = self._db().execute(
+            "SELECT digest FROM manifests WHERE repo = ? AND digest > ? ORDER BY digest LIMIT ?",
+            (repository, last or "", limit),
+        )
+        return [row[0] for row in rows]
+
     def put_manifest(self, repository: str, write: ManifestWrite) -> None:
         record = write.record
         with self._write() as db:
             _require(db, repository, write)
+            _refuse_too_many_tags(db, repository, write)
             db.execute(
                 "INSERT OR IGNORE INTO manifests (repo, digest, media_type, body, subject,"
                 " artifact_type, annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -282,6 +305,18 @@ def _require(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> N
             "SELECT 1 FROM manifests WHERE repo = ? AND digest = ?", (repository, digest)
         ).fetchone():
             raise MissingReference(digest, "manifest")
+
+
+def _refuse_too_many_tags(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> None:
+    """The bound the DynamoDB adapter needs (ports.MAX_TAGS_PER_MANIFEST), here too, so that
+    a registry behaves the same on every backend."""
+    rows = db.execute(
+        "SELECT tag FROM tags WHERE repo = ? AND digest = ?", (repository, write.record.digest)
+    )
+    current = {row[0] for row in rows}
+    new = set(write.tags) - current
+    if new and len(current) + len(new) > MAX_TAGS_PER_MANIFEST:
+        raise TooManyTags(write.record.digest)
 
 
 def _refuse_if_referenced(db: sqlite3.Connection, repository: str, digest: str) -> None:
