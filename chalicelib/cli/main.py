@@ -11,6 +11,7 @@ from ..client.cli import add_push_parser
 from ..server.backends import BackendOptions, aws_login_problem
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .login import add_login_parser
+from .verify import add_verify_parser
 
 
 def _backend(args: argparse.Namespace) -> BackendOptions:
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_push_parser(commands)
     add_admin_parsers(commands)
     add_login_parser(commands)
+    add_verify_parser(commands)
     aws = commands.add_parser("aws", help="AWS resources").add_subparsers(dest="aws", required=True)
     init = aws.add_parser(
         "init",

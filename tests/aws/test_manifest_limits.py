@@ -18,6 +18,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from chalicelib.api.messages import Request, Response
 from chalicelib.api.router import Router
+from chalicelib.cli.main import main
 from chalicelib.oci.errors import OCIError
 from chalicelib.registry.manifests import MAX_TAGS_PER_PUT
 from chalicelib.registry.service import Registry
@@ -260,7 +261,9 @@ def _item_size(item: dict) -> int:
 # -- A5: a manifest body missing from S3 ---------------------------------------------------
 
 
-def test_manifest_body_missing_from_s3(registry: Registry, backend: BackendOptions) -> None:
+def test_manifest_body_missing_from_s3(
+    registry: Registry, backend: BackendOptions, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = "r/lost"
     body = _manifest(registry, repo, pad=300_000)  # too big for an item: its body is in S3
     registry.manifests.put(repo, "v1", body, OCI_MANIFEST)
@@ -274,5 +277,14 @@ def test_manifest_body_missing_from_s3(registry: Registry, backend: BackendOptio
         assert get.status == 404
         error = json.loads(get.body)["errors"][0]
         assert error["code"] == "MANIFEST_UNKNOWN" and "content is missing" in error["message"]
+    verify = ["verify", "--backend", "aws", "--s3-bucket", backend.s3_bucket or ""]
+    verify += ["--dynamodb-table", backend.dynamodb_table or ""]
+    verify += ["--endpoint-url", backend.endpoint_url or "", "--region", "us-east-1"]
+    capsys.readouterr()
+    assert main(verify) == 1
+    report = capsys.readouterr().out
+    assert f"{repo}@{_digest(body)}: content missing" in report
+    assert "1 missing" in report
     registry.manifests.put(repo, "v1", body, OCI_MANIFEST)  # a push again restores it
     assert _request(router, "GET", f"/v2/{repo}/manifests/v1").body == body
+    assert main(verify) == 0
