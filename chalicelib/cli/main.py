@@ -144,8 +144,8 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--presign-expires",
         type=int,
-        default=1200,
-        help="seconds a presigned S3 download URL stays valid (aws backend)",
+        default=BackendOptions.presign_expires,
+        help="seconds a presigned S3 download URL stays valid (aws backend; default 300)",
     )
     serve.add_argument(
         "--part-url-expires",

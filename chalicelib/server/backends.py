@@ -28,7 +28,7 @@ class BackendOptions:
     dynamodb_table: str | None = None
     endpoint_url: str | None = None
     region: str | None = None
-    presign_expires: int = 1200
+    presign_expires: int = 300  # seconds; why so short: storage/s3.py PRESIGN_EXPIRES
     chunk_min_length: int = 1 << 20
     inline_verify_limit: int = 512 << 20  # direct uploads verified within `complete`
     part_url_expires: int = 3600

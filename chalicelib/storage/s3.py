@@ -38,6 +38,11 @@ from .ports import (
 
 MiB = 1 << 20
 READ_BLOCK = MiB
+# Lifetime of a presigned GET URL (a pull's 307). Short, because the URL keeps working after
+# the blob is deleted until it expires (reclaiming the bytes is the lifecycle GC's business).
+# S3 checks the expiry when a request starts, so a download in progress is not cut off, and
+# clients ask the registry for a new URL for each pull or retry.
+PRESIGN_EXPIRES = 300
 ALGORITHMS = ("sha256", "sha512")
 
 
@@ -47,7 +52,7 @@ class S3BlobStore:
         s3: Any,
         bucket: str,
         *,
-        presign_expires: int = 1200,
+        presign_expires: int = PRESIGN_EXPIRES,
         part_size: int = 8 * MiB,
         resumable: bool | None = None,
     ) -> None:
