@@ -135,9 +135,11 @@ class DirectUploads:
     def _links(self, session: UploadSession, numbers: list[int], base_url: str) -> list[PartLink]:
         expires_at = int(time.time()) + self.settings.part_url_expires
         links = []
+        part_size = session.state["direct"]["part_size"]
         for number in numbers:
+            size = min(part_size, session.size - (number - 1) * part_size)  # the last: the rest
             url = self.store.part_url(
-                session.upload_id, session.state, number, expires_at, base_url
+                session.upload_id, session.state, number, expires_at, base_url, size=size
             )
             links.append(PartLink(number, url.url, url.headers, expires_at))
         return links

@@ -217,10 +217,18 @@ class BlobStore(Protocol):
         """Prepare to receive parts; return the state to keep in the session."""
 
     def part_url(
-        self, upload_id: str, state: dict[str, Any], number: int, expires_at: int, base_url: str
+        self,
+        upload_id: str,
+        state: dict[str, Any],
+        number: int,
+        expires_at: int,
+        base_url: str,
+        *,
+        size: int,
     ) -> PartUrl:
-        """A URL the client PUTs part `number` to, valid until `expires_at` (Unix time).
-        `base_url` is the registry's own address as the client sees it."""
+        """A URL the client PUTs part `number` to, valid until `expires_at` (Unix time), for
+        exactly `size` bytes: the URL's signature covers the length, so one URL cannot store
+        more. `base_url` is the registry's own address as the client sees it."""
 
     def receive_part(
         self, upload_id: str, number: int, query: dict[str, str], body: BinaryIO, length: int | None

@@ -244,8 +244,17 @@ class S3BlobStore:
         return {"key": key, "mpu": created["UploadId"], "parts": []}
 
     def part_url(
-        self, upload_id: str, state: dict[str, Any], number: int, expires_at: int, base_url: str
+        self,
+        upload_id: str,
+        state: dict[str, Any],
+        number: int,
+        expires_at: int,
+        base_url: str,
+        *,
+        size: int,
     ) -> PartUrl:
+        # ContentLength puts content-length among the URL's signed headers: S3 refuses the
+        # PUT (SignatureDoesNotMatch) unless the body is exactly the part's size.
         url = self.s3.generate_presigned_url(
             "upload_part",
             Params={
@@ -253,10 +262,11 @@ class S3BlobStore:
                 "Key": state["key"],
                 "UploadId": state["mpu"],
                 "PartNumber": number,
+                "ContentLength": size,
             },
             ExpiresIn=max(expires_at - int(time.time()), 1),
         )
-        return PartUrl(url, {})
+        return PartUrl(url, {"Content-Length": str(size)})
 
     def receive_part(
         self, upload_id: str, number: int, query: dict[str, str], body: BinaryIO, length: int | None
