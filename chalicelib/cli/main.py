@@ -26,6 +26,8 @@ def _backend(args: argparse.Namespace) -> BackendOptions:
         presign_expires=args.presign_expires,
         inline_verify_limit=args.inline_verify_limit,
         part_url_expires=args.part_url_expires,
+        max_open_uploads=args.max_open_uploads,
+        max_upload_bytes=args.max_upload_bytes,
         # Through Lambda every request stays under ~4.5 MB of raw body: ask chunking clients
         # for 4 MiB chunks. The embedded server takes chunks of any size.
         chunk_min_length=4 << 20 if args.lambda_emulation else 1 << 20,
@@ -152,6 +154,18 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
         type=int,
         default=3600,
         help="seconds a direct-upload part URL stays valid (default 3600)",
+    )
+    serve.add_argument(
+        "--max-open-uploads",
+        type=int,
+        default=BackendOptions.max_open_uploads,
+        help="direct uploads one namespace may hold open at once (default 100)",
+    )
+    serve.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=BackendOptions.max_upload_bytes,
+        help="bytes the open direct uploads of one namespace may declare together (default 1 TiB)",
     )
     serve.add_argument(
         "--inline-verify-limit",

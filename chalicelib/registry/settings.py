@@ -24,3 +24,8 @@ class Settings:
     inline_verify_limit: int = 512 << 20
     # Lifetime of the part URLs of direct uploads, in seconds.
     part_url_expires: int = 3600
+    # Direct uploads one namespace (the first component of repository names: an account or
+    # organisation) may hold open at once, and the bytes they may declare together. At most
+    # ~1000 open uploads fit the one record that counts them (registry/direct_uploads.py).
+    max_open_uploads: int = 100
+    max_upload_bytes: int = 1 << 40  # 1 TiB

@@ -16,7 +16,8 @@ Items (pk, sk):
   R#<repo>  PENDING#<digest>      a direct upload of the blob is being verified; TTL expires_at
   B#<digest> BLOB                 the blob itself: size and storage key
   CATALOG   R#<repo>              the repository has manifests
-  NS#<namespace> DIRECT           the namespace's open direct uploads (see reserve_direct)
+  QUOTA#<namespace> DIRECT        the namespace's open direct uploads: a version and a list
+                                  bounded by the limit (registry/direct_uploads.py)
   (users, teams, public marks and access tokens: see dynamodb_identities.py)
 
 `refs` counts the manifests that use a blob or child manifest: a manifest write raises it in
@@ -53,6 +54,7 @@ from .ports import (
     ManifestWrite,
     MissingReference,
     Referrer,
+    Reservation,
     StillReferenced,
     TooManyTags,
     UploadSession,
@@ -643,6 +645,34 @@ class DynamoMetadataStore:
 
     def uploads_started_before(self, cutoff: float) -> list[UploadSession]:
         return []  # the table's TTL removes old sessions, the bucket's lifecycle their bytes
+
+    # -- direct uploads a namespace holds open ---------------------------------------------
+    def direct_reservations(self, namespace: str) -> tuple[list[Reservation], int]:
+        item = self._get(f"QUOTA#{namespace}", "DIRECT")
+        if item is None:
+            return [], 0
+        held = [Reservation(*entry) for entry in json.loads(item["held"])]
+        return held, int(item["version"])
+
+    def save_direct_reservations(
+        self, namespace: str, reservations: list[Reservation], version: int
+    ) -> bool:
+        held = [[r.upload_id, r.repository, r.size, r.expires_at] for r in reservations]
+        condition = "attribute_not_exists(pk)" if version == 0 else "version = :previous"
+        try:
+            self.db.put_item(
+                TableName=self.table,
+                Item=self._item(
+                    f"QUOTA#{namespace}", "DIRECT", held=json.dumps(held), version=version + 1
+                ),
+                ConditionExpression=condition,
+                **(
+                    {"ExpressionAttributeValues": self._values(previous=version)} if version else {}
+                ),
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
 
 def _old_tag_layout(item: dict[str, Any]) -> bool:

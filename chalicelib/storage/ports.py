@@ -135,6 +135,17 @@ class UploadSession:
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """A direct upload counted against its namespace's limits until it is finished or expires
+    (registry/direct_uploads.py explains the design)."""
+
+    upload_id: str
+    repository: str
+    size: int
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class BlobBody:
     """Bytes to send: a file range (served with sendfile where possible) or a redirect."""
 
@@ -304,3 +315,12 @@ class MetadataStore(Protocol):
     def is_pending(self, repository: str, digest: str) -> bool: ...
     def upload_exists(self, upload_id: str) -> bool: ...
     def uploads_started_before(self, cutoff: float) -> list[UploadSession]: ...
+
+    # the direct uploads a namespace holds open: one small record per namespace
+    def direct_reservations(self, namespace: str) -> tuple[list[Reservation], int]:
+        """The namespace's reservations and the record's version (0: none yet)."""
+
+    def save_direct_reservations(
+        self, namespace: str, reservations: list[Reservation], version: int
+    ) -> bool:
+        """Replace them if the record is still at `version`; False if another writer won."""

@@ -18,6 +18,7 @@ from .ports import (
     ManifestWrite,
     MissingReference,
     Referrer,
+    Reservation,
     StillReferenced,
     TooManyTags,
     UploadSession,
@@ -47,6 +48,8 @@ CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repo, digest);
 CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY, repo TEXT NOT NULL, size INTEGER NOT NULL,
     version INTEGER NOT NULL, state TEXT NOT NULL, started REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS direct_reservations (
+    namespace TEXT PRIMARY KEY, held TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_blobs (
     repo TEXT NOT NULL, digest TEXT NOT NULL, upload_id TEXT NOT NULL, since REAL NOT NULL,
     PRIMARY KEY (repo, digest)) WITHOUT ROWID;
@@ -292,6 +295,32 @@ class SqliteMetadataStore:
 
     def upload_exists(self, upload_id: str) -> bool:
         return self._one("SELECT 1 FROM uploads WHERE upload_id = ?", upload_id) is not None
+
+    # -- direct uploads a namespace holds open (the DynamoDB adapter's record) ---------------
+    def direct_reservations(self, namespace: str) -> tuple[list[Reservation], int]:
+        row = self._one(
+            "SELECT held, version FROM direct_reservations WHERE namespace = ?", namespace
+        )
+        if row is None:
+            return [], 0
+        return [Reservation(*entry) for entry in json.loads(row[0])], row[1]
+
+    def save_direct_reservations(
+        self, namespace: str, reservations: list[Reservation], version: int
+    ) -> bool:
+        held = json.dumps([[r.upload_id, r.repository, r.size, r.expires_at] for r in reservations])
+        with self._write() as db:
+            row = db.execute(
+                "SELECT version FROM direct_reservations WHERE namespace = ?", (namespace,)
+            ).fetchone()
+            if (row[0] if row else 0) != version:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO direct_reservations (namespace, held, version)"
+                " VALUES (?, ?, ?)",
+                (namespace, held, version + 1),
+            )
+        return True
 
 
 def _require(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> None:
