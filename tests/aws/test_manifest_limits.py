@@ -23,6 +23,7 @@ from chalicelib.oci.errors import OCIError
 from chalicelib.registry.manifests import MAX_TAGS_PER_PUT
 from chalicelib.registry.service import Registry
 from chalicelib.server.backends import BackendOptions
+from chalicelib.storage import dynamodb
 from chalicelib.storage.aws_clients import aws_clients
 from chalicelib.storage.dynamodb import TAG_BODY_LIMIT
 from chalicelib.storage.ports import MAX_TAGS_PER_MANIFEST
@@ -288,3 +289,43 @@ def test_manifest_body_missing_from_s3(
     registry.manifests.put(repo, "v1", body, OCI_MANIFEST)  # a push again restores it
     assert _request(router, "GET", f"/v2/{repo}/manifests/v1").body == body
     assert main(verify) == 0
+
+
+# -- A4: nor does a manifest item's list of references -------------------------------------
+
+
+def test_references_past_the_limit_are_read_from_the_body(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 4 MiB manifest can name ~38,000 blobs: ~3 MB of sort keys, too many for an item. Past
+    USES_LIMIT they are not kept but read from the body on delete. (5,400 real references
+    take moto 15 minutes to count and uncount: the limit is lowered here instead.)"""
+    monkeypatch.setattr(dynamodb, "USES_LIMIT", 1024)  # ~13 references
+    repo = "r/layers"
+    layers = []
+    for i in range(30):
+        data = f"layer {i} {uuid.uuid4()}".encode()
+        registry.uploads.upload_whole(repo, _digest(data), io.BytesIO(data), len(data))
+        layers.append({"mediaType": "application/octet-stream", "digest": _digest(data)})
+        layers[-1]["size"] = len(data)
+    config = json.dumps({"n": 1}).encode()
+    registry.uploads.upload_whole(repo, _digest(config), io.BytesIO(config), len(config))
+    document = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json"}
+        | {"digest": _digest(config), "size": len(config)},
+        "layers": layers,
+    }
+    body = json.dumps(document).encode()
+    registry.manifests.put(repo, "wide", body, OCI_MANIFEST)
+    store = registry.manifests.meta
+    item = store._get("R#" + repo, f"MAN#{_digest(body)}")  # noqa: SLF001
+    assert "uses" not in item and item["uses_in_body"]
+    with pytest.raises(OCIError) as refused:
+        registry.blobs.delete(repo, layers[21]["digest"])
+    assert refused.value.status == 409  # counted all the same
+    registry.manifests.delete(repo, "wide")
+    registry.manifests.delete(repo, _digest(body))  # the references come from the body
+    for layer in layers:
+        registry.blobs.delete(repo, layer["digest"])  # every count went back to zero
