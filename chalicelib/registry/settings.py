@@ -12,9 +12,10 @@ class Settings:
     # Page size of /v2/_catalog when the client does not send `n`, and the largest page.
     catalog_page: int = 1000
     # Page size of tags/list without `n`: a page costs DynamoDB reads in proportion to its
-    # length (about 9 Query calls for 1000 tags of the largest inline size), so a client that
-    # names no size gets a bounded page and a Link header to the next, never 10,000 tags.
-    tags_page: int = 1000
+    # length, and 101 tag items of at most ~8.3 KiB (dynamodb.py) fit one Query's 1 MB, so a
+    # client that names no size gets one Query and a Link header to the next page, never
+    # 10,000 tags (clients that list tags follow Link: skopeo, crane, regclient, oras).
+    tags_page: int = 100
     max_page: int = 10000
     # Upload sessions untouched for this long are swept with their bytes.
     upload_ttl_seconds: int = 7 * 24 * 3600
