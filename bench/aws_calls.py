@@ -179,6 +179,9 @@ def run() -> dict[str, dict[str, int]]:
             "manifest HEAD by tag": _measure(
                 counter, lambda: http("HEAD", "/v2/bench/app/manifests/latest")
             ),
+            "tags/list (first page)": _measure(
+                counter, lambda: http("GET", "/v2/bench/app/tags/list")
+            ),
             "blob HEAD": _measure(counter, lambda: http("HEAD", f"/v2/bench/app/blobs/{layer}")),
             "blob GET (307 to S3)": _measure(
                 counter, lambda: http("GET", f"/v2/bench/app/blobs/{layer}")

@@ -70,7 +70,7 @@ def complete(registry: Registry, request: Request, name: str, upload_id: str) ->
 
 
 def receive_part(registry: Registry, request: Request, upload_id: str, number: str) -> Response:
-    query = {name: request.arg(name) or "" for name in ("expires", "nonce", "signature")}
+    query = {name: request.arg(name) or "" for name in ("length", "expires", "nonce", "signature")}
     etag = registry.direct.receive_part(
         upload_id, int(number), query, request.body, request.content_length
     )

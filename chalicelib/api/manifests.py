@@ -10,14 +10,20 @@ from .messages import Request, Response
 
 
 def get_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:
+    if request.method == "HEAD":  # from the record alone: a HEAD never reads a body
+        info = registry.manifests.head(name, reference)
+        return Response(200, _headers(info.media_type, info.digest, info.size), b"")
     record = registry.manifests.get(name, reference)
-    headers = {
-        "Content-Type": record.media_type,
-        "Docker-Content-Digest": record.digest,
-        "Content-Length": str(len(record.body)),
-        "ETag": f'"{record.digest}"',
+    return Response(200, _headers(record.media_type, record.digest, len(record.body)), record.body)
+
+
+def _headers(media_type: str, digest: str, size: int) -> dict[str, str]:
+    return {
+        "Content-Type": media_type,
+        "Docker-Content-Digest": digest,
+        "Content-Length": str(size),
+        "ETag": f'"{digest}"',
     }
-    return Response(200, headers, b"" if request.method == "HEAD" else record.body)
 
 
 def put_manifest(registry: Registry, request: Request, name: str, reference: str) -> Response:

@@ -11,6 +11,7 @@ from ..client.cli import add_push_parser
 from ..server.backends import BackendOptions, aws_login_problem
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .login import add_login_parser
+from .verify import add_verify_parser
 
 
 def _backend(args: argparse.Namespace) -> BackendOptions:
@@ -25,6 +26,8 @@ def _backend(args: argparse.Namespace) -> BackendOptions:
         presign_expires=args.presign_expires,
         inline_verify_limit=args.inline_verify_limit,
         part_url_expires=args.part_url_expires,
+        max_open_uploads=args.max_open_uploads,
+        max_upload_bytes=args.max_upload_bytes,
         # Through Lambda every request stays under ~4.5 MB of raw body: ask chunking clients
         # for 4 MiB chunks. The embedded server takes chunks of any size.
         chunk_min_length=4 << 20 if args.lambda_emulation else 1 << 20,
@@ -143,14 +146,26 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--presign-expires",
         type=int,
-        default=1200,
-        help="seconds a presigned S3 download URL stays valid (aws backend)",
+        default=BackendOptions.presign_expires,
+        help="seconds a presigned S3 download URL stays valid (aws backend; default 300)",
     )
     serve.add_argument(
         "--part-url-expires",
         type=int,
         default=3600,
         help="seconds a direct-upload part URL stays valid (default 3600)",
+    )
+    serve.add_argument(
+        "--max-open-uploads",
+        type=int,
+        default=BackendOptions.max_open_uploads,
+        help="direct uploads one namespace may hold open at once (default 100)",
+    )
+    serve.add_argument(
+        "--max-upload-bytes",
+        type=int,
+        default=BackendOptions.max_upload_bytes,
+        help="bytes the open direct uploads of one namespace may declare together (default 1 TiB)",
     )
     serve.add_argument(
         "--inline-verify-limit",
@@ -207,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_push_parser(commands)
     add_admin_parsers(commands)
     add_login_parser(commands)
+    add_verify_parser(commands)
     aws = commands.add_parser("aws", help="AWS resources").add_subparsers(dest="aws", required=True)
     init = aws.add_parser(
         "init",

@@ -6,6 +6,23 @@ The session is an ordinary UploadSession: `size` is the blob's size and `state` 
 BlobStore's bookkeeping plus, under "direct", the digest, part layout and status
 (uploading → verifying → available | failed). A blob verified in the background is marked
 pending meanwhile, so a manifest that references it is told to retry rather than refused.
+
+Limits per namespace (issue 10, A2): each part URL stores exactly its part (its signature
+covers the length), so what a namespace can make S3 hold through part URLs is bounded by the
+uploads it has open and their declared sizes. `initiate` counts them in one small record per
+namespace (MetadataStore.direct_reservations): a list of (upload id, repository, size, expiry)
+and a version. Why this design:
+- no Scan and no per-request Query over sessions: a reservation costs one read and one
+  conditional write (the version), so concurrent initiates never pass the limit together;
+- no counter to decrement: `complete` and `abort` need not touch it, and a crashed client or a
+  session that the table's TTL removed cannot leave the count too high forever. Entries
+  expire with their session (upload_ttl_seconds), and when a new upload would pass a limit,
+  entries whose session is no longer uploading or verifying are dropped first (one read each,
+  at most max_open_uploads, and only then: a namespace that finishes its uploads pays them
+  once per max_open_uploads initiates). An entry is written after its session, so an entry
+  whose session is missing is finished (aborted, or expired), never still starting; a refused
+  upload's session and parts are removed at once;
+- the record holds at most max_open_uploads entries (~60-300 bytes each), well under an item.
 """
 
 from __future__ import annotations
@@ -28,6 +45,7 @@ from ..storage.ports import (
     PartDenied,
     PartInfo,
     PartsInvalid,
+    Reservation,
     UploadSession,
 )
 from .settings import Settings
@@ -40,6 +58,7 @@ MIN_PART_SIZE = 8 * MiB  # S3 wants 5 MiB; 8 MiB keeps the number of requests do
 MAX_PART_SIZE = 5 << 30  # S3's largest part
 MAX_PARTS = 10_000
 URL_BATCH = 100
+RESERVE_ATTEMPTS = 8  # concurrent initiates in one namespace retry their conditional write
 # A background verification not finished after this long is started again when a client asks
 # for the status: the process that ran it may have stopped (a restarted worker).
 VERIFY_RESUBMIT_SECONDS = 900
@@ -112,8 +131,59 @@ class DirectUploads:
         state = {**self.store.start_parts(upload_id), "direct": {**direct, "status": "uploading"}}
         session = UploadSession(repository, upload_id, size, state=state, started_at=time.time())
         self.meta.create_upload(session)
+        try:
+            self._reserve(repository, upload_id, size)  # after the session: see the docstring
+        except OCIError:
+            self.store.discard(upload_id, state)
+            self.meta.delete_upload(repository, upload_id)
+            raise
         numbers = list(range(1, min(part_count, URL_BATCH) + 1))
         return _upload(session), self._links(session, numbers, base_url)
+
+    def _reserve(self, repository: str, upload_id: str, size: int) -> None:
+        """Count the new upload against its namespace, or refuse it naming the limit."""
+        namespace = repository.split("/", 1)[0]
+        expires_at = time.time() + self.settings.upload_ttl_seconds
+        for _ in range(RESERVE_ATTEMPTS):
+            held, version = self.meta.direct_reservations(namespace)
+            held = [r for r in held if r.expires_at > time.time()]
+            if self._over_limits(held, size):
+                held = [r for r in held if self._still_open(r)]
+            if problem := self._over_limits(held, size):
+                raise OCIError("TOOMANYREQUESTS", f"namespace {namespace} {problem}")
+            mine = Reservation(upload_id, repository, size, expires_at)
+            if self.meta.save_direct_reservations(namespace, [*held, mine], version):
+                return
+        raise OCIError(
+            "TOOMANYREQUESTS",
+            f"too many direct uploads are starting in namespace {namespace} at once; retry",
+            headers={"Retry-After": "1"},
+        )
+
+    def _over_limits(self, held: list[Reservation], size: int) -> str | None:
+        """Why one more upload of `size` bytes passes a limit, or None."""
+        most, declared = self.settings.max_open_uploads, sum(r.size for r in held)
+        if len(held) + 1 > most:
+            return (
+                f"has {len(held)} direct uploads open, the most one namespace may have"
+                f" ({most}; raise it with --max-open-uploads or SOUTE_MAX_OPEN_UPLOADS):"
+                " complete or abort some (DELETE /v2/_soute/uploads/<id>), or wait until they"
+                " expire"
+            )
+        if declared + size > self.settings.max_upload_bytes:
+            return (
+                f"has direct uploads open of {declared} bytes; {size} more would pass the"
+                f" {self.settings.max_upload_bytes} bytes one namespace may declare (raise it"
+                " with --max-upload-bytes or SOUTE_MAX_UPLOAD_BYTES): complete or abort some"
+                " (DELETE /v2/_soute/uploads/<id>), or wait until they expire"
+            )
+        return None
+
+    def _still_open(self, reservation: Reservation) -> bool:
+        session = self.meta.upload(reservation.repository, reservation.upload_id)
+        if session is None or "direct" not in session.state:
+            return False
+        return session.state["direct"]["status"] in ("uploading", "verifying")
 
     def part_urls(
         self, repository: str, upload_id: str, numbers: list[int], base_url: str
@@ -135,9 +205,11 @@ class DirectUploads:
     def _links(self, session: UploadSession, numbers: list[int], base_url: str) -> list[PartLink]:
         expires_at = int(time.time()) + self.settings.part_url_expires
         links = []
+        part_size = session.state["direct"]["part_size"]
         for number in numbers:
+            size = min(part_size, session.size - (number - 1) * part_size)  # the last: the rest
             url = self.store.part_url(
-                session.upload_id, session.state, number, expires_at, base_url
+                session.upload_id, session.state, number, expires_at, base_url, size=size
             )
             links.append(PartLink(number, url.url, url.headers, expires_at))
         return links

@@ -25,7 +25,9 @@ class Listing:
     def tags(self, repository: str, last: str | None, n: int | None) -> Page:
         if not self.meta.repository_exists(repository):
             raise OCIError("NAME_UNKNOWN", f"repository {repository} is not known")
-        return self._page(lambda limit: self.meta.tags(repository, last, limit), n, None)
+        return self._page(
+            lambda limit: self.meta.tags(repository, last, limit), n, self.settings.tags_page
+        )
 
     def catalog(self, last: str | None, n: int | None) -> Page:
         return self._page(

@@ -1,21 +1,37 @@
-"""Manifests: read by tag or digest, store with every reference checked, delete."""
+"""Manifests: read by tag or digest, store with every reference checked, delete.
+
+The limits here hold on every backend, so that a push that works on one works on all; the
+DynamoDB adapter is what sets them (dynamodb.py): one transaction takes 100 items and 4 MB,
+one item 400 KB.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 from ..oci.digest import Digest, is_digest, parse_digest
 from ..oci.errors import OCIError
 from ..oci.manifest import parse_manifest
 from ..oci.names import check_tag
 from ..storage.ports import (
+    BodyMissing,
     Contention,
+    ManifestInfo,
     ManifestRecord,
     ManifestWrite,
     MetadataStore,
     MissingReference,
     StillReferenced,
+    TooManyTags,
 )
+
+# Tags one PUT may set (the reference and its `?tag=` parameters): each may move a tag off
+# another manifest, two items of the one transaction that stores the manifest (at most 100
+# items and 4 MB, with manifest items of up to ~360 KB).
+MAX_TAGS_PER_PUT = 8
+# RFC 6838: a media type is at most 127 + 1 + 127 characters; the adapters keep it in items.
+MAX_MEDIA_TYPE_LENGTH = 255
 
 
 class Manifests:
@@ -23,15 +39,46 @@ class Manifests:
         self.meta = meta
 
     def get(self, repository: str, reference: str) -> ManifestRecord:
-        if is_digest(reference):
-            record = self.meta.manifest(repository, str(parse_digest(reference)))
-        else:
-            record = self.meta.tagged_manifest(repository, check_tag(reference))
+        try:
+            if is_digest(reference):
+                record = self.meta.manifest(repository, str(parse_digest(reference)))
+            else:
+                record = self.meta.tagged_manifest(repository, check_tag(reference))
+        except BodyMissing as missing:
+            raise _body_missing(repository, missing.digest) from None
         if record is None:
-            raise OCIError(
-                "MANIFEST_UNKNOWN", f"manifest {reference} is not in repository {repository}"
-            )
+            raise _unknown(repository, reference)
         return record
+
+    def head(self, repository: str, reference: str) -> ManifestInfo:
+        """What a HEAD answers: from the record only, so it never reads a body."""
+        if is_digest(reference):
+            info = self.meta.manifest_info(repository, str(parse_digest(reference)))
+        else:
+            info = self.meta.tagged_manifest_info(repository, check_tag(reference))
+        if info is None:
+            raise _unknown(repository, reference)
+        return info
+
+    def missing_bodies(self, page: int = 1000) -> Iterator[tuple[str, str, int]]:
+        """Walk every manifest of every repository; yield (repository, digest, 0) for each
+        whose body is lost (BodyMissing) and, after each repository, (repository, "", count
+        of manifests checked). For `soute verify`: one read per manifest, never on a request
+        path."""
+        last_repository = None
+        while repositories := self.meta.repositories(last_repository, page):
+            for repository in repositories:
+                checked, last = 0, None
+                while digests := self.meta.manifest_digests(repository, last, page):
+                    for digest in digests:
+                        checked += 1
+                        try:
+                            self.meta.manifest(repository, digest)
+                        except BodyMissing:
+                            yield repository, digest, 0
+                    last = digests[-1]
+                yield repository, "", checked
+            last_repository = repositories[-1]
 
     def put(
         self,
@@ -45,7 +92,14 @@ class Manifests:
         `extra_tags` (the `?tag=` parameters); return the record and the tags set."""
         digest, tag = self._digest_and_tag(reference, body)
         tags = tuple(dict.fromkeys(check_tag(t) for t in ((tag,) if tag else ()) + extra_tags))
+        if len(tags) > MAX_TAGS_PER_PUT:
+            raise OCIError(
+                "TAG_INVALID",
+                f"a manifest PUT sets at most {MAX_TAGS_PER_PUT} tags (the reference and its"
+                f" ?tag= parameters), this one {len(tags)}: set the others with further PUTs",
+            )
         manifest = parse_manifest(body, content_type)
+        _check_type_lengths(manifest.media_type, manifest.artifact_type)
         record = ManifestRecord(
             digest=str(digest),
             media_type=manifest.media_type,
@@ -68,6 +122,13 @@ class Manifests:
             raise _missing(repository, missing) from None
         except Contention:
             raise _busy(repository) from None
+        except TooManyTags as error:
+            raise OCIError(
+                "TAG_INVALID",
+                f"manifest {error.digest} in {repository} has {error.limit} tags, the most one"
+                f" manifest may have; delete tags it no longer needs (DELETE /v2/{repository}"
+                "/manifests/<tag>) before adding others",
+            ) from None
         return record, tags
 
     @staticmethod
@@ -102,6 +163,33 @@ class Manifests:
             ) from None
         if not deleted:
             raise OCIError("MANIFEST_UNKNOWN", f"manifest {digest} is not in {repository}")
+
+
+def _unknown(repository: str, reference: str) -> OCIError:
+    return OCIError("MANIFEST_UNKNOWN", f"manifest {reference} is not in repository {repository}")
+
+
+def _body_missing(repository: str, digest: str) -> OCIError:
+    # 404 MANIFEST_UNKNOWN, not 503: the content is gone until someone pushes it again, so a
+    # retry cannot help, and every client shows a 404's message ("manifest unknown: ...")
+    # where a 503 is retried and then reported as a bare status.
+    return OCIError(
+        "MANIFEST_UNKNOWN",
+        f"manifest {digest} of {repository} is recorded but its content is missing from"
+        " storage (a table restored without its bucket?); push the manifest again to restore"
+        " it, and run `soute verify` to find others",
+        detail={"digest": digest},
+    )
+
+
+def _check_type_lengths(media_type: str, artifact_type: str | None) -> None:
+    for name, value in (("mediaType", media_type), ("artifactType", artifact_type)):
+        if value is not None and len(value) > MAX_MEDIA_TYPE_LENGTH:
+            raise OCIError(
+                "MANIFEST_INVALID",
+                f"the manifest's {name} is {len(value)} characters; a media type has at most"
+                f" {MAX_MEDIA_TYPE_LENGTH}",
+            )
 
 
 def _missing(repository: str, missing: MissingReference) -> OCIError:

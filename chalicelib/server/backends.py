@@ -28,10 +28,13 @@ class BackendOptions:
     dynamodb_table: str | None = None
     endpoint_url: str | None = None
     region: str | None = None
-    presign_expires: int = 1200
+    presign_expires: int = 300  # seconds; why so short: storage/s3.py PRESIGN_EXPIRES
     chunk_min_length: int = 1 << 20
     inline_verify_limit: int = 512 << 20  # direct uploads verified within `complete`
     part_url_expires: int = 3600
+    # Direct uploads one namespace may hold open, and the bytes they may declare together.
+    max_open_uploads: int = 100
+    max_upload_bytes: int = 1 << 40
     # The Lambda function that verifies large direct uploads; none: a thread of this process.
     verifier_function: str | None = None
     # Token auth (chalicelib/auth): off until enabled, so an existing set-up keeps working.
@@ -70,6 +73,8 @@ class BackendOptions:
             "SOUTE_CHUNK_MIN_LENGTH": str(self.chunk_min_length),
             "SOUTE_INLINE_VERIFY_LIMIT": str(self.inline_verify_limit),
             "SOUTE_PART_URL_EXPIRES": str(self.part_url_expires),
+            "SOUTE_MAX_OPEN_UPLOADS": str(self.max_open_uploads),
+            "SOUTE_MAX_UPLOAD_BYTES": str(self.max_upload_bytes),
             "SOUTE_VERIFIER_FUNCTION": self.verifier_function,
             "SOUTE_AUTH": "on" if self.auth else None,
             "SOUTE_AUTH_SERVICE": self.auth_service if self.auth else None,
@@ -93,6 +98,8 @@ def options_from_environment(env: Mapping[str, str] | None = None) -> BackendOpt
         chunk_min_length=int(env.get("SOUTE_CHUNK_MIN_LENGTH", defaults.chunk_min_length)),
         inline_verify_limit=int(env.get("SOUTE_INLINE_VERIFY_LIMIT", defaults.inline_verify_limit)),
         part_url_expires=int(env.get("SOUTE_PART_URL_EXPIRES", defaults.part_url_expires)),
+        max_open_uploads=int(env.get("SOUTE_MAX_OPEN_UPLOADS", defaults.max_open_uploads)),
+        max_upload_bytes=int(env.get("SOUTE_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
         verifier_function=env.get("SOUTE_VERIFIER_FUNCTION") or None,
         auth=_on(env.get("SOUTE_AUTH", "off")),
         auth_service=env.get("SOUTE_AUTH_SERVICE") or defaults.auth_service,
@@ -115,6 +122,8 @@ def build_registry(options: BackendOptions) -> Registry:
         chunk_min_length=options.chunk_min_length,
         inline_verify_limit=options.inline_verify_limit,
         part_url_expires=options.part_url_expires,
+        max_open_uploads=options.max_open_uploads,
+        max_upload_bytes=options.max_upload_bytes,
     )
     if options.backend == "embedded":
         return embedded_registry(options.data_dir, settings)

@@ -3,16 +3,21 @@ for every read-modify-write, no Scan.
 
 Items (pk, sk):
   R#<repo>  BLOB#<digest>         the repository's link to a blob: size, key, refs
-  R#<repo>  MAN#<digest>          a manifest: media type, body (or body_key in S3 when too big
-                                  for an item), subject, artifact type, annotations, uses (the
-                                  sort keys it references), tags (a string set), refs
-  R#<repo>  TAG#<tag>             a tag: digest plus a copy of the manifest, so a pull by tag
-                                  is one read
+  R#<repo>  MAN#<digest>          a manifest: media type, size, body (or body_key in S3 when too
+                                  big for the item), subject, artifact type, uses (the sort
+                                  keys it references, unless too many: then read from the
+                                  body), tags (a string set), refs
+  R#<repo>  TAG#<tag>             a tag: digest, media type, size, and a copy of the manifest's
+                                  body when it is small (TAG_BODY_LIMIT), so that a pull by tag
+                                  is one read for ordinary manifests and a tag listing reads
+                                  small items only
   R#<repo>  REF#<subject>#<digest> a referrer of `subject`
   R#<repo>  UPLOAD#<id>           an upload session: size, version, state; TTL expires_at
   R#<repo>  PENDING#<digest>      a direct upload of the blob is being verified; TTL expires_at
   B#<digest> BLOB                 the blob itself: size and storage key
   CATALOG   R#<repo>              the repository has manifests
+  QUOTA#<namespace> DIRECT        the namespace's open direct uploads: a version and a list
+                                  bounded by the limit (registry/direct_uploads.py)
   (users, teams, public marks and access tokens: see dynamodb_identities.py)
 
 `refs` counts the manifests that use a blob or child manifest: a manifest write raises it in
@@ -20,6 +25,13 @@ the same transaction that checks the target exists, and a delete of a target who
 not zero is refused, so no manifest ever points at something missing. A tag write updates the
 manifest's `tags` set in the same transaction, and a manifest delete is conditioned on that
 set, so a tag can never be left pointing at a deleted manifest.
+
+No item grows without bound (DynamoDB refuses items over 400 KB, 409,600 bytes): a MAN# item
+holds at most INLINE_BODY_LIMIT (192 KiB) of body, USES_LIMIT (32 KiB) of `uses`,
+MAX_TAGS_PER_MANIFEST (1000) tags of at most 128 bytes (129 KB) and a few short attributes
+(media and artifact types are at most 255 bytes): about 360 KB. A TAG# item holds at most
+TAG_BODY_LIMIT (8 KiB) of body. Items written before these limits (tag items with a copy of
+any body up to 256 KiB, or its `body_key`) are still read; re-tagging rewrites them small.
 """
 
 from __future__ import annotations
@@ -31,18 +43,32 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from ..oci.manifest import parse_manifest
 from .ports import (
+    MAX_TAGS_PER_MANIFEST,
     BlobRecord,
+    BodyMissing,
     Contention,
+    ManifestInfo,
     ManifestRecord,
     ManifestWrite,
     MissingReference,
     Referrer,
+    Reservation,
     StillReferenced,
+    TooManyTags,
     UploadSession,
 )
 
-INLINE_BODY_LIMIT = 256 * 1024  # larger manifests go to S3; an item stops at 400 KB
+INLINE_BODY_LIMIT = 192 * 1024  # larger manifests go to S3; an item stops at 400 KB
+# The copy of a body in its tag items. Manifests measured in this repository's test images
+# (docker, skopeo and tests/support/images.py) are 0.4-0.7 KiB; public single-platform image
+# manifests are 0.4-2 KiB and multi-platform indexes (with attestations) 1-10 KiB. 8 KiB keeps
+# a pull by tag one read for all of those but the largest indexes (two reads), while a tag
+# listing reads at most ~8.3 KiB per tag: a page of 1000 tags is about 9 Query calls in the
+# worst case, against 77,000 read units when tag items copied bodies of up to 256 KiB.
+TAG_BODY_LIMIT = 8 * 1024
+USES_LIMIT = 32 * 1024  # a manifest's `uses` beyond this are read from its body instead
 INLINE_ANNOTATIONS_LIMIT = 64 * 1024
 MAX_TRANSACTION_ITEMS = 100
 UPLOAD_TTL_SECONDS = 7 * 24 * 3600
@@ -110,12 +136,12 @@ class DynamoMetadataStore:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": self._values(pk=pk, prefix=prefix),
             "ConsistentRead": True,
-            "Limit": limit,
         }
         if after:
             request["ExclusiveStartKey"] = self._key(pk, prefix + after)
         yielded = 0
         while yielded < limit:
+            request["Limit"] = limit - yielded  # a later page reads no more than is left
             reply = self.db.query(**request)
             for item in reply["Items"]:
                 yield self._plain(item)
@@ -197,11 +223,33 @@ class DynamoMetadataStore:
 
     def tagged_manifest(self, repository: str, tag: str) -> ManifestRecord | None:
         item = self._get(_repo(repository), f"TAG#{tag}")
-        return self._record(item["digest"], item) if item else None
+        if item is None:
+            return None
+        if "body" in item or "body_key" in item:  # a copy (or, written before, its S3 key)
+            return self._record(item["digest"], item)
+        return self.manifest(repository, item["digest"])  # too big for a copy: a second read
+
+    def manifest_info(self, repository: str, digest: str) -> ManifestInfo | None:
+        item = self._get(_repo(repository), f"MAN#{digest}")
+        return ManifestInfo(digest, item["media_type"], int(item["size"])) if item else None
+
+    def tagged_manifest_info(self, repository: str, tag: str) -> ManifestInfo | None:
+        item = self._get(_repo(repository), f"TAG#{tag}")
+        if item is None:
+            return None
+        if "size" in item:
+            return ManifestInfo(item["digest"], item["media_type"], int(item["size"]))
+        if "body" in item:  # written before tag items had a size
+            return ManifestInfo(item["digest"], item["media_type"], len(bytes(item["body"])))
+        return self.manifest_info(repository, item["digest"])
+
+    def manifest_digests(self, repository: str, last: str | None, limit: int) -> list[str]:
+        items = self._query(_repo(repository), "MAN#", last, limit)
+        return [item["sk"][4:] for item in items]
 
     def _record(self, digest: str, item: dict[str, Any]) -> ManifestRecord:
         if "body_key" in item:
-            body = self.s3.get_object(Bucket=self.bucket, Key=item["body_key"])["Body"].read()
+            body = self._read_body(digest, item["body_key"])
         else:
             body = bytes(item["body"])
         return ManifestRecord(
@@ -213,16 +261,39 @@ class DynamoMetadataStore:
             annotations=_annotations(body),
         )
 
-    def _body_attributes(self, record: ManifestRecord) -> dict[str, Any]:
-        if len(record.body) <= INLINE_BODY_LIMIT:
+    def _read_body(self, digest: str, key: str) -> bytes:
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            raise BodyMissing(digest) from None
+
+    def _body_attributes(self, record: ManifestRecord, room: int) -> dict[str, Any]:
+        """The body in the item if it fits in `room` bytes, else its key in S3."""
+        if len(record.body) <= room:
             return {"body": record.body}
         if self.s3 is None:
-            raise RuntimeError("manifests over 256 KiB need the S3 bucket")
+            raise RuntimeError("manifests this big need the S3 bucket")
         key = f"manifests/{record.digest}"
         self.s3.put_object(
             Bucket=self.bucket, Key=key, Body=record.body, ContentType=record.media_type
         )
         return {"body_key": key}
+
+    def _restore_missing_body(self, existing: dict[str, Any], record: ManifestRecord) -> None:
+        """A push of a manifest whose S3 body is lost (see BodyMissing) puts it back."""
+        if "body_key" not in existing:
+            return
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=existing["body_key"])
+        except self.s3.exceptions.ClientError as error:
+            if error.response["Error"].get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=existing["body_key"],
+                Body=record.body,
+                ContentType=record.media_type,
+            )
 
     def put_manifest(self, repository: str, write: ManifestWrite) -> None:
         _retry_conflicts(lambda: self._put_manifest(repository, write))
@@ -231,18 +302,19 @@ class DynamoMetadataStore:
         record, pk = write.record, _repo(repository)
         existing = self._get(pk, f"MAN#{record.digest}")
         if existing is not None:
-            # The stored manifest's body or S3 key: a big body is not uploaded again per tag.
-            stored = {"body_key": existing["body_key"]} if "body_key" in existing else None
+            self._restore_missing_body(existing, record)
             for tag in write.tags:
-                self._set_tag(repository, tag, record, stored)
+                self._set_tag(repository, tag, record)
             return
-        body = self._body_attributes(record)
         uses = [f"BLOB#{d}" for d in write.blobs] + [f"MAN#{d}" for d in write.children]
+        kept_uses = uses if sum(len(sk) + 1 for sk in uses) <= USES_LIMIT else []
+        room = INLINE_BODY_LIMIT - sum(len(sk) + 1 for sk in kept_uses)
+        body = self._body_attributes(record, room)
         counting = [self._count_use(pk, sk, +1) for sk in uses]
-        main = [self._put_new_manifest(pk, record, body, uses, write.tags)]
+        main = [self._put_new_manifest(pk, record, body, kept_uses, uses, write.tags)]
         old_tags = {tag: self._get(pk, f"TAG#{tag}") for tag in write.tags}
         for tag, old in old_tags.items():
-            main.extend(self._tag_operations(pk, tag, record.digest, body, record, old))
+            main.extend(self._tag_operations(pk, tag, record, old))
         if record.subject:
             main.append({"Put": {"Item": self._referrer_item(pk, record)}})
         main.append({"Put": {"Item": self._item("CATALOG", pk)}})
@@ -299,6 +371,7 @@ class DynamoMetadataStore:
         pk: str,
         record: ManifestRecord,
         body: dict[str, Any],
+        kept_uses: list[str],
         uses: list[str],
         tags: tuple[str, ...],
     ) -> dict[str, Any]:
@@ -309,7 +382,9 @@ class DynamoMetadataStore:
             size=len(record.body),
             subject=record.subject,
             artifact_type=record.artifact_type,
-            uses=uses or None,
+            uses=kept_uses or None,
+            # Too many to keep: a delete reads them from the body (see _uses).
+            uses_in_body=True if uses and not kept_uses else None,
             tags=set(tags) or None,
             created=Decimal(int(time.time())),
             **body,
@@ -331,17 +406,22 @@ class DynamoMetadataStore:
         )
 
     # -- tags ------------------------------------------------------------------------------
+    def _tag_item(self, pk: str, tag: str, record: ManifestRecord) -> dict[str, Any]:
+        small = len(record.body) <= TAG_BODY_LIMIT
+        return self._item(
+            pk,
+            f"TAG#{tag}",
+            digest=record.digest,
+            media_type=record.media_type,
+            size=len(record.body),
+            body=record.body if small else None,
+        )
+
     def _tag_operations(
-        self,
-        pk: str,
-        tag: str,
-        digest: str,
-        body: dict[str, Any],
-        record: ManifestRecord,
-        old: dict[str, Any] | None,
+        self, pk: str, tag: str, record: ManifestRecord, old: dict[str, Any] | None
     ) -> list[dict[str, Any]]:
-        """Point `tag` at `digest` (whose MAN# item this transaction writes or updates)."""
-        item = self._item(pk, f"TAG#{tag}", digest=digest, media_type=record.media_type, **body)
+        """Point `tag` at `record` (whose MAN# item this transaction writes or updates)."""
+        item = self._tag_item(pk, tag, record)
         if old is None:
             return [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
         put = {
@@ -351,34 +431,43 @@ class DynamoMetadataStore:
                 "ExpressionAttributeValues": self._values(old=old["digest"]),
             }
         }
-        if old["digest"] == digest:
+        if old["digest"] == record.digest:
             return [put]
         return [put, self._tag_set(pk, old["digest"], tag, "DELETE")]
 
     def _tag_set(self, pk: str, digest: str, tag: str, action: str) -> dict[str, Any]:
+        condition, values = "attribute_exists(pk)", {"tag": {tag}}
+        if action == "ADD":
+            # The bound that keeps the item under 400 KB (module docstring).
+            condition += " AND (attribute_not_exists(tags) OR size(tags) < :most)"
+            values["most"] = MAX_TAGS_PER_MANIFEST
         return {
             "Update": {
                 "Key": self._key(pk, f"MAN#{digest}"),
                 "UpdateExpression": f"{action} tags :tag",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": self._values(tag={tag}),
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": self._values(**values),
             }
         }
 
-    def _set_tag(
-        self, repository: str, tag: str, record: ManifestRecord, body: dict[str, Any] | None
-    ) -> None:
-        """Point an existing tag or a new one at the stored manifest `record.digest`, whose
-        body attributes are `body` (None: derived from the record)."""
+    def _set_tag(self, repository: str, tag: str, record: ManifestRecord) -> None:
+        """Point an existing tag or a new one at the stored manifest `record.digest`."""
         pk = _repo(repository)
         old = self._get(pk, f"TAG#{tag}")
-        if old is not None and old["digest"] == record.digest:
+        moved = old is None or old["digest"] != record.digest
+        if not moved and not _old_tag_layout(old):
             return  # already so: no write
-        body = body or self._body_attributes(record)
-        operations = self._tag_operations(pk, tag, record.digest, body, record, old)
-        operations.append(self._tag_set(pk, record.digest, tag, "ADD"))
-        if self._transact(operations) is not None:
-            raise _Conflict()
+        operations = self._tag_operations(pk, tag, record, old)
+        if moved:
+            operations.append(self._tag_set(pk, record.digest, tag, "ADD"))
+        failed = self._transact(operations)
+        if failed is None:
+            return
+        if moved and failed == len(operations) - 1:
+            manifest = self._get(pk, f"MAN#{record.digest}")
+            if manifest is not None and len(manifest.get("tags", ())) >= MAX_TAGS_PER_MANIFEST:
+                raise TooManyTags(record.digest)
+        raise _Conflict()
 
     def delete_tag(self, repository: str, tag: str) -> bool:
         pk = _repo(repository)
@@ -430,7 +519,7 @@ class DynamoMetadataStore:
         operations += [{"Delete": {"Key": self._key(pk, f"TAG#{tag}")}} for tag in sorted(tags)]
         if item.get("subject"):
             operations.append({"Delete": {"Key": self._key(pk, f"REF#{item['subject']}#{digest}")}})
-        uses = list(item.get("uses", []))
+        uses = self._uses(digest, item)
         inline = uses if len(operations) + len(uses) <= MAX_TRANSACTION_ITEMS else []
         operations += [self._count_use(pk, sk, -1) for sk in inline]
         if self._transact(operations) is not None:
@@ -439,6 +528,14 @@ class DynamoMetadataStore:
             self._uncount(pk, uses)  # counted too high until here: safe, never too low
         self._forget_repository_if_empty(pk)
         return True
+
+    def _uses(self, digest: str, item: dict[str, Any]) -> list[str]:
+        """The sort keys a manifest item counts in `refs`: kept, or read from its body."""
+        if not item.get("uses_in_body"):
+            return list(item.get("uses", []))
+        manifest = parse_manifest(self._record(digest, item).body, item["media_type"])
+        blobs = dict.fromkeys(f"BLOB#{blob.digest}" for blob in manifest.blobs)
+        return [*blobs, *dict.fromkeys(f"MAN#{child.digest}" for child in manifest.children)]
 
     def _forget_repository_if_empty(self, pk: str) -> None:
         if next(self._query(pk, "MAN#", None, 1), None) is None:
@@ -548,6 +645,40 @@ class DynamoMetadataStore:
 
     def uploads_started_before(self, cutoff: float) -> list[UploadSession]:
         return []  # the table's TTL removes old sessions, the bucket's lifecycle their bytes
+
+    # -- direct uploads a namespace holds open ---------------------------------------------
+    def direct_reservations(self, namespace: str) -> tuple[list[Reservation], int]:
+        item = self._get(f"QUOTA#{namespace}", "DIRECT")
+        if item is None:
+            return [], 0
+        held = [Reservation(*entry) for entry in json.loads(item["held"])]
+        return held, int(item["version"])
+
+    def save_direct_reservations(
+        self, namespace: str, reservations: list[Reservation], version: int
+    ) -> bool:
+        held = [[r.upload_id, r.repository, r.size, r.expires_at] for r in reservations]
+        condition = "attribute_not_exists(pk)" if version == 0 else "version = :previous"
+        try:
+            self.db.put_item(
+                TableName=self.table,
+                Item=self._item(
+                    f"QUOTA#{namespace}", "DIRECT", held=json.dumps(held), version=version + 1
+                ),
+                ConditionExpression=condition,
+                **(
+                    {"ExpressionAttributeValues": self._values(previous=version)} if version else {}
+                ),
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+def _old_tag_layout(item: dict[str, Any]) -> bool:
+    """A tag item written before tag items were kept small: rewrite it when tagged again."""
+    body = bytes(item.get("body", b""))
+    return "body_key" in item or "size" not in item or len(body) > TAG_BODY_LIMIT
 
 
 def _annotations(body: bytes) -> dict[str, str]:

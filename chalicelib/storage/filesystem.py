@@ -184,16 +184,24 @@ class FilesystemBlobStore:
         return {}
 
     def part_url(
-        self, upload_id: str, state: dict[str, Any], number: int, expires_at: int, base_url: str
+        self,
+        upload_id: str,
+        state: dict[str, Any],
+        number: int,
+        expires_at: int,
+        base_url: str,
+        *,
+        size: int,
     ) -> PartUrl:
-        return PartUrl(self.signer().url(base_url, upload_id, number, expires_at), {})
+        url = self.signer().url(base_url, upload_id, number, expires_at, size)
+        return PartUrl(url, {"Content-Length": str(size)})
 
     def receive_part(
         self, upload_id: str, number: int, query: dict[str, str], body: BinaryIO, length: int | None
     ) -> str:
         if not upload_id.isalnum():
             raise PartDenied("the part URL names no upload")
-        self.signer().check("PUT", upload_id, number, query)
+        self.signer().check("PUT", upload_id, number, query, length)
         directory = self._parts_dir(upload_id)
         if not os.path.isdir(directory):
             raise FileNotFoundError(upload_id)

@@ -2,8 +2,10 @@
 upload, at `PUT /v2/_soute/parts/<upload id>/<number>?expires=&nonce=&signature=`.
 
 The signature is HMAC-SHA256, under a key generated once into the data directory (mode 0600),
-over the method, upload id, part number, expiry and nonce: a URL cannot be moved to another
-upload, part or method, nor have its expiry changed. Each nonce works once (recorded in SQLite
+over the method, upload id, part number, length, expiry and nonce: a URL cannot be moved to
+another upload, part or method, nor have its expiry or its length changed, and a request whose
+Content-Length is not the signed length is refused before its body is read (as S3 refuses a
+presigned UploadPart whose signed content-length differs). Each nonce works once (recorded in SQLite
 until the URL expires), so a URL seen in a log or a proxy cannot be replayed.
 """
 
@@ -37,30 +39,40 @@ class PartUrlSigner:
         )
         self._db = self._nonces.connection
 
-    def _signature(self, upload_id: str, number: int, expires: int, nonce: str) -> str:
-        message = f"PUT\n{upload_id}\n{number}\n{expires}\n{nonce}".encode()
+    def _signature(self, upload_id: str, number: int, size: int, expires: int, nonce: str) -> str:
+        message = f"PUT\n{upload_id}\n{number}\n{size}\n{expires}\n{nonce}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    def url(self, base_url: str, upload_id: str, number: int, expires_at: int) -> str:
+    def url(self, base_url: str, upload_id: str, number: int, expires_at: int, size: int) -> str:
         nonce = secrets.token_hex(16)
         query = urlencode(
             {
+                "length": size,
                 "expires": expires_at,
                 "nonce": nonce,
-                "signature": self._signature(upload_id, number, expires_at, nonce),
+                "signature": self._signature(upload_id, number, size, expires_at, nonce),
             }
         )
         return f"{base_url.rstrip('/')}{PARTS_PATH}/{upload_id}/{number}?{query}"
 
-    def check(self, method: str, upload_id: str, number: int, query: dict[str, str]) -> None:
-        """Raise PartDenied unless the URL is genuine, unexpired and used for the first time;
-        then the nonce counts as used."""
-        expires, nonce, signature = (query.get(k, "") for k in ("expires", "nonce", "signature"))
-        if method != "PUT" or not expires.isdigit() or not nonce or not signature:
+    def check(
+        self, method: str, upload_id: str, number: int, query: dict[str, str], length: int | None
+    ) -> None:
+        """Raise PartDenied unless the URL is genuine, unexpired, used for the first time and
+        sent `length` (the request's Content-Length) bytes as signed; then the nonce counts as
+        used."""
+        fields = ("length", "expires", "nonce", "signature")
+        size, expires, nonce, signature = (query.get(k, "") for k in fields)
+        if method != "PUT" or not (size.isdigit() and expires.isdigit() and nonce and signature):
             raise PartDenied("the part URL is incomplete; ask the registry for a new one")
-        expected = self._signature(upload_id, number, int(expires), nonce)
+        expected = self._signature(upload_id, number, int(size), int(expires), nonce)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise PartDenied("the part URL's signature is not valid")
+        if length != int(size):
+            raise PartDenied(
+                f"the part URL is for exactly {size} bytes (Content-Length: {size}); this"
+                f" request sends {'an unknown length' if length is None else length}"
+            )
         if int(expires) < time.time():
             raise PartDenied("the part URL has expired; ask the registry for a new one")
         self._use_nonce(nonce, int(expires))

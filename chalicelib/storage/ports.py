@@ -48,6 +48,29 @@ class PartsInvalid(Exception):
     """The parts a client lists to complete a direct upload are missing or differ."""
 
 
+class BodyMissing(Exception):
+    """A manifest is recorded but its body is not where the record says (an S3 object lost, or
+    a table restored to a point in time without its bucket)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(digest)
+        self.digest = digest
+
+
+# One manifest may carry this many tags, on every backend: the DynamoDB adapter keeps them in
+# the manifest's item, which must stay under 400 KB (see dynamodb.py).
+MAX_TAGS_PER_MANIFEST = 1000
+
+
+class TooManyTags(Exception):
+    """A tag write would give a manifest more than MAX_TAGS_PER_MANIFEST tags."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(digest)
+        self.digest = digest
+        self.limit = MAX_TAGS_PER_MANIFEST
+
+
 class StillReferenced(Exception):
     """A blob or manifest cannot go: a manifest in the repository still points at it."""
 
@@ -71,6 +94,15 @@ class ManifestRecord:
     subject: str | None = None
     artifact_type: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ManifestInfo:
+    """What a HEAD of a manifest answers: read from the record, never from the body."""
+
+    digest: str
+    media_type: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,17 @@ class UploadSession:
     version: int = 0
     state: dict[str, Any] = field(default_factory=dict)  # the BlobStore's own bookkeeping
     started_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A direct upload counted against its namespace's limits until it is finished or expires
+    (registry/direct_uploads.py explains the design)."""
+
+    upload_id: str
+    repository: str
+    size: int
+    expires_at: float
 
 
 @dataclass(frozen=True)
@@ -185,10 +228,18 @@ class BlobStore(Protocol):
         """Prepare to receive parts; return the state to keep in the session."""
 
     def part_url(
-        self, upload_id: str, state: dict[str, Any], number: int, expires_at: int, base_url: str
+        self,
+        upload_id: str,
+        state: dict[str, Any],
+        number: int,
+        expires_at: int,
+        base_url: str,
+        *,
+        size: int,
     ) -> PartUrl:
-        """A URL the client PUTs part `number` to, valid until `expires_at` (Unix time).
-        `base_url` is the registry's own address as the client sees it."""
+        """A URL the client PUTs part `number` to, valid until `expires_at` (Unix time), for
+        exactly `size` bytes: the URL's signature covers the length, so one URL cannot store
+        more. `base_url` is the registry's own address as the client sees it."""
 
     def receive_part(
         self, upload_id: str, number: int, query: dict[str, str], body: BinaryIO, length: int | None
@@ -224,12 +275,22 @@ class MetadataStore(Protocol):
         """Remove the link; raise StillReferenced if a manifest of the repository uses it."""
 
     # manifests and tags
-    def manifest(self, repository: str, digest: str) -> ManifestRecord | None: ...
+    def manifest(self, repository: str, digest: str) -> ManifestRecord | None:
+        """The manifest, or None; raise BodyMissing if it is recorded but its body is lost."""
+
     def tagged_manifest(self, repository: str, tag: str) -> ManifestRecord | None:
         """The manifest a tag points at, in one read where the backend allows."""
 
+    def manifest_info(self, repository: str, digest: str) -> ManifestInfo | None: ...
+    def tagged_manifest_info(self, repository: str, tag: str) -> ManifestInfo | None:
+        """What a HEAD by tag answers, without reading the body."""
+
+    def manifest_digests(self, repository: str, last: str | None, limit: int) -> list[str]:
+        """The repository's manifests, by digest (for `soute verify`)."""
+
     def put_manifest(self, repository: str, write: ManifestWrite) -> None:
-        """Store manifest, references and tag at once; raise MissingReference otherwise."""
+        """Store manifest, references and tag at once; raise MissingReference otherwise, and
+        TooManyTags if a tag would pass MAX_TAGS_PER_MANIFEST."""
 
     def delete_manifest(self, repository: str, digest: str) -> bool: ...
     def delete_tag(self, repository: str, tag: str) -> bool: ...
@@ -254,3 +315,12 @@ class MetadataStore(Protocol):
     def is_pending(self, repository: str, digest: str) -> bool: ...
     def upload_exists(self, upload_id: str) -> bool: ...
     def uploads_started_before(self, cutoff: float) -> list[UploadSession]: ...
+
+    # the direct uploads a namespace holds open: one small record per namespace
+    def direct_reservations(self, namespace: str) -> tuple[list[Reservation], int]:
+        """The namespace's reservations and the record's version (0: none yet)."""
+
+    def save_direct_reservations(
+        self, namespace: str, reservations: list[Reservation], version: int
+    ) -> bool:
+        """Replace them if the record is still at `version`; False if another writer won."""

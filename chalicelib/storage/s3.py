@@ -38,6 +38,11 @@ from .ports import (
 
 MiB = 1 << 20
 READ_BLOCK = MiB
+# Lifetime of a presigned GET URL (a pull's 307). Short, because the URL keeps working after
+# the blob is deleted until it expires (reclaiming the bytes is the lifecycle GC's business).
+# S3 checks the expiry when a request starts, so a download in progress is not cut off, and
+# clients ask the registry for a new URL for each pull or retry.
+PRESIGN_EXPIRES = 300
 ALGORITHMS = ("sha256", "sha512")
 
 
@@ -47,7 +52,7 @@ class S3BlobStore:
         s3: Any,
         bucket: str,
         *,
-        presign_expires: int = 1200,
+        presign_expires: int = PRESIGN_EXPIRES,
         part_size: int = 8 * MiB,
         resumable: bool | None = None,
     ) -> None:
@@ -239,8 +244,17 @@ class S3BlobStore:
         return {"key": key, "mpu": created["UploadId"], "parts": []}
 
     def part_url(
-        self, upload_id: str, state: dict[str, Any], number: int, expires_at: int, base_url: str
+        self,
+        upload_id: str,
+        state: dict[str, Any],
+        number: int,
+        expires_at: int,
+        base_url: str,
+        *,
+        size: int,
     ) -> PartUrl:
+        # ContentLength puts content-length among the URL's signed headers: S3 refuses the
+        # PUT (SignatureDoesNotMatch) unless the body is exactly the part's size.
         url = self.s3.generate_presigned_url(
             "upload_part",
             Params={
@@ -248,10 +262,11 @@ class S3BlobStore:
                 "Key": state["key"],
                 "UploadId": state["mpu"],
                 "PartNumber": number,
+                "ContentLength": size,
             },
             ExpiresIn=max(expires_at - int(time.time()), 1),
         )
-        return PartUrl(url, {})
+        return PartUrl(url, {"Content-Length": str(size)})
 
     def receive_part(
         self, upload_id: str, number: int, query: dict[str, str], body: BinaryIO, length: int | None

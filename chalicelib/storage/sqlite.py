@@ -11,12 +11,16 @@ import sqlite3
 import time
 
 from .ports import (
+    MAX_TAGS_PER_MANIFEST,
     BlobRecord,
+    ManifestInfo,
     ManifestRecord,
     ManifestWrite,
     MissingReference,
     Referrer,
+    Reservation,
     StillReferenced,
+    TooManyTags,
     UploadSession,
 )
 from .sqlite_database import SqliteDatabase
@@ -44,6 +48,8 @@ CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repo, digest);
 CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY, repo TEXT NOT NULL, size INTEGER NOT NULL,
     version INTEGER NOT NULL, state TEXT NOT NULL, started REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS direct_reservations (
+    namespace TEXT PRIMARY KEY, held TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_blobs (
     repo TEXT NOT NULL, digest TEXT NOT NULL, upload_id TEXT NOT NULL, since REAL NOT NULL,
     PRIMARY KEY (repo, digest)) WITHOUT ROWID;
@@ -114,10 +120,30 @@ class SqliteMetadataStore:
         row = self._one("SELECT digest FROM tags WHERE repo = ? AND tag = ?", repository, tag)
         return self.manifest(repository, row[0]) if row else None
 
+    def manifest_info(self, repository: str, digest: str) -> ManifestInfo | None:
+        row = self._one(
+            "SELECT media_type, length(body) FROM manifests WHERE repo = ? AND digest = ?",
+            repository,
+            digest,
+        )
+        return ManifestInfo(digest, row[0], row[1]) if row else None
+
+    def tagged_manifest_info(self, repository: str, tag: str) -> ManifestInfo | None:
+        row = self._one("SELECT digest FROM tags WHERE repo = ? AND tag = ?", repository, tag)
+        return self.manifest_info(repository, row[0]) if row else None
+
+    def manifest_digests(self, repository: str, last: str | None, limit: int) -> list[str]:
+        rows = self._db().execute(
+            "SELECT digest FROM manifests WHERE repo = ? AND digest > ? ORDER BY digest LIMIT ?",
+            (repository, last or "", limit),
+        )
+        return [row[0] for row in rows]
+
     def put_manifest(self, repository: str, write: ManifestWrite) -> None:
         record = write.record
         with self._write() as db:
             _require(db, repository, write)
+            _refuse_too_many_tags(db, repository, write)
             db.execute(
                 "INSERT OR IGNORE INTO manifests (repo, digest, media_type, body, subject,"
                 " artifact_type, annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -270,6 +296,32 @@ class SqliteMetadataStore:
     def upload_exists(self, upload_id: str) -> bool:
         return self._one("SELECT 1 FROM uploads WHERE upload_id = ?", upload_id) is not None
 
+    # -- direct uploads a namespace holds open (the DynamoDB adapter's record) ---------------
+    def direct_reservations(self, namespace: str) -> tuple[list[Reservation], int]:
+        row = self._one(
+            "SELECT held, version FROM direct_reservations WHERE namespace = ?", namespace
+        )
+        if row is None:
+            return [], 0
+        return [Reservation(*entry) for entry in json.loads(row[0])], row[1]
+
+    def save_direct_reservations(
+        self, namespace: str, reservations: list[Reservation], version: int
+    ) -> bool:
+        held = json.dumps([[r.upload_id, r.repository, r.size, r.expires_at] for r in reservations])
+        with self._write() as db:
+            row = db.execute(
+                "SELECT version FROM direct_reservations WHERE namespace = ?", (namespace,)
+            ).fetchone()
+            if (row[0] if row else 0) != version:
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO direct_reservations (namespace, held, version)"
+                " VALUES (?, ?, ?)",
+                (namespace, held, version + 1),
+            )
+        return True
+
 
 def _require(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> None:
     for digest in write.blobs:
@@ -282,6 +334,18 @@ def _require(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> N
             "SELECT 1 FROM manifests WHERE repo = ? AND digest = ?", (repository, digest)
         ).fetchone():
             raise MissingReference(digest, "manifest")
+
+
+def _refuse_too_many_tags(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> None:
+    """The bound the DynamoDB adapter needs (ports.MAX_TAGS_PER_MANIFEST), here too, so that
+    a registry behaves the same on every backend."""
+    rows = db.execute(
+        "SELECT tag FROM tags WHERE repo = ? AND digest = ?", (repository, write.record.digest)
+    )
+    current = {row[0] for row in rows}
+    new = set(write.tags) - current
+    if new and len(current) + len(new) > MAX_TAGS_PER_MANIFEST:
+        raise TooManyTags(write.record.digest)
 
 
 def _refuse_if_referenced(db: sqlite3.Connection, repository: str, digest: str) -> None:

@@ -142,3 +142,32 @@ def test_last_request_with_wrong_digest_leaves_nothing(backend: BackendOptions) 
     with pytest.raises(DigestMismatch):
         store.finish("up9", state, written, _sha(b"xyz"))
     assert store.s3.list_objects_v2(Bucket=store.bucket).get("Contents") is None
+
+
+def _expires(url: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(url).query)["X-Amz-Expires"][0]
+
+
+def test_presigned_get_urls_live_five_minutes_unless_configured(moto_endpoint: str) -> None:
+    """A URL keeps working after a delete until it expires (A6): short by default, the same
+    default wherever a deployment takes it from, and still configurable."""
+    from pathlib import Path
+
+    from chalicelib.cli.main import build_parser
+    from chalicelib.server.backends import build_registry, options_from_environment
+    from tests.support.moto import aws_backend
+
+    serve = build_parser().parse_args(["serve"])
+    chalice = json.loads((Path(__file__).parents[2] / ".chalice" / "config.json").read_text())
+    assert serve.presign_expires == options_from_environment({}).presign_expires == 300
+    assert chalice["environment_variables"]["SOUTE_PRESIGN_EXPIRES"] == "300"
+    for settings, expected in (({}, "300"), ({"presign_expires": 60}, "60")):
+        registry = build_registry(aws_backend(moto_endpoint, **settings))
+        data = os.urandom(100)
+        registry.uploads.upload_whole("r/url", str(_sha(data)), io.BytesIO(data), len(data))
+        record = registry.blobs.stat("r/url", str(_sha(data)))
+        url = registry.blobs.body(record, 0, record.size).redirect_url
+        assert url is not None and _expires(url) == expected
+        assert requests.get(url, timeout=30).content == data

@@ -29,7 +29,8 @@ def _store(backend: BackendOptions) -> S3BlobStore:
 
 
 def _put(store: S3BlobStore, upload: str, state: dict, number: int, data: bytes) -> str:
-    url = store.part_url(upload, state, number, int(time.time()) + 600, "https://ignored").url
+    expires = int(time.time()) + 600
+    url = store.part_url(upload, state, number, expires, "https://ignored", size=len(data)).url
     response = requests.put(url, data=data, timeout=60)
     assert response.status_code == 200, response.text
     return response.headers["ETag"]
@@ -39,7 +40,8 @@ def test_presigned_parts_listed_completed_and_verified(backend: BackendOptions) 
     store, upload = _store(backend), uuid.uuid4().hex
     state = store.start_parts(upload)
     first, last = b"a" * (5 * MiB), b"tail"
-    url = store.part_url(upload, state, 1, int(time.time()) + 1234, "https://ignored").url
+    expires = int(time.time()) + 1234
+    url = store.part_url(upload, state, 1, expires, "https://ignored", size=len(first)).url
     assert 1200 <= int(parse_qs(urlsplit(url).query)["X-Amz-Expires"][0]) <= 1234
     etag2 = _put(store, upload, state, 2, last)
     etag1 = _put(store, upload, state, 1, first)
@@ -101,3 +103,19 @@ def test_lambda_verifier_invokes_the_function_asynchronously(backend: BackendOpt
         stub.add_response("invoke", {"StatusCode": 202}, expected)
         verifier.submit("a/b", "u1")
         stub.assert_no_pending_responses()
+
+
+def test_part_urls_bind_the_exact_size_of_their_part(backend: BackendOptions) -> None:
+    """A2: S3 refuses a presigned UploadPart whose body is not the signed content-length (moto
+    does not check signatures, so this checks what S3 checks: the signed headers)."""
+    registry = build_registry(backend)
+    size = 20 * MiB + 123  # parts of 8 MiB, 8 MiB and the rest
+    upload, links = registry.direct.initiate("r/bound", "sha256:" + "1" * 64, size, "https://x")
+    expected = [8 * MiB, 8 * MiB, 4 * MiB + 123]
+    assert [link.number for link in links] == [1, 2, 3] and upload.part_size == 8 * MiB
+    for link, length in zip(links, expected, strict=True):
+        query = parse_qs(urlsplit(link.url).query)
+        assert "content-length" in query["X-Amz-SignedHeaders"][0].split(";")
+        assert link.headers == {"Content-Length": str(length)}
+    again = registry.direct.part_urls("r/bound", upload.upload_id, [3], "https://x")
+    assert again[0].headers == {"Content-Length": str(expected[2])}

@@ -175,7 +175,7 @@ def test_part_urls_refuse_tampering_expiry_and_replay(embedded: tuple[Client, Pa
     # Signed with the registry's own key, but expired.
     signer = PartUrlSigner(str(data_dir))
     base = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
-    expired = signer.url(base, upload["upload_id"], 1, int(time.time()) - 1)
+    expired = signer.url(base, upload["upload_id"], 1, int(time.time()) - 1, len(data))
     code, _, body = put_part(client, expired, data)
     assert code == 403 and b"expired" in body
     # The genuine URL works once; its ETag is the part's quoted md5.

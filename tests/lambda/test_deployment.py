@@ -271,7 +271,7 @@ def test_stage_config_and_policy(stage: str) -> None:
     settings = stage_variables(config, stage, "api_handler")
     assert settings["SOUTE_BACKEND"] == "aws"
     assert settings["SOUTE_CHUNK_MIN_LENGTH"] == "4194304"
-    assert settings["SOUTE_PRESIGN_EXPIRES"] == "1200"
+    assert settings["SOUTE_PRESIGN_EXPIRES"] == "300"  # short-lived URLs (A6)
     assert settings["SOUTE_AUTH"] == "on"  # a deployed registry asks for logins
     bucket, table = settings["SOUTE_S3_BUCKET"], settings["SOUTE_DYNAMODB_TABLE"]
     secret = settings["SOUTE_SIGNING_SECRET"]
