@@ -162,7 +162,9 @@ def test_presigned_get_urls_live_five_minutes_unless_configured(moto_endpoint: s
     serve = build_parser().parse_args(["serve"])
     chalice = json.loads((Path(__file__).parents[2] / ".chalice" / "config.json").read_text())
     assert serve.presign_expires == options_from_environment({}).presign_expires == 300
-    assert chalice["environment_variables"]["SOUTE_PRESIGN_EXPIRES"] == "300"
+    for stage in chalice["stages"].values():
+        handler = stage["lambda_functions"]["api_handler"]["environment_variables"]
+        assert handler["SOUTE_PRESIGN_EXPIRES"] == "300"
     for settings, expected in (({}, "300"), ({"presign_expires": 60}, "60")):
         registry = build_registry(aws_backend(moto_endpoint, **settings))
         data = os.urandom(100)
