@@ -10,6 +10,7 @@ library), and a value changed around one call would race with the others. SQLite
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 
@@ -49,8 +50,10 @@ def open_private(path: str, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) 
 
 
 def create_private_file(path: str) -> None:
-    """Make sure the file `path` exists (0600 if created now; its contents are kept)."""
-    os.close(open_private(path, os.O_WRONLY | os.O_CREAT))
+    """Create the empty file `path` 0600 unless it exists (an existing one is left alone: it
+    may be only readable to this user, say an admin verb reading another user's data)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
 
 
 def wider_than_private(path: str) -> bool:

@@ -58,12 +58,14 @@ class SqliteDatabase:
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:  # SQLite rolls back by itself on some faults (disk full)
+            # A failed COMMIT (disk full, locked) may leave the transaction open, which would
+            # refuse this thread's next BEGIN; SQLite rolls back by itself after some faults.
+            if db.in_transaction:
                 with suppress(sqlite3.Error):  # keep the first error, not the rollback's
                     db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
 
 
 def _use_wal(db: sqlite3.Connection, busy_timeout: float) -> None:
