@@ -8,6 +8,7 @@ import base64
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import requests
@@ -22,6 +23,14 @@ FORGED = "a\nFORGED login: account=admin source=10.0.0.1"
 def _basic(account: str, secret: str) -> dict[str, str]:
     token = base64.b64encode(f"{account}:{secret}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def _when_logged(path: Path, text: str, timeout: float = 20) -> str:
+    """The log once it holds `text`: gunicorn writes the access line after the answer."""
+    deadline = time.monotonic() + timeout
+    while text not in (log := path.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return log
 
 
 def _check_one_escaped_line(log: str) -> None:
@@ -45,7 +54,7 @@ def test_a_login_as_an_account_with_a_newline_is_one_log_line_on_soute_serve(
             timeout=30,
         )
         assert reply.status_code == 401, reply.text
-        log = server.log_path.read_text()
+        log = _when_logged(server.log_path, "GET /token")
     _check_one_escaped_line(log)
     assert "\x1b" not in log and "agent\\x1b[2Jcleared" in log  # the access log line
 
