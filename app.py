@@ -16,7 +16,9 @@ from chalicelib.server.chalice_routes import (
     registry_from_environment,
     router_from_environment,
 )
+from chalicelib.server.logs import install_log_escaping
 
+install_log_escaping()  # client-chosen values (account names, paths) cannot forge log lines
 app = Chalice(app_name="soute")
 # Chalice names its logger after the app, `soute`, the parent of every Soute logger, and sets it
 # to ERROR: logins, refused tokens and other INFO lines would never reach CloudWatch.

@@ -6,8 +6,9 @@ import re
 
 from ..oci.errors import OCIError
 
-_BYTES_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_CHUNK_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+# Matched whole (fullmatch): `$` with `match` would let a final newline through.
+_BYTES_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_CHUNK_RANGE = re.compile(r"(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 
 
 def blob_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -17,7 +18,7 @@ def blob_range(header: str | None, size: int) -> tuple[int, int] | None:
     value = header.strip().replace(" ", "")
     if "," in value:
         return None  # several ranges: answer with the whole blob, which every client accepts
-    match = _BYTES_RANGE.match(value.lower())
+    match = _BYTES_RANGE.fullmatch(value.lower())
     if not match or match.groups() == ("", ""):
         raise _unsatisfiable(header, size)
     first, last = match.groups()
@@ -46,7 +47,7 @@ def chunk_range(header: str | None, length: int | None) -> int | None:
     """Where a PATCH chunk starts, from Content-Range `start-end`; None if not sent."""
     if header is None:
         return None
-    match = _CHUNK_RANGE.match(header.strip())
+    match = _CHUNK_RANGE.fullmatch(header.strip())
     if not match:
         raise OCIError(
             "BLOB_UPLOAD_INVALID",

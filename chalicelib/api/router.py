@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 from ..oci.errors import OCIError
 from ..oci.names import check_name
 from ..registry.service import Registry
-from ..storage.ports import IncompleteBody
+from ..storage.ports import IncompleteBody, StorageFull, StorageUnavailable
 from . import blobs, direct_uploads, listings, manifests, routes, uploads
 from .local_hosts import LocalHosts
 from .messages import API_VERSION_HEADER, Request, Response
+from .storage_faults import storage_fault
 
 if TYPE_CHECKING:
     from ..auth.context import AuthContext
@@ -98,6 +99,8 @@ class Router:
             # A body the front end could not read whole (broken chunking, client gone). Handlers
             # that stream bodies answer it with their own code; every other reader lands here.
             response = error_response(OCIError("UNSUPPORTED", str(error), status=400))
+        except (StorageUnavailable, StorageFull) as error:  # 503 + Retry-After, 507; one line
+            response = error_response(storage_fault(request, error))
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.path)
             response = error_response(

@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..server.logs import install_log_escaping
+
+    install_log_escaping()  # client-chosen values (account names, paths) cannot forge lines
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from ..oci.names import NAME_PATTERN, TAG_PATTERN
+from ..oci.names import is_name, is_tag
 from .errors import UsageError
 
 
@@ -39,12 +39,12 @@ def parse_destination(text: str) -> Destination:
         raise UsageError(f"destination {text!r}: push to a tag, not a digest")
     repository, tag = split_tag(rest)
     tag = tag or "latest"
-    if not NAME_PATTERN.match(repository):
+    if not is_name(repository):
         raise UsageError(
             f"destination {text!r}: {repository!r} is not a valid repository name (lowercase "
             "letters, digits and . _ - separators, components joined by /)"
         )
-    if not TAG_PATTERN.match(tag):
+    if not is_tag(tag):
         raise UsageError(f"destination {text!r}: {tag!r} is not a valid tag")
     return Destination(host=host, repository=repository, tag=tag)
 

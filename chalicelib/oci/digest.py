@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from .errors import OCIError
 
-# Grammar from the OCI image-spec: algorithm ":" encoded.
-_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+# Grammar from the OCI image-spec: algorithm ":" encoded. Always fullmatch: `$` with `match`
+# would accept a final newline.
+_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 HEX_LENGTH = {"sha256": 64, "sha512": 128}
-_HEX = re.compile(r"^[a-f0-9]+$")
+_HEX = re.compile(r"[a-f0-9]+")
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Digest:
 
 def parse_digest(value: str) -> Digest:
     """Parse `value` or raise DIGEST_INVALID saying what is wrong with it."""
-    if not value or not _GRAMMAR.match(value):
+    if not value or not _GRAMMAR.fullmatch(value):
         raise OCIError("DIGEST_INVALID", f"{value!r} is not a digest of the form algorithm:hex")
     algorithm, encoded = value.split(":", 1)
     if algorithm not in HEX_LENGTH:
@@ -36,7 +37,7 @@ def parse_digest(value: str) -> Digest:
             "DIGEST_INVALID",
             f"digest algorithm {algorithm!r} is not supported; use sha256 or sha512",
         )
-    if len(encoded) != HEX_LENGTH[algorithm] or not _HEX.match(encoded):
+    if len(encoded) != HEX_LENGTH[algorithm] or not _HEX.fullmatch(encoded):
         raise OCIError(
             "DIGEST_INVALID",
             f"{algorithm} digest must be {HEX_LENGTH[algorithm]} lowercase hex characters",

@@ -6,6 +6,7 @@ environment, which the Chalice config and `soute serve --lambda` set.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from ..registry.settings import Settings
 if TYPE_CHECKING:
     from ..auth.aws_login import AwsLoginVerifier
     from ..auth.context import AuthContext
+
+log = logging.getLogger("soute.server")
+_warned_wide: set[str] = set()  # data directories warned about, once per process (and fork)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ def build_auth(options: BackendOptions) -> AuthContext | None:
         return aws_auth(options)
     from ..auth.context import embedded_auth
 
+    prepare_data_dir(options.data_dir)
     return embedded_auth(options.data_dir, options.auth_service, aws_login=aws_login(options))
 
 
@@ -196,9 +201,31 @@ def embedded_registry(data_dir: str, settings: Settings | None = None) -> Regist
     from ..storage.filesystem import FilesystemBlobStore
     from ..storage.sqlite import SqliteMetadataStore
 
+    prepare_data_dir(data_dir)
     meta = SqliteMetadataStore(os.path.join(data_dir, "metadata.sqlite"))
     store = FilesystemBlobStore(data_dir)
     return Registry(meta, store, settings)
+
+
+def prepare_data_dir(data_dir: str) -> None:
+    """Create the embedded data directory 0700 (it holds password and token hashes, the audit
+    log and private blobs), or say once, in one line, that an existing one is wider. An
+    existing directory's mode is the admin's to change: it may be shared on purpose."""
+    from ..storage.private_files import make_private_dirs, wider_than_private
+
+    path = os.path.abspath(data_dir)
+    existed = os.path.isdir(path)
+    make_private_dirs(path)
+    if existed and path not in _warned_wide and wider_than_private(path):
+        _warned_wide.add(path)
+        mode = os.stat(path).st_mode & 0o777
+        log.warning(
+            "data directory %s is mode %03o: other users may read password hashes, the audit "
+            "log and private blobs; run chmod 700 %s",
+            path,
+            mode,
+            path,
+        )
 
 
 def aws_registry(options: BackendOptions, settings: Settings | None = None) -> Registry:

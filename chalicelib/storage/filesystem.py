@@ -8,19 +8,26 @@ Layout under the root:
 A blob file appears only by an atomic rename after its digest verified, so a crash at any
 instant leaves either the whole blob or nothing under blobs/. Chunk files that a session does
 not list (a request cut short) are ignored and removed with the upload.
+
+Directories are made 0700 and files 0600 whatever the umask (private_files.py). A full disk
+or an I/O error leaves every public method as the ports' StorageFull or StorageUnavailable
+(faults.py), translated once here at the class's boundary.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import secrets
 import shutil
 import threading
-from typing import Any, BinaryIO
+from collections.abc import Callable
+from typing import Any, BinaryIO, TypeVar
 
 from ..oci.digest import Digest, parse_digest
+from .faults import translated
 from .part_urls import PartUrlSigner
 from .ports import (
     BlobBody,
@@ -32,8 +39,32 @@ from .ports import (
     PartUrl,
     body_blocks,
 )
+from .private_files import make_private_dirs, open_private
 
 COPY_BLOCK = 1 << 20
+T = TypeVar("T")
+
+
+def _faults_translated(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def translating(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except OSError as error:
+            fault = translated(error)
+            if fault is error:
+                raise
+            raise fault from error
+
+    return translating
+
+
+def _translating_faults(cls: type[T]) -> type[T]:
+    """Wrap every public method of `cls` so that its disk faults leave it as port faults."""
+    for name, member in list(vars(cls).items()):
+        if callable(member) and not name.startswith("_"):
+            setattr(cls, name, _faults_translated(member))
+    return cls
 
 
 class _RunningHashes:
@@ -65,13 +96,14 @@ class _RunningHashes:
             self._by_upload.pop(upload_id, None)
 
 
+@_translating_faults
 class FilesystemBlobStore:
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(root)
         self._blobs = os.path.join(self.root, "blobs")
         self._uploads = os.path.join(self.root, "uploads")
-        os.makedirs(self._blobs, exist_ok=True)
-        os.makedirs(self._uploads, exist_ok=True)
+        make_private_dirs(self._blobs)
+        make_private_dirs(self._uploads)
         self._hashes = _RunningHashes()
         self._signer: PartUrlSigner | None = None
         self._signer_lock = threading.Lock()
@@ -99,7 +131,7 @@ class FilesystemBlobStore:
         chunks = tuple(state.get("chunks", ()))
         hasher = self._hashes.resume(upload_id, chunks)
         directory = self._upload_dir(upload_id)
-        os.makedirs(directory, exist_ok=True)
+        make_private_dirs(directory)
         name = f"{offset:020d}-{secrets.token_hex(4)}"
         path = os.path.join(directory, name)
         try:
@@ -132,7 +164,7 @@ class FilesystemBlobStore:
     def _place(self, source: str, digest: Digest) -> str:
         """Rename the verified file `source` to the blob's path; return its storage key."""
         target = self.blob_path(str(digest))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        make_private_dirs(os.path.dirname(target))
         os.replace(source, target)
         return os.path.relpath(target, self.root)
 
@@ -145,14 +177,14 @@ class FilesystemBlobStore:
             if hasher is None:
                 hasher = _hash_file(paths[0], algorithm)
             return paths[0], Digest(algorithm, hasher.hexdigest())
-        os.makedirs(self._upload_dir(upload_id), exist_ok=True)
+        make_private_dirs(self._upload_dir(upload_id))
         return self._join(upload_id, paths, algorithm)
 
     def _join(self, upload_id: str, paths: list[str], algorithm: str) -> tuple[str, Digest]:
         """Concatenate `paths` into a new file of the upload while hashing: one pass."""
         joined = os.path.join(self._upload_dir(upload_id), f"joined-{secrets.token_hex(4)}")
         hasher = hashlib.new(algorithm)
-        with open(joined, "wb") as out:
+        with os.fdopen(open_private(joined), "wb") as out:
             for path in paths:
                 with open(path, "rb") as source:
                     while block := source.read(COPY_BLOCK):
@@ -180,7 +212,7 @@ class FilesystemBlobStore:
             return self._signer
 
     def start_parts(self, upload_id: str) -> dict[str, Any]:
-        os.makedirs(self._parts_dir(upload_id), exist_ok=True)
+        make_private_dirs(self._parts_dir(upload_id))
         return {}
 
     def part_url(
@@ -263,7 +295,7 @@ class FilesystemBlobStore:
 
 def _copy_body(body: BinaryIO, length: int | None, path: str, hasher: Any) -> int:
     written = 0
-    with open(path, "wb") as out:
+    with os.fdopen(open_private(path), "wb") as out:
         for block in body_blocks(body, length, COPY_BLOCK):
             if hasher is not None:
                 hasher.update(block)

@@ -40,6 +40,21 @@ class Contention(Exception):
     """Too many writers changed the same items at once; the client should retry."""
 
 
+class StorageUnavailable(Exception):
+    """The storage cannot answer for a moment: throttled, unreachable, timed out, locked by
+    another process or failing I/O. Nothing was changed that a retry cannot redo, so the
+    client is told to try again (503 with Retry-After). Adapters raise it at their boundary;
+    the exception they translate is kept as `__cause__`, and the raised object is also of the
+    original exception's type, so an adapter's own handlers of that type still see it."""
+
+    retry_after = 5  # seconds a client should wait
+
+
+class StorageFull(Exception):
+    """The storage has no room left (a full disk or quota): 507 until an operator frees some.
+    Like StorageUnavailable, also of the original exception's type (OSError, sqlite3)."""
+
+
 class PartDenied(Exception):
     """A part URL is not valid: tampered, expired, used already, or not this store's."""
 

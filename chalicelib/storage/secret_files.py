@@ -8,6 +8,8 @@ import os
 import tempfile
 from collections.abc import Callable
 
+from .private_files import make_private_dirs
+
 
 def read_or_create(path: str, make: Callable[[], bytes]) -> bytes:
     """The bytes in `path`; if there are none yet, `make()`'s, written readable by the owner
@@ -19,7 +21,7 @@ def read_or_create(path: str, make: Callable[[], bytes]) -> bytes:
     except FileNotFoundError:
         pass
     directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
+    make_private_dirs(directory)
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=".secret-")  # mode 0600
     try:
         with os.fdopen(fd, "wb") as file:
