@@ -120,7 +120,7 @@ class Router:
         if self.auth is not None and request.path == TOKEN_PATH:
             return self.auth.token(request)
         for route in ROUTES:
-            match = route.pattern.match(request.path)
+            match = route.pattern.fullmatch(request.path)
             if not match:
                 continue
             handler = route.methods.get(request.method)

@@ -118,3 +118,12 @@ def test_digests_are_matched_whole(text: str) -> None:
 def test_push_destinations_are_matched_whole(text: str) -> None:
     with pytest.raises(UsageError):
         parse_destination(text)
+
+
+@pytest.mark.parametrize("path", ["/v2/_catalog%0A", "/v2/%0A", "/v2/x/tags/list%0A"])
+def test_a_route_is_matched_whole_so_a_final_newline_reaches_no_endpoint(
+    client: LambdaClient, path: str
+) -> None:
+    # `/v2/_catalog\n` answered the catalog, and `/v2/x/tags/list\n` looked up repository x.
+    reply = client.request("GET", path)
+    assert (reply.status, reply.error_code()) == (404, "UNSUPPORTED")
