@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -12,6 +13,13 @@ from tests.support.engines import Containerd, DockerEngine
 from tests.support.fixtures import setup_or_fail, short_tempdir
 from tests.support.moto import moto_server
 from tests.support.server import RegistryServer, running_registry
+
+
+@pytest.fixture(autouse=True)
+def _soute_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chalice(app_name="soute"), once any test imports app.py, stops the "soute" logger
+    propagating to the root logger that caplog listens on: every test sees soute's log lines."""
+    monkeypatch.setattr(logging.getLogger("soute"), "propagate", True)
 
 
 @pytest.fixture(scope="session")
