@@ -10,15 +10,16 @@ from ..oci.mediatypes import OCI_INDEX
 from ..registry.listing import Page
 from ..registry.service import Registry
 from .messages import Request, Response
+from .numbers import decimal
 
 
 def _page_size(request: Request) -> int | None:
     raw = request.arg("n")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # isdigit alone takes '²', which int() refuses
         raise OCIError("UNSUPPORTED", f"n={raw!r} must be a non-negative integer", status=400)
-    return int(raw)
+    return decimal(raw)
 
 
 def _link(path: str, page: Page, n: int | None) -> dict[str, str]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 from ..oci.errors import OCIError
+from .numbers import decimal
 
 # Matched whole (fullmatch): `$` with `match` would let a final newline through.
-_BYTES_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-_CHUNK_RANGE = re.compile(r"(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?")
+# ASCII digits only: \d also matches other scripts' digits.
+_BYTES_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+_CHUNK_RANGE = re.compile(r"(?:bytes )?([0-9]+)-([0-9]+)(?:/(?:[0-9]+|\*))?")
 
 
 def blob_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -23,12 +25,12 @@ def blob_range(header: str | None, size: int) -> tuple[int, int] | None:
         raise _unsatisfiable(header, size)
     first, last = match.groups()
     if first == "":
-        length = min(int(last), size)
+        length = min(decimal(last), size)
         if length == 0:
             raise _unsatisfiable(header, size)
         return size - length, length
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
+    start = decimal(first)
+    end = min(decimal(last), size - 1) if last else size - 1
     if start >= size or end < start:
         raise _unsatisfiable(header, size)
     return start, end - start + 1
@@ -54,7 +56,7 @@ def chunk_range(header: str | None, length: int | None) -> int | None:
             f"Content-Range {header!r} is not of the form <start>-<end>",
             status=416,
         )
-    start, end = int(match.group(1)), int(match.group(2))
+    start, end = decimal(match.group(1)), decimal(match.group(2))
     if end < start or (length is not None and end - start + 1 != length):
         raise OCIError(
             "BLOB_UPLOAD_INVALID",

@@ -12,7 +12,6 @@ and outcomes.
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import time
 from datetime import UTC, datetime
@@ -88,7 +87,7 @@ def _basic_login(context: AuthContext, request: Request) -> Principal:
         return ANONYMOUS  # anonymous: public pulls and the (filtered) catalog only
     try:
         account, sep, secret = base64.b64decode(encoded.strip()).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, non-ASCII text, UnicodeDecodeError: all ValueErrors
         account, sep, secret = "", "", ""
     if not sep:
         raise _bad_credentials("the Basic credentials are malformed")

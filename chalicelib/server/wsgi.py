@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..api.messages import Request
+from ..api.numbers import decimal
 from ..api.router import Router, error_response
 from ..oci.errors import OCIError
 from ..storage.ports import BlobBody, IncompleteBody
@@ -48,7 +49,7 @@ def to_request(environ: dict[str, Any]) -> Request:
     raw_length = headers.get("content-length")
     if "chunked" in headers.get("transfer-encoding", "").lower():
         raw_length = None
-    if raw_length is not None and not raw_length.isdigit():
+    if raw_length is not None and not (raw_length.isascii() and raw_length.isdigit()):
         raise OCIError("SIZE_INVALID", f"Content-Length {raw_length!r} is not a number")
     return Request(
         method=environ["REQUEST_METHOD"].upper(),
@@ -56,7 +57,7 @@ def to_request(environ: dict[str, Any]) -> Request:
         query=parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True),
         headers=headers,
         body=_Body(environ["wsgi.input"]),
-        content_length=int(raw_length) if raw_length is not None else None,
+        content_length=decimal(raw_length) if raw_length is not None else None,
         scheme=environ.get("wsgi.url_scheme", "http"),
         source=environ.get("REMOTE_ADDR", ""),
     )
