@@ -13,12 +13,14 @@ any count is not 0. The harness is tests/fuzz (docs/fuzzing.md).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,14 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     chosen = args.targets or list(TARGETS)
     total = sum(SHARES[name] for name in chosen)
+    server_log = args.server_log or tempfile.mkstemp(prefix="soute-fuzz-", suffix=".log")[1]
     print(f"fuzz: {args.requests} requests over {', '.join(chosen)}; --seed {seed}", flush=True)
+    print(f"server log: {server_log}", flush=True)
     tallies: list[Tally] = []
     with ExitStack() as stack:
         endpoint = _moto(stack) if any(n.startswith("lambda") for n in chosen) else ""
         data_root = stack.enter_context(tempfile.TemporaryDirectory(prefix="soute-fuzz-"))
+        log_handler = stack.enter_context(_server_log(server_log))
         for name in chosen:
             share = max(1, round(args.requests * SHARES[name] / total))
             target = _target(name, endpoint, data_root)
+            _only(log_handler)
             target.seed()
             started = time.monotonic()
             tally = fuzz(target, share, seed=seed + TARGETS.index(name), progress=_progress)
@@ -76,7 +82,31 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--targets", nargs="+", choices=TARGETS, help="default: all four, shared 3:3:2:2"
     )
+    parser.add_argument("--server-log", help="where the soute loggers write (default: a temp file)")
     return parser
+
+
+@contextmanager
+def _server_log(path: str) -> Iterator[logging.Handler]:
+    """The registry's log lines, to a file rather than the terminal."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("soute")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def _only(handler: logging.Handler) -> None:
+    """Drop the terminal handler Chalice gives its app's logger (`soute`) when app.py is
+    imported: the server log and the fuzzer's own capture stay."""
+    logger = logging.getLogger("soute")
+    for other in list(logger.handlers):
+        if other is not handler and type(other) is logging.StreamHandler:
+            logger.removeHandler(other)
 
 
 def _moto(stack: ExitStack) -> str:

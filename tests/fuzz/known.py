@@ -53,6 +53,11 @@ KNOWN_OPEN = (
         lambda f: "ValueError at chalicelib/api/listings.py" in f.summary,
     ),
     Known(
+        "auth (token_endpoint.py), found by the fuzzer",
+        "Authorization: Basic with non-ASCII characters: base64.b64decode raises ValueError",
+        lambda f: "ValueError at chalicelib/api/token_endpoint.py" in f.summary,
+    ),
+    Known(
         "reliab (ranges.py), found by the fuzzer",
         "Range or Content-Range with a number over 4,300 digits: int() raises ValueError",
         lambda f: "ValueError at chalicelib/api/ranges.py" in f.summary,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import io
 import json
 import logging
@@ -335,7 +336,11 @@ class RouterTarget(Target):
             from chalicelib.auth.context import embedded_auth
 
             self.context = embedded_auth(self.data_dir)
-        self.router = Router(embedded_registry(self.data_dir), self.context)
+        options = {}
+        if "bound_address" in inspect.signature(Router).parameters:
+            # As `soute serve` builds it: open mode then checks Host (DNS rebinding).
+            options["bound_address"] = "127.0.0.1"
+        self.router = Router(embedded_registry(self.data_dir), self.context, **options)
 
     def add_users(self) -> None:
         from chalicelib.auth.model import User
