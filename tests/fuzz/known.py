@@ -24,11 +24,11 @@ def _tags(finding: Finding) -> int:
     return len(parse_qs(finding.exchange.sent.query).get("tag", []))
 
 
-def _newline_reference(finding: Finding) -> bool:
+def _newline_in_request(finding: Finding) -> bool:
+    """A newline in the path, a query value, or a JSON string of the body."""
     sent = finding.exchange.sent
-    return sent.path.endswith("\n") or any(
-        tag.endswith("\n") for tag in parse_qs(sent.query).get("tag", [])
-    )
+    values = [v for vs in parse_qs(sent.query).values() for v in vs]
+    return "\n" in sent.path or any("\n" in v for v in values) or b'\\n"' in sent.body.data
 
 
 KNOWN_OPEN = (
@@ -44,8 +44,9 @@ KNOWN_OPEN = (
     ),
     Known(
         "reliab, F4",
-        "a tag with a trailing newline is stored; its OCI-Tag header then breaks the response",
-        lambda f: "manifests" in f.route and _newline_reference(f),
+        "a tag or name with a trailing newline passes, and breaks a header that repeats it "
+        "(OCI-Tag, the challenge's scope): Chalice refuses the response",
+        lambda f: "ChaliceError" in f.summary and _newline_in_request(f),
     ),
     Known(
         "gate (listings.py), found by the fuzzer",

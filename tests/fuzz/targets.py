@@ -352,6 +352,7 @@ class RouterTarget(Target):
 
     def send(self, sent: Sent, source: str) -> tuple[int, CaseInsensitiveDict, bytes]:
         headers = {k.lower(): v for k, v in sent.headers.items()}
+        headers.setdefault("host", "localhost")  # every HTTP/1.1 client sends one
         data = sent.body.data
         if sent.chunked:
             headers.pop("content-length", None)

@@ -16,7 +16,7 @@ from tests.fuzz.targets import LambdaTarget, RouterTarget, Target
 
 # Cases per target; a case is one to three requests (a login through the token endpoint and
 # the retry, when a user's token is asked for). The Lambda front end on moto is the slower.
-SLICE = {"router": 200, "router+auth": 200, "lambda": 80, "lambda+auth": 80}
+SLICE = {"router": 160, "router+auth": 160, "lambda": 60, "lambda+auth": 60}
 
 
 def _build(name: str, request: pytest.FixtureRequest) -> Target:
