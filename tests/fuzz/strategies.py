@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -67,7 +67,6 @@ class FuzzCase:
     credential: str | None  # ADMIN, ALICE, or None (the Authorization header, if any, is sent)
     chunked: bool = False
     source: str = SOURCES[0]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # -- small values -------------------------------------------------------------------------------
