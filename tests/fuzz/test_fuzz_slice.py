@@ -5,7 +5,6 @@ long run is scripts/fuzz.py."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -14,9 +13,17 @@ from tests.fuzz.harness import fuzz, report
 from tests.fuzz.known import known_issue
 from tests.fuzz.targets import LambdaTarget, RouterTarget, Target
 
-# Cases per target; a case is one to three requests (a login through the token endpoint and
-# the retry, when a user's token is asked for). The Lambda front end on moto is the slower.
-SLICE = {"router": 160, "router+auth": 160, "lambda": 60, "lambda+auth": 60}
+# (cases, hypothesis seed) per target; a case is one to three requests (a login through the
+# token endpoint and the retry, when a user's token is asked for). The Lambda front end on moto
+# is the slower. The seeds are fixed, so the slice is the same on every run; they were chosen
+# (of 0 to 11) for drawing, on the code of 2026-12-03, cases that hit the open findings of
+# known.py: the slice is a regression test for their fixes.
+SLICE = {
+    "router": (300, 5),
+    "router+auth": (300, 4),
+    "lambda": (100, 11),
+    "lambda+auth": (100, 10),
+}
 
 
 def _build(name: str, request: pytest.FixtureRequest) -> Target:
@@ -36,9 +43,9 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 
 def test_every_route_answers_without_5xx_or_traceback(target: Target) -> None:
-    # A fixed seed per target: the same cases on every run, different ones per target.
-    tally = fuzz(target, SLICE[target.name], seed=zlib.crc32(target.name.encode()), once=True)
-    assert tally.requests >= SLICE[target.name]
+    cases, seed = SLICE[target.name]
+    tally = fuzz(target, cases, seed=seed, once=True)
+    assert tally.requests >= cases
     unknown = [f for f, _ in tally.findings.values() if known_issue(f) is None]
     tolerated = report(tally, known_issue)
     if tolerated:
