@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,11 +19,17 @@ from urllib.parse import quote
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from .strategies import CaseStrategies, FuzzCase
 from .targets import Exchange, Target
 
 SERVER_ERROR, TRACEBACK, NOT_OCI = "5xx", "traceback", "4xx without an OCI error body"
+
+# With database=None hypothesis still caches the source's constants under ./.hypothesis; a fuzz
+# run writes nothing in the repository, so that cache goes to the temporary directory.
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "soute-fuzz-hypothesis"))
 
 
 @dataclass
