@@ -488,12 +488,16 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     declared = environ.get("CONTENT_LENGTH") or ""
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     if declared and not chunked:
-        if not declared.isdigit():
+        # ASCII digits only: str.isdigit() also says yes to "²" (which int() refuses) and to
+        # other scripts' digits, none of which is a Content-Length.
+        if not (declared.isascii() and declared.isdigit()):
             raise Refused("DEFAULT_4XX", 400)
-        if int(declared) > limit:
+        # Compared as text first: int() refuses more than 4,300 digits, even leading zeros.
+        digits = declared.lstrip("0") or "0"
+        if len(digits) > len(str(limit)) or int(digits) > limit:
             _discard_rest(stream)
             raise Refused("REQUEST_TOO_LARGE")
-        wanted = int(declared)
+        wanted = int(digits)
     elif chunked or environ.get("wsgi.input_terminated"):
         wanted = limit + 1  # read to the end, but no further than one byte over the limit
     else:

@@ -200,6 +200,30 @@ def test_body_shorter_than_its_content_length_is_refused() -> None:
     assert app.calls == 0  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize(
+    ("declared", "response_type"),
+    [
+        ("²", "DEFAULT_4XX"),  # str.isdigit() says yes, int() says no
+        ("٥", "DEFAULT_4XX"),  # int() reads Arabic-Indic 5, but HTTP digits are ASCII
+        ("9" * 5000, "REQUEST_TOO_LARGE"),  # more digits than int() converts
+        ("0" * 5000 + "6", "DEFAULT_4XX"),  # 6 bytes, fine, but 5 arrive
+    ],
+    ids=["superscript", "arabic-indic", "5000-digits", "5000-zeros"],
+)
+def test_a_content_length_that_is_no_number_of_bytes_is_refused(
+    declared: str, response_type: str
+) -> None:
+    app = echo_app()
+    environ = wsgi_environ("POST", "/echo/x", "", b"12345")
+    environ["CONTENT_LENGTH"] = declared
+    statuses: list[str] = []
+    body = b"".join(make_gateway_app(app)(environ, lambda status, _: statuses.append(status)))
+    expected = GATEWAY_RESPONSES[response_type]
+    assert int(statuses[0].split()[0]) == (expected.status or 400)
+    assert body == expected.body()
+    assert app.calls == 0  # type: ignore[attr-defined]
+
+
 def test_response_over_the_lambda_payload_is_a_502(echo: LambdaClient) -> None:
     reply = echo.request("GET", "/bytes/5000000")  # 6.7 MB once base64-encoded
     assert reply.status == 502
