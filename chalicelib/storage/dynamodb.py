@@ -310,17 +310,25 @@ class DynamoMetadataStore:
         kept_uses = uses if sum(len(sk) + 1 for sk in uses) <= USES_LIMIT else []
         room = INLINE_BODY_LIMIT - sum(len(sk) + 1 for sk in kept_uses)
         body = self._body_attributes(record, room)
-        counting = [self._count_use(pk, sk, +1) for sk in uses]
         main = [self._put_new_manifest(pk, record, body, kept_uses, uses, write.tags)]
-        old_tags = {tag: self._get(pk, f"TAG#{tag}") for tag in write.tags}
-        for tag, old in old_tags.items():
-            main.extend(self._tag_operations(pk, tag, record, old))
+        leaving: dict[str, set[str]] = {}  # manifest digest -> the tags moving off it
+        for tag in write.tags:
+            old = self._get(pk, f"TAG#{tag}")
+            main.append(self._tag_put(pk, tag, record, old))
+            if old is not None and old["digest"] != record.digest:
+                leaving.setdefault(old["digest"], set()).add(tag)
         if record.subject:
             main.append({"Put": {"Item": self._referrer_item(pk, record)}})
         main.append({"Put": {"Item": self._item("CATALOG", pk)}})
-        if len(counting) + len(main) <= MAX_TRANSACTION_ITEMS:
-            self._run_manifest_transaction(counting + main, uses)
+        if len(uses) + len(leaving) + len(main) <= MAX_TRANSACTION_ITEMS:
+            # One operation per item: a tag may move off a child this manifest counts (an
+            # index pushed under its image's tag), so that child's count and tag set change in
+            # one update; DynamoDB refuses two operations on one item in a transaction.
+            counting = [self._count_use(pk, sk, +1, _pop_child(leaving, sk)) for sk in uses]
+            untag = [self._tag_set(pk, d, tags, "DELETE") for d, tags in leaving.items()]
+            self._run_manifest_transaction(counting + main + untag, uses)
             return
+        main.extend(self._tag_set(pk, d, tags, "DELETE") for d, tags in leaving.items())
         self._count_in_batches(pk, uses)
         try:
             self._run_manifest_transaction(main, [])
@@ -337,13 +345,19 @@ class DynamoMetadataStore:
             raise MissingReference(digest, "blob" if kind == "BLOB" else "manifest")
         raise _Conflict()
 
-    def _count_use(self, pk: str, sk: str, delta: int) -> dict[str, Any]:
+    def _count_use(
+        self, pk: str, sk: str, delta: int, untag: set[str] | None = None
+    ) -> dict[str, Any]:
+        """Count a use of a blob or child manifest; also take `untag` out of its tag set."""
+        expression, values = "SET refs = if_not_exists(refs, :zero) + :delta", {}
+        if untag:
+            expression, values = f"{expression} DELETE tags :tag", {"tag": untag}
         return {
             "Update": {
                 "Key": self._key(pk, sk),
-                "UpdateExpression": "SET refs = if_not_exists(refs, :zero) + :delta",
+                "UpdateExpression": expression,
                 "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": self._values(zero=0, delta=delta),
+                "ExpressionAttributeValues": self._values(zero=0, delta=delta, **values),
             }
         }
 
@@ -421,22 +435,28 @@ class DynamoMetadataStore:
         self, pk: str, tag: str, record: ManifestRecord, old: dict[str, Any] | None
     ) -> list[dict[str, Any]]:
         """Point `tag` at `record` (whose MAN# item this transaction writes or updates)."""
+        put = self._tag_put(pk, tag, record, old)
+        if old is None or old["digest"] == record.digest:
+            return [put]
+        return [put, self._tag_set(pk, old["digest"], {tag}, "DELETE")]
+
+    def _tag_put(
+        self, pk: str, tag: str, record: ManifestRecord, old: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The TAG# item of `tag` pointing at `record`, if it still points where it did."""
         item = self._tag_item(pk, tag, record)
         if old is None:
-            return [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]
-        put = {
+            return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        return {
             "Put": {
                 "Item": item,
                 "ConditionExpression": "digest = :old",
                 "ExpressionAttributeValues": self._values(old=old["digest"]),
             }
         }
-        if old["digest"] == record.digest:
-            return [put]
-        return [put, self._tag_set(pk, old["digest"], tag, "DELETE")]
 
-    def _tag_set(self, pk: str, digest: str, tag: str, action: str) -> dict[str, Any]:
-        condition, values = "attribute_exists(pk)", {"tag": {tag}}
+    def _tag_set(self, pk: str, digest: str, tags: set[str], action: str) -> dict[str, Any]:
+        condition, values = "attribute_exists(pk)", {"tag": tags}
         if action == "ADD":
             # The bound that keeps the item under 400 KB (module docstring).
             condition += " AND (attribute_not_exists(tags) OR size(tags) < :most)"
@@ -459,7 +479,7 @@ class DynamoMetadataStore:
             return  # already so: no write
         operations = self._tag_operations(pk, tag, record, old)
         if moved:
-            operations.append(self._tag_set(pk, record.digest, tag, "ADD"))
+            operations.append(self._tag_set(pk, record.digest, {tag}, "ADD"))
         failed = self._transact(operations)
         if failed is None:
             return
@@ -483,7 +503,7 @@ class DynamoMetadataStore:
                         "ExpressionAttributeValues": self._values(d=old["digest"]),
                     }
                 },
-                self._tag_set(pk, old["digest"], tag, "DELETE"),
+                self._tag_set(pk, old["digest"], {tag}, "DELETE"),
             ]
         )
         return failed is None or self.delete_tag(repository, tag)
@@ -688,3 +708,8 @@ def _annotations(body: bytes) -> dict[str, str]:
         return {}
     annotations = document.get("annotations") if isinstance(document, dict) else None
     return annotations if isinstance(annotations, dict) else {}
+
+
+def _pop_child(leaving: dict[str, set[str]], sk: str) -> set[str] | None:
+    """The tags moving off the child manifest `sk` names (None for a blob)."""
+    return leaving.pop(sk.removeprefix("MAN#"), None) if sk.startswith("MAN#") else None
