@@ -193,16 +193,13 @@ def reproduction(finding: Finding, count: int = 1) -> str:
     return "\n".join(lines)
 
 
-def report(tally: Tally, accept: Callable[[Finding], str | None] | None = None) -> str:
-    """Every distinct finding of a run; `accept` names the known open issue of a finding the
-    caller tolerates (None for the others)."""
+def report(tally: Tally) -> str:
+    """Every distinct finding of a run, each with its reproduction."""
     out = []
     for finding, count in tally.findings.values():
         if finding.kind == TRACEBACK and finding.exchange.status >= 500:
             continue  # reported with its 5xx
-        known = accept(finding) if accept else None
-        prefix = f"(known, {known}) " if known else ""
-        out.append(prefix + reproduction(finding, count))
+        out.append(reproduction(finding, count))
     return "\n".join(out)
 
 

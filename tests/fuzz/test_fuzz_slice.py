@@ -10,14 +10,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fuzz.harness import fuzz, report
-from tests.fuzz.known import known_issue
 from tests.fuzz.targets import LambdaTarget, RouterTarget, Target
 
 # (cases, hypothesis seed) per target; a case is one to three requests (a login through the
 # token endpoint and the retry, when a user's token is asked for). The Lambda front end on moto
 # is the slower. The seeds are fixed, so the slice is the same on every run; they were chosen
-# (of 0 to 11) for drawing, on the code of 2026-12-03, cases that hit the open findings of
-# known.py: the slice is a regression test for their fixes.
+# (of 0 to 11) for drawing, on the code of 2026-12-03, cases that hit the findings of that day
+# (docs/fuzzing.md): the slice is a regression test for their fixes too.
 SLICE = {
     "router": (300, 5),
     "router+auth": (300, 4),
@@ -46,8 +45,4 @@ def test_every_route_answers_without_5xx_or_traceback(target: Target) -> None:
     cases, seed = SLICE[target.name]
     tally = fuzz(target, cases, seed=seed, once=True)
     assert tally.requests >= cases
-    unknown = [f for f, _ in tally.findings.values() if known_issue(f) is None]
-    tolerated = report(tally, known_issue)
-    if tolerated:
-        print(f"{tally.line()}\n{tolerated}")  # shown by pytest -rP, and on failure
-    assert not unknown, f"{tally.line()}\n{report(tally, known_issue)}"
+    assert not tally.findings, f"{tally.line()}\n{report(tally)}"
