@@ -43,7 +43,7 @@ class LocalHosts:
             )
 
     def _local(self, host: str) -> bool:
-        return bool(host) and (host == self.bound or _loopback(host))
+        return bool(host) and (host == self.bound or is_loopback(host))
 
 
 def _origin_host(origin: str) -> str:
@@ -67,7 +67,8 @@ def _bare(host: str) -> str:
     return host.strip().lower().removeprefix("[").removesuffix("]")
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address literal (without brackets)."""
     if host == "localhost":
         return True
     try:

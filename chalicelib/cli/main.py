@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from ..api.local_hosts import is_loopback
 from ..auth.tokens import DEFAULT_SERVICE
 from ..client.cli import add_push_parser
 from ..server.backends import BackendOptions, aws_login_problem
@@ -47,20 +48,9 @@ def _check_backend(options: BackendOptions) -> str | None:
 
 def _check_open(host: str, options: BackendOptions) -> str | None:
     """With auth off anyone who can connect may push and delete: only on a loopback address."""
-    if options.auth or _loopback(host):
+    if options.auth or is_loopback(host):
         return None
     return f"auth is off: listening on {host} would let anyone push and delete; add --auth"
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _serve(args: argparse.Namespace) -> int:
