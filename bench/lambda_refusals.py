@@ -146,7 +146,7 @@ def measure(clients: Clients, server: RegistryServer, client: str, label: str, r
         row.seconds.append(time.monotonic() - started)
         row.refusals.append(refusals(server, offset, repository))
         lines = [line for line in said.splitlines() if "soute push" in line]
-        row.shown = (lines[0] if lines else said.strip().splitlines()[-1])[-160:]
+        row.shown = (lines[0] if lines else said.strip().splitlines()[-1])[:140]
     return row
 
 
