@@ -402,3 +402,17 @@ def test_blob_bytes_from_local_files_are_a_clear_error(registry: LambdaClient) -
     assert reply.status == 501
     assert reply.error_code() == "UNSUPPORTED"
     assert "aws backend" in reply.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "response_type", ["REQUEST_TOO_LARGE", "INTEGRATION_FAILURE", "DEFAULT_4XX"]
+)
+def test_a_refusal_an_oversized_request_can_get_is_never_retried(response_type: str) -> None:
+    """Whichever of these AWS gives a request over the Lambda payload (docs/lambda-limits.md):
+    a 4xx (clients retry a 5xx and hide its body), the code DENIED (the one docker, podman and
+    skopeo all leave alone), and the command to use instead."""
+    response = GATEWAY_RESPONSES[response_type]
+    assert response.status is None or 400 <= response.status < 500
+    assert response.code == "DENIED"
+    assert "soute push IMAGE HOST/REPO:TAG" in response.message
+    assert "docker soute push" in response.message
