@@ -126,13 +126,17 @@ def output(done: object) -> str:
 
 
 def refusals(server: RegistryServer, offset: int, repository: str) -> int:
-    time.sleep(0.2)  # the server logs a request just after answering it
-    with open(server.log_path, "rb") as log:
-        log.seek(offset)
-        text = log.read().decode(errors="replace")
-    return len(
-        re.findall(rf'"\w+ /v2/{re.escape(repository)}/blobs/uploads/\S* HTTP/1.1" 413 ', text)
-    )
+    """Refused uploads (413, or the 502 of an older gateway) to `repository` in the access log
+    from `offset`. The server logs a request just after answering it: wait for the line."""
+    pattern = rf'"\w+ /v2/{re.escape(repository)}/blobs/uploads/\S* HTTP/1.1" (?:413|502) '
+    deadline = time.monotonic() + 10
+    while True:
+        with open(server.log_path, "rb") as log:
+            log.seek(offset)
+            found = len(re.findall(pattern, log.read().decode(errors="replace")))
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def measure(clients: Clients, server: RegistryServer, client: str, label: str, repeat: int) -> Row:
@@ -154,6 +158,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--sizes", default=",".join(SIZES), help="6mb,30mib")
     args = parser.parse_args()
     wanted = [c for c in args.clients.split(",") if c]
     rows = []
@@ -163,7 +168,7 @@ def main() -> int:
         try:
             with lambda_registry(endpoint, work / "server") as (server, _):
                 for client in wanted:
-                    for label in SIZES:
+                    for label in args.sizes.split(","):
                         rows.append(measure(clients, server, client, label, args.repeat))
                         print(f"{client} {label}: {rows[-1].seconds}", file=sys.stderr)
         finally:
