@@ -15,7 +15,9 @@ as the tests start them), skopeo, podman and ctr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -129,14 +131,17 @@ def refusals(server: RegistryServer, offset: int, repository: str) -> int:
     """Refused uploads (413, or the 502 of an older gateway) to `repository` in the access log
     from `offset`. The server logs a request just after answering it: wait for the line."""
     pattern = rf'"\w+ /v2/{re.escape(repository)}/blobs/uploads/\S* HTTP/1.1" (?:413|502) '
-    deadline = time.monotonic() + 10
-    while True:
+
+    def count() -> int:
         with open(server.log_path, "rb") as log:
             log.seek(offset)
-            found = len(re.findall(pattern, log.read().decode(errors="replace")))
-        if found or time.monotonic() > deadline:
-            return found
+            return len(re.findall(pattern, log.read().decode(errors="replace")))
+
+    deadline = time.monotonic() + 10
+    while not count() and time.monotonic() < deadline:
         time.sleep(0.05)
+    time.sleep(0.5)  # and for the line of a last retry, if there was one
+    return count()
 
 
 def measure(clients: Clients, server: RegistryServer, client: str, label: str, repeat: int) -> Row:
@@ -162,8 +167,12 @@ def main() -> int:
     args = parser.parse_args()
     wanted = [c for c in args.clients.split(",") if c]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-refusals-") as tmp, moto_server() as endpoint:
-        work = Path(tmp)
+    # Not mkdtemp: podman names an image pulled from an OCI layout after its path, and a
+    # random "_" at the end of a name is no valid reference.
+    work = Path(tempfile.gettempdir()) / f"bench-refusals-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    with contextlib.ExitStack() as cleanup, moto_server() as endpoint:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
         clients = Clients(work, wanted)
         try:
             with lambda_registry(endpoint, work / "server") as (server, _):
