@@ -16,7 +16,7 @@ from .progress import Tracker
 from .references import Destination
 from .resume_state import ResumeState
 from .session import RegistrySession, oci_error
-from .standard_upload import blob_exists, mount, standard_upload
+from .standard_upload import TooLarge, blob_exists, mount, standard_upload
 
 SMALL_BLOB = 4 << 20  # up to this size one v2 request is cheaper, and fits through Lambda
 MANIFEST_WAIT = 900  # seconds to keep retrying a manifest while its blobs are verified
@@ -86,7 +86,16 @@ class Pusher:
             except NoExtension:
                 with self.lock:
                     self.has_extension = False
-        standard_upload(self.session, self.dest.repository, blob, self.tracker)
+        try:
+            standard_upload(self.session, self.dest.repository, blob, self.tracker)
+        except TooLarge:
+            if self.options.direct:
+                raise  # the registry has no extension: its own answer is all there is
+            raise PushError(
+                f"blob {blob.digest} ({blob.size:,} bytes) is too large for one request to "
+                f"{self.dest.host}: drop --no-direct, and soute push sends it in parts through "
+                "the registry's upload extension"
+            ) from None
         return "uploaded"
 
     def _manifest(self, manifest: Manifest, reference: str) -> None:

@@ -12,6 +12,10 @@ from .session import RegistrySession, oci_error
 from .streams import RangeReader
 
 
+class TooLarge(PushError):
+    """The registry refused the blob's one request as too large (413)."""
+
+
 def blob_exists(session: RegistrySession, repository: str, digest: str) -> bool:
     """HEAD: does the repository have the blob already?"""
     response = session.request("HEAD", f"/v2/{repository}/blobs/{digest}")
@@ -53,5 +57,7 @@ def standard_upload(
 
     headers = {"Content-Type": "application/octet-stream", "Content-Length": str(blob.size)}
     done = session.request("PUT", _with_digest(location, blob.digest), body, headers)
+    if done.status_code == 413:
+        raise TooLarge(f"blob {blob.digest} ({blob.size:,} bytes) was refused: {oci_error(done)}")
     if done.status_code != 201:
         raise PushError(f"uploading blob {blob.digest} to {repository} failed: {oci_error(done)}")

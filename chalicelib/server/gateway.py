@@ -9,15 +9,17 @@ the events API Gateway would send, under the same limits:
   segment at a time, a literal child before a variable one, no second try on another branch,
   and a trailing slash ignored; no resource or no method there is MISSING_AUTHENTICATION_TOKEN;
 - the body is base64-encoded when its Content-Type matches the binary media types, and the
-  serialized event must fit Lambda's 6,291,456-byte invocation payload (INTEGRATION_FAILURE);
+  serialized event must fit Lambda's 6,291,456-byte invocation payload (REQUEST_TOO_LARGE, as
+  AWS answers);
 - the handler runs in a worker thread with the 29 s integration timeout (INTEGRATION_TIMEOUT),
   one invocation at a time per app: a Lambda execution environment serves one request at a
   time, and Chalice keeps the current request on the app object;
-- the proxy response must fit Lambda's response payload and be well formed (DEFAULT_5XX, 502),
-  and base64 bodies are decoded.
+- the proxy response must fit Lambda's response payload (INTEGRATION_FAILURE) and be well
+  formed (DEFAULT_5XX, 502), and base64 bodies are decoded.
 
 Every refusal is one of GATEWAY_RESPONSES, the same definitions the deployment template
-(deploy/merge_template.py) gives the real API: OCI error bodies that say what to do.
+(deploy/merge_template.py) gives the real API: OCI error bodies that say what to do, and for a
+request too large a 4xx with the code DENIED, which no client retries (docs/lambda-limits.md).
 """
 
 from __future__ import annotations
@@ -50,11 +52,17 @@ RESPONSE_PAYLOAD_LIMIT = 6_291_556  # Lambda synchronous response, measured: 6 M
 INTEGRATION_TIMEOUT = 29.0  # seconds, API Gateway REST default
 STAGE = "api"
 
+# The advice every size refusal ends with. docker, podman, skopeo and containerd send a layer in
+# one request, so none of them can push a layer over about 4.5 MB through Lambda; soute push can.
 PUSH_ADVICE = (
-    "one request to the Lambda endpoint carries about 4.5 MB of blob data at most, so push "
-    "larger layers with a chunked upload (regctl, which follows OCI-Chunk-Min-Length); see "
+    "push this image with soute push instead, which sends large layers in parts straight to "
+    "storage: soute push IMAGE HOST/REPO:TAG (or docker soute push IMAGE HOST/REPO:TAG); see "
     "'Pushing large layers' in the Soute README"
 )
+# The code of every refusal a client must not retry. DENIED is the one code that the Docker
+# engine (moby distribution/errors.go retryOnError), podman and skopeo (containers/common
+# pkg/retry) all leave alone; containerd retries only 401, 408 and 429. docs/lambda-limits.md
+NO_RETRY = "DENIED"
 
 
 @dataclass(frozen=True)
@@ -93,19 +101,24 @@ GATEWAY_RESPONSES = {
     response.response_type: response
     for response in (
         GatewayResponse(
+            # Over API Gateway's 10 MB, and (what AWS answers, see docs/lambda-limits.md) a
+            # body under 10 MB whose event is over Lambda's 6 MB invocation payload.
             "REQUEST_TOO_LARGE",
             413,
-            "SIZE_INVALID",
-            f"this request is larger than API Gateway accepts (10 MB); {PUSH_ADVICE}",
+            NO_RETRY,
+            "this request is too large for the registry's Lambda endpoint, which takes about "
+            f"4.5 MB of blob data per request; {PUSH_ADVICE}",
         ),
         GatewayResponse(
-            # Lambda refuses an event over 6 MB before the function runs. Which gateway response
-            # AWS applies is not documented: DEFAULT_5XX below gives the same advice.
+            # Lambda could not be invoked, or its answer was over 6 MB. A 4xx, not API
+            # Gateway's 502: clients retry a 5xx and do not show its body, so if AWS ever
+            # reports an oversized request this way the advice still reaches the user at once.
             "INTEGRATION_FAILURE",
-            502,
-            "SIZE_INVALID",
-            "the registry function could not be invoked. The usual cause is a request body "
-            f"over about 4.5 MB: {PUSH_ADVICE}. Otherwise retry later",
+            413,
+            NO_RETRY,
+            "the registry function could not be invoked, or its answer was too large. If this "
+            f"request carried more than about 4.5 MB of blob data: {PUSH_ADVICE}. Otherwise "
+            "retry later",
         ),
         GatewayResponse(
             "INTEGRATION_TIMEOUT",
@@ -133,15 +146,16 @@ GATEWAY_RESPONSES = {
         GatewayResponse(
             "DEFAULT_4XX",
             None,
-            "UNSUPPORTED",
-            "API Gateway refused this request before it reached the registry",
+            NO_RETRY,
+            "API Gateway refused this request before it reached the registry. If it carried "
+            f"more than about 4.5 MB of blob data: {PUSH_ADVICE}",
         ),
         GatewayResponse(
             "DEFAULT_5XX",
             None,
             "UNSUPPORTED",
             "the registry function failed or could not be invoked; retry later. If the request "
-            f"carried more than about 4.5 MB: {PUSH_ADVICE}",
+            f"carried more than about 4.5 MB of blob data: {PUSH_ADVICE}",
         ),
     )
 }
@@ -310,7 +324,9 @@ class Gateway:
         event = self._event(environ, method, path, match, body, request_id)
         payload = json.dumps(event).encode()
         if len(payload) > self.limits.invocation_payload:
-            raise Refused("INTEGRATION_FAILURE")
+            # Lambda's RequestEntityTooLargeException: API Gateway answers 413 "Request Too
+            # Long", its REQUEST_TOO_LARGE response (docs/lambda-limits.md).
+            raise Refused("REQUEST_TOO_LARGE")
         result = self._invoke(json.loads(payload), request_id)
         return self._translate(result, environ, method)
 
@@ -414,11 +430,12 @@ class Gateway:
             size = len(json.dumps(result).encode())
         except (TypeError, ValueError):
             size = None  # Lambda cannot serialize it: a function error
-        if size is None or size > self.limits.response_payload:
-            log.error(
-                "the Lambda response is not JSON or over %d bytes", self.limits.response_payload
-            )
+        if size is None:
+            log.error("the Lambda response is not JSON")
             raise Refused("DEFAULT_5XX", 502)
+        if size > self.limits.response_payload:
+            log.error("the Lambda response is over %d bytes", self.limits.response_payload)
+            raise Refused("INTEGRATION_FAILURE")  # as AWS reports it, docs/lambda-limits.md
         status, headers, body = _proxy_response(result)
         if result.get("isBase64Encoded") and _matches(
             environ.get("HTTP_ACCEPT"), self.binary_types, accept=True

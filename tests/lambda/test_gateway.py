@@ -182,9 +182,10 @@ def test_request_over_10_mb_is_refused_before_the_function_runs() -> None:
 def test_body_over_the_lambda_payload_after_base64_is_refused() -> None:
     app = echo_app()
     client = LambdaClient(make_gateway_app(app))
-    # 5 MB is under API Gateway's 10 MB but 6.7 MB once base64-encoded in the event.
+    # 5 MB is under API Gateway's 10 MB but 6.7 MB once base64-encoded in the event: AWS
+    # answers 413, its REQUEST_TOO_LARGE response (docs/lambda-limits.md).
     reply = client.request("POST", "/echo/x", data=os.urandom(5_000_000))
-    assert_gateway_response(reply, "INTEGRATION_FAILURE")
+    assert_gateway_response(reply, "REQUEST_TOO_LARGE")
     assert app.calls == 0  # type: ignore[attr-defined]
     assert INVOCATION_PAYLOAD_LIMIT == 6_291_456
 
@@ -224,10 +225,9 @@ def test_a_content_length_that_is_no_number_of_bytes_is_refused(
     assert app.calls == 0  # type: ignore[attr-defined]
 
 
-def test_response_over_the_lambda_payload_is_a_502(echo: LambdaClient) -> None:
+def test_response_over_the_lambda_payload_is_an_integration_failure(echo: LambdaClient) -> None:
     reply = echo.request("GET", "/bytes/5000000")  # 6.7 MB once base64-encoded
-    assert reply.status == 502
-    assert reply.json()["errors"][0]["code"] == "UNSUPPORTED"
+    assert_gateway_response(reply, "INTEGRATION_FAILURE")
     assert echo.request("GET", "/bytes/4000000").status == 200
 
 
@@ -382,12 +382,14 @@ def test_a_chunk_of_the_advertised_size_fits(registry: LambdaClient) -> None:
 def test_a_5_mb_layer_gets_the_actionable_error(registry: LambdaClient) -> None:
     repo = new_repo()
     location = registry.request("POST", f"/v2/{repo}/blobs/uploads/").headers["Location"]
-    reply = registry.request("PATCH", location, data=os.urandom(5 * MiB))
-    assert_gateway_response(reply, "INTEGRATION_FAILURE")
-    assert "Pushing large layers" in reply.json()["errors"][0]["message"]
-    reply = registry.request("PATCH", location, data=os.urandom(11 * MiB))
-    assert_gateway_response(reply, "REQUEST_TOO_LARGE")
-    assert "regctl" in reply.json()["errors"][0]["message"]
+    for size in (5 * MiB, 11 * MiB):  # over Lambda's payload, over API Gateway's 10 MB
+        reply = registry.request("PATCH", location, data=os.urandom(size))
+        assert_gateway_response(reply, "REQUEST_TOO_LARGE")
+        assert reply.status == 413
+        error = reply.json()["errors"][0]
+        assert error["code"] == "DENIED"  # the one code no client retries
+        assert "soute push IMAGE HOST/REPO:TAG" in error["message"]
+        assert "docker soute push" in error["message"]
 
 
 def test_blob_bytes_from_local_files_are_a_clear_error(registry: LambdaClient) -> None:
@@ -400,3 +402,17 @@ def test_blob_bytes_from_local_files_are_a_clear_error(registry: LambdaClient) -
     assert reply.status == 501
     assert reply.error_code() == "UNSUPPORTED"
     assert "aws backend" in reply.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "response_type", ["REQUEST_TOO_LARGE", "INTEGRATION_FAILURE", "DEFAULT_4XX"]
+)
+def test_a_refusal_an_oversized_request_can_get_is_never_retried(response_type: str) -> None:
+    """Whichever of these AWS gives a request over the Lambda payload (docs/lambda-limits.md):
+    a 4xx (clients retry a 5xx and hide its body), the code DENIED (the one docker, podman and
+    skopeo all leave alone), and the command to use instead."""
+    response = GATEWAY_RESPONSES[response_type]
+    assert response.status is None or 400 <= response.status < 500
+    assert response.code == "DENIED"
+    assert "soute push IMAGE HOST/REPO:TAG" in response.message
+    assert "docker soute push" in response.message

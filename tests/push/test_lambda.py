@@ -49,3 +49,16 @@ def test_push_through_lambda_pulls_back_identical(
     assert_same_blobs(image.layout, back)
     shutil.rmtree(image.layout)
     shutil.rmtree(back)
+
+
+def test_no_direct_over_the_lambda_limit_says_to_drop_it(
+    soute_push: SoutePush, lambda_server: RegistryServer, tmp_path: Path
+) -> None:
+    """`--no-direct` sends each layer in one request, which Lambda cannot take over ~4.5 MB:
+    the one line says to drop the option, not (as the gateway does) to use soute push."""
+    image = build_image(tmp_path / "src", [6_000_000], tag="v1")
+    refused = soute_push.run("--no-direct", image.ref, f"{lambda_server.address}/big/nodirect:v1")
+    assert refused.returncode == 1, refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "drop --no-direct" in lines[0], refused.stderr
+    assert "Traceback" not in refused.stderr

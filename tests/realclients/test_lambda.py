@@ -108,5 +108,5 @@ def test_docker_push_of_a_20mb_layer_fails_saying_what_to_do(
     pushed = docker_engine.docker("push", remote, check=False)
     assert pushed.returncode != 0
     said = pushed.stdout + pushed.stderr
-    assert "chunked upload" in said and "Pushing large layers" in said, said
+    assert "soute push IMAGE HOST/REPO:TAG" in said and "Pushing large layers" in said, said
     docker_engine.docker("rmi", "soute-lambda/big:v1", remote)
