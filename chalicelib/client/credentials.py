@@ -43,16 +43,12 @@ class Credentials:
     password: str = ""
     identity_token: str = ""
     origin: str = GIVEN
+    from_docker: bool = False  # found in docker's store: then `docker login` is the fix
 
     @property
     def secret(self) -> str:
         """What proves them: the identity token if there is one, else the password."""
         return self.identity_token or self.password
-
-    @property
-    def from_docker(self) -> bool:
-        """Whether they came from docker's store (then `docker login` is the fix)."""
-        return self.origin != GIVEN
 
 
 def docker_config_path() -> Path:
@@ -148,7 +144,7 @@ def _from_auths(config: dict[str, Any], host: str, path: Path) -> Credentials | 
     token = str(entry.get("identitytoken") or "")
     if not (password or token):
         return None
-    return Credentials(username, "" if token else password, token, origin)
+    return Credentials(username, "" if token else password, token, origin, from_docker=True)
 
 
 def _decode_auth(value: str, host: str) -> tuple[str, str]:
@@ -201,8 +197,8 @@ def _from_helper(name: str, key: str) -> Credentials | None:
         return None
     origin = f"the credentials for {key} from docker-credential-{name}"
     if username == TOKEN_USER:
-        return Credentials("", identity_token=secret, origin=origin)
-    return Credentials(username, secret, origin=origin)
+        return Credentials("", identity_token=secret, origin=origin, from_docker=True)
+    return Credentials(username, secret, origin=origin, from_docker=True)
 
 
 def _helper_store(name: str, key: str, credentials: Credentials) -> None:
