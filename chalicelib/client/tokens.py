@@ -71,7 +71,8 @@ def _get(http: requests.Session, asked: TokenRequest, credentials: Credentials |
 
 
 def _refresh(http: requests.Session, asked: TokenRequest, credentials: Credentials) -> Token:
-    form = _params(asked)[:1] + [
+    form = [("service", asked.service)] if asked.service is not None else []
+    form += [
         ("scope", " ".join(asked.scopes)),
         ("grant_type", "refresh_token"),
         ("refresh_token", credentials.identity_token),
