@@ -207,7 +207,10 @@ def add_login_parser(commands: argparse._SubParsersAction) -> None:
     login = commands.add_parser(
         "login",
         help="log in to a registry, as docker login does (keeps it where docker keeps it)",
-        description=__doc__.split("\n\n")[0].replace("\n", " "),
+        description="Log in the way `docker login` does, and keep what it keeps where docker"
+        " keeps it (the credential helper docker's config names for the host, else"
+        " config.json): an identity token when the registry gives one, else the password."
+        " Loopback hosts are reached over plain HTTP, others over HTTPS.",
         epilog="exit status: 0 logged in; 1 the registry asks for no credentials (nothing"
         " stored); 2 bad usage; 3 credentials refused; 4 the registry could not be reached",
     )
