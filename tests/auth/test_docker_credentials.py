@@ -69,9 +69,9 @@ def test_soute_login_keeps_what_docker_login_keeps(
     login = _soute_login(pusher, auth_server.address)
     assert login.returncode == 0, login.stderr
     assert "Login Succeeded; an identity token for dev" in login.stdout
-    config = (pusher.docker_config / "config.json").read_text()
     entry = DockerCli(pusher.docker_config).config()["auths"][auth_server.address]  # type: ignore[index]
-    assert entry["auth"] == EMPTY_PASSWORD and entry["identitytoken"] and "pw" not in config
+    assert set(entry) == {"auth", "identitytoken"}  # no password anywhere: `auth` is "dev:"
+    assert entry["auth"] == EMPTY_PASSWORD and entry["identitytoken"]
     assert pusher.ok(image.ref, f"{dest}:v1") == image.manifest_digest
     authfile = str(pusher.docker_config / "config.json")
     raw = Skopeo(tmp_path).run(
