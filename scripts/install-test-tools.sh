@@ -6,6 +6,12 @@
 #   podman      podman; pulls in conmon, crun, golang-github-containers-common (policy.json...)
 #   docker-registry  the reference registry (distribution 2.8): `soute push` to a registry
 #               without Soute's upload extension (tests/push)
+#   pass        the password store (gpg) behind docker-credential-pass
+# and docker-credential-pass, a real docker credential helper, from Debian's
+# golang-docker-credential-helpers, unpacked into $HELPERS_DIR (see below) rather than
+# installed: with a docker-credential-pass on PATH, every `docker login` whose config names no
+# credsStore would store through pass, and fail until someone runs `pass init`. The tests put
+# $HELPERS_DIR on PATH only for the docker and soute processes that use a credential store.
 # The tests run all of them as root with private state directories, the vfs storage driver and
 # the native snapshotter, so nothing else (uidmap, fuse-overlayfs, slirp4netns...) is needed.
 #
@@ -14,9 +20,11 @@
 # `apt-get install -y --no-install-recommends`. Exits non-zero, saying why, when it cannot.
 set -euo pipefail
 
-PACKAGES=(skopeo docker.io containerd podman docker-registry)
+PACKAGES=(skopeo docker.io containerd podman docker-registry pass)
 # One program of each package that the tests run: an installed package must really provide it.
-PROGRAMS=(skopeo dockerd docker containerd ctr podman runc docker-registry)
+PROGRAMS=(skopeo dockerd docker containerd ctr podman runc docker-registry pass gpg)
+HELPERS_DIR=/usr/local/lib/soute-test-tools/bin  # tests/support/credential_store.py reads it
+HELPERS_PACKAGE=golang-docker-credential-helpers
 
 say() { printf 'install-test-tools: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -64,4 +72,16 @@ fi
 for program in "${PROGRAMS[@]}"; do
     have_program "$program" || die "$program not found although its package is installed"
 done
-say "ok: ${PACKAGES[*]} installed"
+
+if [ ! -x "$HELPERS_DIR/docker-credential-pass" ]; then
+    [ "$(id -u)" -eq 0 ] || die "$HELPERS_DIR/docker-credential-pass missing; run as root"
+    say "unpacking docker-credential-pass from $HELPERS_PACKAGE into $HELPERS_DIR"
+    work=$(mktemp -d) && chmod 755 "$work"  # apt-get download runs as _apt
+    (cd "$work" && apt-get download -q "$HELPERS_PACKAGE") ||
+        die "apt-get download $HELPERS_PACKAGE failed (is the Debian archive reachable?)"
+    dpkg-deb -x "$work"/"$HELPERS_PACKAGE"_*.deb "$work/root"
+    mkdir -p "$HELPERS_DIR"
+    install -m 755 "$work/root/usr/bin/docker-credential-pass" "$HELPERS_DIR/"
+    rm -rf "$work"
+fi
+say "ok: ${PACKAGES[*]} installed, docker-credential-pass in $HELPERS_DIR"

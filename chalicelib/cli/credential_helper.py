@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .login import LoginFailed, aws_secret, docker_config_path, write_private_json
+from ..client.credentials import docker_config_path, write_private_json
+from .login import LoginFailed, aws_secret
 
 SETTINGS_FILE = "soute-aws-logins.json"
 HELPER = "soute"  # docker runs docker-credential-<HELPER>

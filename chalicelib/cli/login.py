@@ -1,8 +1,18 @@
-"""`soute login HOST`: check the credentials at the registry's token endpoint, then store them
-in docker's config.json (`auths.HOST.auth`), where docker, podman, skopeo and `soute push` look.
+"""`soute login HOST`: log in the way `docker login` does and keep what it keeps, where docker
+keeps it, so that docker, podman, skopeo and every Soute client find it (client/credentials.py).
 
-Like `docker login` without a credential helper, the file holds the password base64-encoded:
-it is written readable by its owner only.
+The registry is asked `GET /v2/`; if it challenges, the token service is asked with the user
+name and password and `offline_token=true`. A refresh token in the answer is kept as docker's
+identity token (`{"auth": base64("USER:"), "identitytoken": …}`, or the user `<token>` in a
+credential helper) and the password is not kept at all; a registry that gives none gets the
+user name and password. Through the `credsStore` or `credHelpers` helper docker's config names
+for the host, if any (`docker-credential-NAME store`); else in config.json, readable by its
+owner only.
+
+The scheme is `soute push`'s (client/references.py base_url): plain HTTP for loopback hosts,
+HTTPS otherwise, `--tls` or `--insecure` to force one. Exit status, as `soute push`'s: 0 logged
+in; 1 nothing to log in to (a registry that asks for no credentials: nothing is stored); 2 bad
+usage; 3 credentials refused; 4 the registry could not be reached.
 
 `soute login --aws HOST` needs no password: it stores a presigned STS GetCallerIdentity URL,
 signed with the caller's AWS credentials for this registry's service name, as the password of
@@ -13,131 +23,128 @@ that is how long the stored password works; then run `soute login --aws` again.
 from __future__ import annotations
 
 import argparse
-import base64
-import json
-import os
 import shutil
 import sys
-from pathlib import Path
-from typing import Any
 
 from ..client.challenge import parse_challenge
-from ..client.credentials import docker_config_path
+from ..client.credentials import Credentials, store_credentials
+from ..client.errors import EXIT_FAILED, AuthError, PushError, UnreachableError, UsageError
+from ..client.references import base_url
 from .admin import AdminError, read_password
 
 
-class LoginFailed(Exception):
-    """The registry refused the credentials or could not be asked; the message says why."""
+class LoginFailed(AuthError):
+    """The registry refused the credentials, or they cannot be made; the message says why."""
 
 
-def challenge(base_url: str, verify: bool = True) -> dict[str, str] | None:
-    """The Bearer challenge of `GET /v2/` (realm, service), or None for an open registry."""
+class NothingToLogInTo(PushError):
+    """The registry asks for no credentials: nothing was stored."""
+
+    exit_code = EXIT_FAILED
+
+
+def challenge(base: str, verify: bool = True) -> dict[str, str] | None:
+    """The challenge of `GET /v2/` (realm, service for Bearer; {} for Basic), or None for an
+    open registry."""
     import requests
 
+    from ..client.session import transport_reason
+
+    url = f"{base}/v2/"
     try:
-        reply = requests.get(f"{base_url}/v2/", timeout=15, verify=verify)
+        reply = requests.get(url, timeout=15, verify=verify)
+    except requests.exceptions.SSLError as error:
+        raise UnreachableError(
+            f"TLS with {base.split('://', 1)[1]} failed ({transport_reason(error)}); for a"
+            " plain-HTTP registry use --insecure"
+        ) from None
     except requests.RequestException as error:
-        raise LoginFailed(f"cannot reach {base_url}: {error}") from None
+        reason = transport_reason(error)
+        raise UnreachableError(f"cannot reach {base} (GET {url}): {reason}") from None
     if reply.status_code == 200:
         return None
     parsed = parse_challenge(reply.headers.get("WWW-Authenticate", ""))
-    values = parsed.params if parsed else {}
-    if reply.status_code != 401 or "realm" not in values:
-        raise LoginFailed(f"{base_url}/v2/ answered {reply.status_code}, not a challenge")
-    return values
-
-
-def check_credentials(base_url: str, account: str, secret: str, verify: bool = True) -> bool:
-    """True when the registry needs no credentials; raises LoginFailed when it refuses them."""
-    values = challenge(base_url, verify)
-    if values is None:
-        return True
-    ask_for_token(values, account, secret, verify)
-    return False
-
-
-def ask_for_token(values: dict[str, str], account: str, secret: str, verify: bool = True) -> None:
-    """Log in at the realm of challenge `values`; raises LoginFailed when refused."""
-    import requests
-
-    try:
-        query = {"service": values.get("service", ""), "account": account}
-        reply = requests.get(
-            values["realm"], params=query, auth=(account, secret), timeout=15, verify=verify
-        )
-    except requests.RequestException as error:
-        raise LoginFailed(f"cannot reach {values['realm']}: {error}") from None
-    if reply.status_code != 200:
-        raise LoginFailed(_reason(reply))
-
-
-def _reason(reply: object) -> str:
-    try:
-        return reply.json()["errors"][0]["message"]  # type: ignore[attr-defined]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return f"the token endpoint answered {reply.status_code}"  # type: ignore[attr-defined]
-
-
-def store_credentials(path: Path, host: str, account: str, secret: str) -> None:
-    config = json.loads(path.read_text()) if path.exists() else {}
-    pair = base64.b64encode(f"{account}:{secret}".encode()).decode()
-    config.setdefault("auths", {})[host] = {"auth": pair}
-    write_private_json(path, config)
-
-
-def write_private_json(path: Path, document: dict[str, Any]) -> None:
-    """Replace `path` with `document`, readable by its owner only, never half written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        json.dump(document, file, indent="\t")
-    os.replace(temporary, path)
+    if reply.status_code != 401 or parsed is None:
+        raise PushError(f"{base}/v2/ answered {reply.status_code}: is it a registry?")
+    return parsed.params if parsed.scheme == "bearer" else {}
 
 
 def run_login(args: argparse.Namespace) -> int:
-    if args.aws:
-        return run_aws_login(args)
-    host, base_url = _registry(args)
-    account = args.username or input("Username: ")
+    try:
+        return run_aws_login(args) if args.aws else _password_login(args)
+    except PushError as error:
+        print(f"soute login: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def _password_login(args: argparse.Namespace) -> int:
+    from ..client.session import RegistrySession
+
+    host, insecure, tls = _registry(args)
+    if challenge(base_url(host, insecure, tls)) is None:
+        raise _open_registry(host)
+    account = args.username or _ask_username()
     try:
         secret = read_password(args.password_stdin, confirm=False, minimum=1)
-        open_registry = check_credentials(base_url, account, secret)
-    except (LoginFailed, AdminError) as error:
-        print(f"soute login: {error}", file=sys.stderr)
-        return 1
-    path = docker_config_path()
-    store_credentials(path, host, account, secret)
-    note = " (the registry does not ask for credentials)" if open_registry else ""
-    print(f"Login Succeeded{note}; credentials for {host} in {path}")
+    except AdminError as error:
+        raise UsageError(str(error)) from None
+    given = Credentials(account, secret)
+    session = RegistrySession(host, insecure, [], 1, tls=tls, credentials=given, offline=True)
+    session.ping()
+    if session.refresh_token:
+        given = Credentials(account, identity_token=session.refresh_token)
+    where = store_credentials(host, given)
+    kept = "an identity token" if session.refresh_token else "the password"
+    print(f"Login Succeeded; {kept} for {account} at {host} kept in {where}")
     return 0
 
 
-def _registry(args: argparse.Namespace) -> tuple[str, str]:
-    """The host as config.json names it, and the registry's base URL."""
-    host = args.host.split("://", 1)[-1].rstrip("/")
-    scheme = "http" if args.insecure or args.host.startswith("http://") else "https"
-    return host, f"{scheme}://{host}"
+def _ask_username() -> str:
+    if not sys.stdin.isatty():
+        raise UsageError("no user name: pass -u USER")
+    try:
+        return input("Username: ")
+    except EOFError:
+        raise UsageError("no user name: pass -u USER") from None
+
+
+def _open_registry(host: str) -> NothingToLogInTo:
+    return NothingToLogInTo(
+        f"{host} asks for no credentials (GET /v2/ answered 200): nothing to log in to,"
+        " nothing was stored"
+    )
+
+
+def _registry(args: argparse.Namespace) -> tuple[str, bool, bool]:
+    """The host as docker's config names it, and whether plain HTTP or HTTPS is forced (an
+    `http://` or `https://` prefix forces it as --insecure or --tls does)."""
+    scheme, _, rest = args.host.rpartition("://")
+    host = rest.split("/", 1)[0]
+    if scheme not in ("", "http", "https") or not host:
+        raise UsageError(f"{args.host!r} is not a registry host (HOST[:PORT])")
+    insecure = args.insecure or scheme == "http"
+    tls = args.tls or scheme == "https"
+    base_url(host, insecure, tls)  # both forced: a usage error
+    return host, insecure, tls
 
 
 def run_aws_login(args: argparse.Namespace) -> int:
     from ..auth.aws_login import ACCOUNT, STS_WINDOW
+    from ..client.session import RegistrySession
     from .credential_helper import HELPER, register
 
     if not 1 <= args.expires <= STS_WINDOW:
-        print(f"soute login: --expires is between 1 and {STS_WINDOW} seconds", file=sys.stderr)
-        return 2
-    host, base_url = _registry(args)
-    try:
-        values = challenge(base_url)
-        if values is None:
-            raise LoginFailed(f"{host} does not ask for credentials: nothing to log in to")
-        service = bound_service(host, values.get("service", ""), args.service)
-        secret = aws_secret(service, args.region, args.expires, args.sts_endpoint)
-        ask_for_token(values, ACCOUNT, secret)
-    except LoginFailed as error:
-        print(f"soute login: {error}", file=sys.stderr)
-        return 1
+        raise UsageError(f"--expires is between 1 and {STS_WINDOW} seconds")
+    host, insecure, tls = _registry(args)
+    values = challenge(base_url(host, insecure, tls))
+    if values is None:
+        raise _open_registry(host)
+    if "realm" not in values:
+        raise LoginFailed(f"{host} asks for Basic credentials: an AWS login needs token auth")
+    service = bound_service(host, values.get("service", ""), args.service)
+    secret = aws_secret(service, args.region, args.expires, args.sts_endpoint)
+    given = Credentials(ACCOUNT, secret, origin="your AWS login")
+    RegistrySession(host, insecure, [], 1, tls=tls, credentials=given).ping()
     if not args.no_helper and shutil.which(f"docker-credential-{HELPER}"):
         path = register(host, service, args.region, args.sts_endpoint)
         print(
@@ -145,10 +152,9 @@ def run_aws_login(args: argparse.Namespace) -> int:
             f" every use (registered in {path})"
         )
         return 0
-    path = docker_config_path()
-    store_credentials(path, host, ACCOUNT, secret)
+    where = store_credentials(host, given)
     print(
-        f"Login Succeeded; AWS credentials for {host} in {path}, valid for {args.expires} s"
+        f"Login Succeeded; AWS credentials for {host} in {where}, valid for {args.expires} s"
         f" (then run soute login --aws again; put docker-credential-{HELPER} on PATH to have"
         " fresh ones on every use)"
     )
@@ -184,10 +190,9 @@ def aws_secret(service: str, region: str | None, expires: int, endpoint: str | N
 
     try:
         session = boto3.Session(region_name=region)
-        region = session.region_name or "us-east-1"
-        suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
+        # botocore resolves the region's own STS endpoint, in whichever partition it is.
         sts = session.client(
-            "sts", region_name=region, endpoint_url=endpoint or f"https://sts.{region}{suffix}"
+            "sts", region_name=session.region_name or "us-east-1", endpoint_url=endpoint
         )
         sts.meta.events.register("before-sign.sts.GetCallerIdentity", sign_service)
         url = sts.generate_presigned_url(
@@ -199,13 +204,25 @@ def aws_secret(service: str, region: str | None, expires: int, endpoint: str | N
 
 
 def add_login_parser(commands: argparse._SubParsersAction) -> None:
-    login = commands.add_parser("login", help="log in to a registry (writes docker's config.json)")
+    login = commands.add_parser(
+        "login",
+        help="log in to a registry, as docker login does (keeps it where docker keeps it)",
+        description="Log in the way `docker login` does, and keep what it keeps where docker"
+        " keeps it (the credential helper docker's config names for the host, else"
+        " config.json): an identity token when the registry gives one, else the password."
+        " Loopback hosts are reached over plain HTTP, others over HTTPS.",
+        epilog="exit status: 0 logged in; 1 the registry asks for no credentials (nothing"
+        " stored); 2 bad usage; 3 credentials refused; 4 the registry could not be reached",
+    )
     login.add_argument("host", help="the registry, e.g. registry.example.com or 127.0.0.1:5000")
     login.add_argument("-u", "--username")
     login.add_argument(
         "--password-stdin", action="store_true", help="read the password or token from stdin"
     )
-    login.add_argument("--insecure", action="store_true", help="plain HTTP (a local registry)")
+    login.add_argument(
+        "--insecure", action="store_true", help="plain HTTP to any host (loopback hosts always)"
+    )
+    login.add_argument("--tls", action="store_true", help="HTTPS even to a loopback host")
     login.add_argument(
         "--aws",
         action="store_true",

@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from .errors import EXIT_FAILED, PushError, UsageError
-from .references import Destination, parse_destination
+from .references import Destination, base_url, parse_destination
 
 DESCRIPTION = """\
 Push an image to a registry. Blobs the destination has are skipped, blobs another repository
@@ -26,8 +26,8 @@ SOURCE is one of:
   docker-archive:PATH[:NAME]     a `docker save` tar
   oci:DIR[:TAG]                  an OCI image layout; an index is pushed whole
   docker://HOST/REPO[:TAG|@DIGEST]  an image in another registry
-DEST is HOST[:PORT]/REPOSITORY[:TAG] (tag `latest` by default); loopback hosts are reached over
-plain HTTP, others over HTTPS unless --insecure.
+DEST is HOST[:PORT]/REPOSITORY[:TAG] (tag `latest` by default); loopback hosts (localhost,
+127.0.0.0/8, ::1) are reached over plain HTTP, others over HTTPS; --tls and --insecure force one.
 """
 
 EPILOG = """\
@@ -35,8 +35,9 @@ Docker's layers (docker-daemon:, docker-archive:) are pushed uncompressed by def
 digest is then the diff_id docker already knows (no hashing, same blob from every machine, so
 mounts and dedup work), and no CPU time is spent; --compress gzips them first (smaller pulls).
 
-Credentials are docker's: ~/.docker/config.json (or $DOCKER_CONFIG) `auths`, `credsStore` and
-`credHelpers`. An interrupted push resumes when the same command runs again; upload ids are
+Credentials are docker's, from `docker login` or `soute login`: ~/.docker/config.json (or
+$DOCKER_CONFIG) `auths` (a password or an identity token), `credsStore` and `credHelpers`.
+An interrupted push resumes when the same command runs again; upload ids are
 kept in $XDG_CACHE_HOME/soute/uploads.json (default ~/.cache/soute/).
 
 On success the digest of the pushed manifest is printed on standard output.
@@ -64,6 +65,7 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--compress", action="store_true", help="gzip uncompressed docker layers")
     parser.add_argument("--insecure", action="store_true", help="plain HTTP to any host")
+    parser.add_argument("--tls", action="store_true", help="HTTPS even to a loopback DEST")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     parser.add_argument(
         "--no-direct", action="store_true", help="use the v2 API even if the extension exists"
@@ -93,6 +95,7 @@ def _push(args: argparse.Namespace, dest: Destination, spool: Path) -> str:
 
     if args.parallel < 1:
         raise UsageError("--parallel must be at least 1")
+    base_url(dest.host, args.insecure, args.tls)  # --insecure with --tls: refused before reading
     image = open_source(
         args.source,
         compress=args.compress,
@@ -104,7 +107,8 @@ def _push(args: argparse.Namespace, dest: Destination, spool: Path) -> str:
         options = PushOptions(args.parallel, tuple(args.mount_from), direct=not args.no_direct)
         scopes = [f"repository:{dest.repository}:pull,push"]
         scopes += [f"repository:{s}:pull" for s in mount_sources(options, image)]
-        session = RegistrySession(dest.host, args.insecure, scopes, args.parallel * 2 + 2)
+        pool = args.parallel * 2 + 2
+        session = RegistrySession(dest.host, args.insecure, scopes, pool, tls=args.tls)
         session.ping()
         bars = wants_bars(args.quiet)
         with Bars() if bars else nullcontext(Silent()) as tracker:

@@ -51,8 +51,10 @@ def parse_destination(text: str) -> Destination:
 
 def is_loopback(host: str) -> bool:
     """True for localhost and 127.0.0.0/8 (with or without a port)."""
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    name = name.strip("[]")
+    if host.startswith("["):  # [::1] or [::1]:5000
+        name = host[1:].split("]", 1)[0]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     if name == "localhost":
         return True
     try:
@@ -61,7 +63,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def base_url(host: str, insecure: bool) -> str:
-    """`http://HOST` for loopback hosts or with --insecure, `https://HOST` otherwise."""
-    scheme = "http" if insecure or is_loopback(host) else "https"
+def base_url(host: str, insecure: bool, tls: bool = False) -> str:
+    """`http://HOST` for loopback hosts (localhost, 127.0.0.0/8, ::1) or with --insecure,
+    `https://HOST` otherwise or with --tls. Every Soute client picks the scheme this way."""
+    if insecure and tls:
+        raise UsageError("--insecure (plain HTTP) and --tls (HTTPS) contradict each other")
+    scheme = "https" if tls or not (insecure or is_loopback(host)) else "http"
     return f"{scheme}://{host}"

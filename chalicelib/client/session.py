@@ -17,6 +17,7 @@ from .challenge import Challenge, parse_challenge
 from .credentials import Credentials, find_credentials
 from .errors import AuthError, PushError, UnreachableError
 from .references import base_url
+from .tokens import TokenRequest, fetch_token
 
 Body = Callable[[], bytes | IO[bytes] | None]
 TIMEOUT = (15, 300)  # connect, read (seconds)
@@ -57,16 +58,31 @@ def post_json(session: RegistrySession, path: str, document: Any) -> requests.Re
 
 
 class RegistrySession:
-    """Requests to one registry, authenticated as docker would be."""
+    """Requests to one registry, authenticated as docker would be: with docker's credentials
+    for the host (client/credentials.py), or with `credentials` when given (`soute login`).
+    `offline` asks the token service for a refresh token too, as `docker login` does."""
 
-    def __init__(self, host: str, insecure: bool, scopes: Iterable[str], pool_size: int) -> None:
+    def __init__(
+        self,
+        host: str,
+        insecure: bool,
+        scopes: Iterable[str],
+        pool_size: int,
+        *,
+        tls: bool = False,
+        credentials: Credentials | None = None,
+        offline: bool = False,
+    ) -> None:
         self.host = host
-        self.base = base_url(host, insecure)
+        self.base = base_url(host, insecure, tls)
         self.http = pooled_session(pool_size)
         self.scopes = sorted(set(scopes))
+        self.offline = offline
+        self.refresh_token = ""  # what the token service gave, when asked `offline`
+        self.authenticated = False  # whether the registry asked for credentials
         self._authorization: str | None = None
-        self._credentials: Credentials | None = None
-        self._looked_up = False
+        self._credentials = credentials
+        self._looked_up = credentials is not None
 
     def url(self, path_or_url: str) -> str:
         return urljoin(self.base + "/", path_or_url)
@@ -123,7 +139,8 @@ class RegistrySession:
             )
         except requests.exceptions.SSLError as exc:
             raise UnreachableError(
-                f"TLS with {self.host} failed ({exc}); for a plain-HTTP registry use --insecure"
+                f"TLS with {self.host} failed ({transport_reason(exc)}); for a plain-HTTP"
+                " registry use --insecure"
             ) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise UnreachableError(
@@ -132,15 +149,17 @@ class RegistrySession:
 
     def _refuse_auth(self, response: requests.Response) -> None:
         if response.status_code == 401:
-            who = "the credentials from docker's config" if self._credentials else "no credentials"
-            raise AuthError(
-                f"{self.host} refused {who}: {oci_error(response)}; run `docker login {self.host}`"
-            )
+            who = self._credentials.origin if self._credentials else "no credentials"
+            raise AuthError(f"{self.host} refused {who}: {oci_error(response)}{self._hint()}")
         if response.status_code == 403:
             raise AuthError(
                 f"{self.host} denied {response.request.method} {response.request.path_url}: "
                 f"{oci_error(response)}; check that this account may push there"
             )
+
+    def _hint(self) -> str:
+        given = self._credentials is not None and not self._credentials.from_docker
+        return "" if given else f"; run `docker login {self.host}`"
 
     def credentials(self) -> Credentials | None:
         if not self._looked_up:
@@ -149,12 +168,13 @@ class RegistrySession:
         return self._credentials
 
     def _authenticate(self, response: requests.Response) -> None:
+        self.authenticated = True
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         credentials = self.credentials()
         if challenge and challenge.scheme == "bearer":
             self._authorization = "Bearer " + self._token(challenge, credentials)
         elif credentials:
-            pair = f"{credentials.username}:{credentials.password}".encode()
+            pair = f"{credentials.username}:{credentials.secret}".encode()
             self._authorization = "Basic " + base64.b64encode(pair).decode()
         else:
             raise AuthError(
@@ -166,29 +186,13 @@ class RegistrySession:
         realm = challenge.params.get("realm")
         if not realm:
             raise AuthError(f"{self.host} sent a Bearer challenge without a realm")
-        params: list[tuple[str, str]] = []
-        if "service" in challenge.params:
-            params.append(("service", challenge.params["service"]))
         scopes = set(self.scopes)
         if challenge.params.get("scope"):
             scopes.update(challenge.params["scope"].split(" "))
-        params += [("scope", scope) for scope in sorted(scopes)]
-        auth = (credentials.username, credentials.password) if credentials else None
+        asked = TokenRequest(realm, challenge.params.get("service"), sorted(scopes), self.offline)
         try:
-            answer = self.http.get(realm, params=params, auth=auth, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            raise UnreachableError(f"cannot reach the token service {realm}: {exc}") from exc
-        if answer.status_code != 200:
-            raise AuthError(f"the token service {realm} refused: {oci_error(answer)}")
-        return _token_from(answer, realm)
-
-
-def _token_from(answer: requests.Response, realm: str) -> str:
-    try:
-        doc: Any = answer.json()
-    except json.JSONDecodeError as exc:
-        raise AuthError(f"the token service {realm} answered something that is not JSON") from exc
-    token = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
-    if not token:
-        raise AuthError(f"the token service {realm} answered without a token")
-    return str(token)
+            answer = fetch_token(self.http, asked, credentials)
+        except AuthError as exc:
+            raise AuthError(f"{exc}{self._hint()}") from exc
+        self.refresh_token = answer.refresh_token
+        return answer.token

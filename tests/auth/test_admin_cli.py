@@ -110,10 +110,12 @@ def test_login_writes_docker_config(
     config_path = tmp_path / "docker" / "config.json"
     config = json.loads(config_path.read_text())
     assert config["x"] == 1
-    assert config["auths"][host] == {"auth": "ZGV2OnB3"}  # dev:pw
+    # As docker login keeps it: the refresh token the registry gave, and no password.
+    assert config["auths"][host]["auth"] == "ZGV2Og=="  # dev:
+    assert config["auths"][host]["identitytoken"]
     assert stat.S_IMODE(os.stat(config_path).st_mode) == 0o600
     status, _, err = login("wrong")
-    assert status == 1 and "wrong user name or password" in err
+    assert status == 3 and "wrong user name or password" in err
 
 
 def test_the_admin_verbs_work_on_the_aws_backend(

@@ -108,7 +108,7 @@ def test_login_aws_writes_docker_config(
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
     config_path = tmp_path / "docker" / "config.json"
     status, _, err = _login(monkeypatch, capsys, sts, host)
-    assert status == 1 and "wrong user name or password" in err  # not mapped yet
+    assert status == 3 and "wrong user name or password" in err  # not mapped yet
     assert not config_path.exists()
     run = ("aws", "map", MOTO_USER, "--team", "acme/ci", "--data-dir", str(data_dir))
     assert run_soute(monkeypatch, capsys, *run)[0] == 0
@@ -159,7 +159,7 @@ def test_login_aws_signs_only_for_the_host_named(
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
     before = len(sts.presigned_hits())
     status, _, err = _login(monkeypatch, capsys, sts, impostor)
-    assert status == 1
+    assert status == 3
     assert "'registry.example.com'" in err and "--service registry.example.com" in err
     assert not (tmp_path / "docker" / "config.json").exists()
     assert len(sts.presigned_hits()) == before  # nothing was signed and sent

@@ -81,7 +81,7 @@ def test_a_mapped_role_logs_in_and_skopeo_pushes_and_pulls(
     env = dict(os.environ)
     login = ("login", server.address, "--insecure", "--aws", "--sts-endpoint", sts.endpoint)
     refused = _soute(*login, env=env)
-    assert refused.returncode == 1, refused.stderr
+    assert refused.returncode == 3, refused.stderr  # refused: soute push's exit status too
     assert "wrong user name or password" in refused.stderr  # no mapping yet: no login
 
     storage_args = ["--backend", "aws", "--dynamodb-table", str(storage.dynamodb_table)]

@@ -93,3 +93,21 @@ def test_exit_2_for_a_bad_destination(soute_push: SoutePush) -> None:
     done = soute_push.run("oci:/x:v1", "no-repository-here")
     assert done.returncode == 2
     assert "HOST[:PORT]/REPOSITORY[:TAG]" in done.stderr
+
+
+@pytest.mark.parametrize("form_status", [404, 405, 401])
+def test_an_identity_token_falls_back_to_a_basic_get_where_the_realm_takes_no_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, form_status: int
+) -> None:
+    """GCR answers the OAuth2 form 404, Artifactory a bare 401: then the identity token goes
+    as the Basic password of a GET, as containerd and buildkit fall back."""
+    with auth_stub("bearer") as stub:
+        stub.form_status = form_status
+        empty = base64.b64encode(f"{USER}:".encode()).decode()
+        _config(tmp_path, {"auths": {stub.address: {"auth": empty, "identitytoken": SECRET}}})
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+        RegistrySession(stub.address, False, [SCOPE], 4).ping()
+    [form] = stub.forms
+    assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == [SECRET]
+    assert form["scope"] == [SCOPE] and form["service"] == ["stub"]
+    assert SCOPE in stub.scopes  # the GET that followed

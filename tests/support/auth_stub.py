@@ -1,6 +1,7 @@
 """A stub registry that only checks authentication: `/v2/` answers 200 to the right
 credentials, 401 with a Bearer or Basic challenge otherwise; `/token` issues Bearer tokens for
-`user:secret` and records the scopes asked for."""
+`user:secret` and records the scopes asked for. Like GCR or Artifactory, it takes no OAuth2
+form: `POST /token` is recorded and answered `form_status` with an empty body."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class AuthStub:
     scheme: str
     address: str = ""
     scopes: list[str] = field(default_factory=list)
+    form_status: int = 404
+    forms: list[dict[str, list[str]]] = field(default_factory=list)
 
 
 def _handler(stub: AuthStub) -> type[BaseHTTPRequestHandler]:
@@ -60,6 +63,13 @@ def _handler(stub: AuthStub) -> type[BaseHTTPRequestHandler]:
             )
             error = {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
             return self._answer(401, error, challenge)
+
+        def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+            length = int(self.headers.get("Content-Length") or 0)
+            stub.forms.append(parse_qs(self.rfile.read(length).decode()))
+            self.send_response(stub.form_status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
     return Handler
 
