@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import EXIT_FAILED, PushError, UsageError
 from .references import Destination, parse_destination
+from .sources.compress import COMPRESSIONS, GZIP  # no compression library loaded until used
 
 DESCRIPTION = """\
 Push an image to a registry. Blobs the destination has are skipped, blobs another repository
@@ -31,9 +32,12 @@ plain HTTP, others over HTTPS unless --insecure.
 """
 
 EPILOG = """\
-Docker's layers (docker-daemon:, docker-archive:) are pushed uncompressed by default: their
-digest is then the diff_id docker already knows (no hashing, same blob from every machine, so
-mounts and dedup work), and no CPU time is spent; --compress gzips them first (smaller pulls).
+Docker's layers (docker-daemon:, docker-archive:) are uncompressed tars: they are compressed
+before the push, on every core: --compression gzip (the default: every client reads it), zstd
+(smaller and faster; an OCI manifest; needs docker 23+, podman 4, containerd 1.5+) or none (as
+they are: the digest is the diff_id). The output depends only on the layer, so the same layer
+pushed from two machines is the same blob (mounts and dedup work) and a push resumes. oci: and
+docker:// images are pushed as they are.
 
 Credentials are docker's: ~/.docker/config.json (or $DOCKER_CONFIG) `auths`, `credsStore` and
 `credHelpers`. An interrupted push resumes when the same command runs again; upload ids are
@@ -62,7 +66,12 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REPO",
         help="a repository of the destination registry to mount blobs from (repeatable)",
     )
-    parser.add_argument("--compress", action="store_true", help="gzip uncompressed docker layers")
+    parser.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        help="how Docker's layers are compressed (default gzip; see below)",
+    )
+    parser.add_argument("--compress", action="store_true", help=argparse.SUPPRESS)  # deprecated
     parser.add_argument("--insecure", action="store_true", help="plain HTTP to any host")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     parser.add_argument(
@@ -95,7 +104,7 @@ def _push(args: argparse.Namespace, dest: Destination, spool: Path) -> str:
         raise UsageError("--parallel must be at least 1")
     image = open_source(
         args.source,
-        compress=args.compress,
+        compression=_compression(args),
         insecure=args.insecure,
         spool=spool,
         dest_host=dest.host,
@@ -111,6 +120,16 @@ def _push(args: argparse.Namespace, dest: Destination, spool: Path) -> str:
             return Pusher(session, dest, options, ResumeState(), tracker).push(image)
     finally:
         image.close()
+
+
+def _compression(args: argparse.Namespace) -> str | None:
+    """--compression, or gzip for the deprecated --compress (gzip is the default now)."""
+    if not args.compress:
+        return str(args.compression) if args.compression else None
+    if args.compression not in (None, GZIP):
+        raise UsageError("--compress means --compression gzip: drop it, keep --compression")
+    print("soute push: --compress is deprecated: gzip is the default", file=sys.stderr)
+    return GZIP
 
 
 def run_push(args: argparse.Namespace) -> int:

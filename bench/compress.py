@@ -1,0 +1,202 @@
+"""How fast `soute push` compresses a Docker layer: the old path beside the new ones.
+
+    .venv/bin/python bench/compress.py [--size-mb 400] [--repeat 5] [--workers N]
+
+The layer is a real root filesystem's kind of content: a tar of this machine's /usr (binaries,
+shared libraries, text), built once and cached in /tmp/soute-bench-cache (SOUTE_BENCH_CACHE).
+Each case compresses it into a spool file exactly as `soute push` does, `--repeat` times;
+the table shows the median MB/s of input, the spread, and the output's size. Every output is
+decompressed once and its sha256 checked against the layer's (the diff_id).
+
+Cases: the old `--compress` (Python's gzip, level 6, one thread), gzip with ISA-L on one
+thread and on every core (the new default), zstd on every core. Performance is measured here,
+never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import os
+import shutil
+import statistics
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import zstandard  # noqa: E402
+from quiet import cpu_busy_pct, wait_for_quiet  # noqa: E402
+
+from chalicelib.client.mediatypes import DOCKER_LAYER_TAR  # noqa: E402
+from chalicelib.client.model import Blob, FileRange  # noqa: E402
+from chalicelib.client.sources.compress import GZIP, ZSTD, compress_layer  # noqa: E402
+
+CACHE = Path(os.environ.get("SOUTE_BENCH_CACHE", "/tmp/soute-bench-cache"))
+# Shares of the layer: a rootfs is mostly libraries and binaries, then data and headers.
+TREES = (("/usr/lib", 0.45), ("/usr/bin", 0.25), ("/usr/share", 0.2), ("/usr/include", 0.1))
+TARGET_MB_S = 150.0
+
+
+def _add_tree(tar: tarfile.TarFile, root: str, budget: int) -> None:
+    """Regular files, links and directories under `root`, in sorted order, up to `budget`."""
+    used = 0
+    for directory, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            try:
+                info = tar.gettarinfo(path)
+            except OSError:
+                continue
+            if info.isreg() and used + info.size > budget:
+                return
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 1_700_000_000, 0, 0, "", ""
+            if info.isreg():
+                with open(path, "rb") as handle:
+                    tar.addfile(info, handle)
+                used += info.size
+            elif info.issym() or info.isdir():
+                tar.addfile(info)
+
+
+def rootfs_tar(size_mb: int) -> Path:
+    """A tar of /usr's content, about `size_mb` MB, built once."""
+    path = CACHE / f"usr-rootfs-{size_mb}mb.tar"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    print(f"building {path} from /usr ...", file=sys.stderr, flush=True)
+    partial = path.with_suffix(".partial")
+    with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+        for root, share in TREES:
+            _add_tree(tar, root, int(size_mb * 1e6 * share))
+    partial.rename(path)
+    return path
+
+
+def old_gzip(layer: Blob, spool: Path) -> Path:
+    """What `--compress` did before: Python's gzip, level 6, in the calling thread."""
+    target = spool / "old.tar.gz"
+    with open(target, "wb") as out:
+        digest = hashlib.sha256()
+
+        class Hashing:
+            def write(self, data: bytes) -> int:
+                digest.update(data)
+                return out.write(data)
+
+            def flush(self) -> None:
+                out.flush()
+
+        hashing = Hashing()
+        with gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=hashing, mtime=0) as z:
+            for chunk in layer.bytes_on_disk().chunks():
+                z.write(chunk)
+    return target
+
+
+def new(algorithm: str, workers: int | None) -> Callable[[Blob, Path], Path]:
+    def run(layer: Blob, spool: Path) -> Path:
+        blob = compress_layer(layer, algorithm, spool, workers)
+        assert blob.data is not None
+        return blob.data.path
+
+    return run
+
+
+@dataclass
+class Case:
+    name: str
+    compress: Callable[[Blob, Path], Path]
+    decompress: Callable[[bytes], bytes]
+    seconds: list[float]
+    out_bytes: int = 0
+    busy_pct: float = 0.0
+
+
+def _zstd_decompress(data: bytes) -> bytes:
+    reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
+    return reader.read()
+
+
+def cases(workers: int) -> list[Case]:
+    return [
+        Case("old --compress: gzip (zlib) level 6, 1 thread", old_gzip, gzip.decompress, []),
+        Case("gzip (ISA-L) level 1, 1 thread", new(GZIP, 1), gzip.decompress, []),
+        Case(f"gzip (ISA-L) level 1, {workers} threads", new(GZIP, workers), gzip.decompress, []),
+        Case(f"zstd level 3, {workers} threads", new(ZSTD, workers), _zstd_decompress, []),
+    ]
+
+
+def measure(case: Case, layer: Blob, spool: Path, quiet_wait: float) -> None:
+    os.sync()
+    wait_for_quiet(quiet_wait)
+    started = time.monotonic()
+    output = case.compress(layer, spool)
+    case.seconds.append(time.monotonic() - started)
+    case.out_bytes = output.stat().st_size
+    if len(case.seconds) == 1:
+        restored = case.decompress(output.read_bytes())
+        if "sha256:" + hashlib.sha256(restored).hexdigest() != layer.digest:
+            raise SystemExit(f"{case.name}: the output does not decompress to the layer")
+    output.unlink()
+
+
+def print_table(cases: list[Case], mb: float) -> None:
+    header = (
+        f"{'case':<46} {'median s':>8} {'MB/s in':>8} {'spread':>7} {'out MB':>7} {'ratio':>6} "
+        f"{'vs old':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    base = mb / statistics.median(cases[0].seconds)
+    for case in cases:
+        median = statistics.median(case.seconds)
+        spread = (max(case.seconds) - min(case.seconds)) / median
+        rate = mb / median
+        print(
+            f"{case.name:<46} {median:>8.2f} {rate:>8.1f} {spread:>6.0%} "
+            f"{case.out_bytes / 1e6:>7.1f} {case.out_bytes / (mb * 1e6):>6.1%} {rate / base:>6.2f}x"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=400, help="the layer's size")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per case (median)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="threads")
+    parser.add_argument("--quiet-wait", type=float, default=30, help="wait for a quiet machine")
+    args = parser.parse_args()
+    path = rootfs_tar(args.size_mb)
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:  # also warms the page cache
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    layer = Blob("sha256:" + digest.hexdigest(), size, DOCKER_LAYER_TAR, FileRange(path, 0, size))
+    spool = Path(tempfile.mkdtemp(prefix="soute-bench-compress-"))
+    todo = cases(args.workers)
+    try:
+        for round_ in range(args.repeat):
+            for case in todo:
+                print(f"round {round_ + 1}: {case.name} ...", file=sys.stderr, flush=True)
+                measure(case, layer, spool, args.quiet_wait)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    print(f"layer: {path} ({size / 1e6:.1f} MB), {os.cpu_count()} CPUs, repeat {args.repeat}")
+    print_table(todo, size / 1e6)
+    gzip_rate = size / 1e6 / statistics.median(todo[2].seconds)
+    verdict = "PASS" if gzip_rate >= TARGET_MB_S else "MISS"
+    print(f"target: gzip on every core >= {TARGET_MB_S:.0f} MB/s of input: {verdict}")
+    print(f"machine busy after the run: {cpu_busy_pct(1.0):.0f}%")
+
+
+if __name__ == "__main__":
+    main()
