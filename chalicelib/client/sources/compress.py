@@ -78,7 +78,7 @@ def compressed_blocks(
 ) -> Iterator[bytes]:
     """Each block compressed on its own, in order, `workers` at a time (default: every core)."""
     compress = _COMPRESSORS[algorithm]
-    workers = workers or os.cpu_count() or 1
+    workers = workers or _cores()
     pending: deque[Future[bytes]] = deque()
     sent = False
     with ThreadPoolExecutor(workers, thread_name_prefix="soute-compress") as pool:
@@ -95,6 +95,14 @@ def compressed_blocks(
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _cores() -> int:
+    """The CPUs this process may run on (taskset, a container's cpuset), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class _Sink:
@@ -120,9 +128,7 @@ def _hashed(chunks: Iterable[bytes], digest: hashlib._Hash) -> Iterator[bytes]:
         yield chunk
 
 
-def compress_layer(
-    layer: Blob, algorithm: str, spool: Path, workers: int | None = None
-) -> Blob:
+def compress_layer(layer: Blob, algorithm: str, spool: Path, workers: int | None = None) -> Blob:
     """A compressed copy of an uncompressed Docker layer; other layers are returned as they are."""
     if algorithm == NONE or layer.media_type != DOCKER_LAYER_TAR:
         return layer
