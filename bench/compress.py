@@ -1,6 +1,6 @@
 """How fast `soute push` compresses a Docker layer: the old path beside the new ones.
 
-    .venv/bin/python bench/compress.py [--size-mb 400] [--repeat 5] [--workers N]
+    .venv/bin/python bench/compress.py [--size-mb 400] [--repeat 5] [--workers N] [--push]
 
 The layer is a real root filesystem's kind of content: a tar of this machine's /usr (binaries,
 shared libraries, text), built once and cached in /tmp/soute-bench-cache (SOUTE_BENCH_CACHE).
@@ -9,8 +9,10 @@ the table shows the median MB/s of input, the spread, and the output's size. Eve
 decompressed once and its sha256 checked against the layer's (the diff_id).
 
 Cases: the old `--compress` (Python's gzip, level 6, one thread), gzip with ISA-L on one
-thread and on every core (the new default), zstd on every core. Performance is measured here,
-never asserted in tests.
+thread and on every core (the new default), zstd on every core. With `--push`, also the whole
+`soute push --compression gzip|zstd|none docker-archive:…` of an image of that one layer to a
+fresh `soute serve` (embedded storage) on the same machine, which shares the CPUs with the
+client. Performance is measured here, never asserted in tests.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import io
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -37,6 +42,7 @@ from quiet import cpu_busy_pct, wait_for_quiet  # noqa: E402
 from chalicelib.client.mediatypes import DOCKER_LAYER_TAR  # noqa: E402
 from chalicelib.client.model import Blob, FileRange  # noqa: E402
 from chalicelib.client.sources.compress import GZIP, ZSTD, compress_layer  # noqa: E402
+from tests.support.server import default_soute, running_registry  # noqa: E402
 
 CACHE = Path(os.environ.get("SOUTE_BENCH_CACHE", "/tmp/soute-bench-cache"))
 # Shares of the layer: a rootfs is mostly libraries and binaries, then data and headers.
@@ -167,12 +173,75 @@ def print_table(cases: list[Case], mb: float) -> None:
         )
 
 
+def docker_archive(layer: Blob) -> Path:
+    """A `docker save` tar of one image whose one layer is `layer`, built once."""
+    assert layer.data is not None
+    path = layer.data.path.with_suffix(".docker-save.tar")
+    if path.exists():
+        return path
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
+    }
+    entry = {"Config": "config.json", "RepoTags": ["bench/usr:v1"], "Layers": ["l/layer.tar"]}
+    partial = path.with_suffix(".partial")
+    with tarfile.open(partial, "w") as tar:
+        for name, data in (("manifest.json", [entry]), ("config.json", config)):
+            body = json.dumps(data).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+        tar.add(layer.data.path, arcname="l/layer.tar")
+    partial.rename(path)
+    return path
+
+
+def _timed_push(archive: Path, compression: str, quiet_wait: float) -> float:
+    work = Path(tempfile.mkdtemp(prefix="soute-bench-push-"))
+    try:
+        with running_registry(work / "server") as server:
+            command = [default_soute(), "push", "--quiet", "--compression", compression]
+            command += [f"docker-archive:{archive}", f"{server.address}/bench/usr:v1"]
+            env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache")}
+            os.sync()
+            wait_for_quiet(quiet_wait)
+            started = time.monotonic()
+            subprocess.run(command, env=env, check=True, capture_output=True)
+            return time.monotonic() - started
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def push_cases(layer: Blob, repeat: int, quiet_wait: float) -> list[tuple[str, list[float]]]:
+    """`soute push` of the one-layer image, whole, to a fresh embedded server each time."""
+    archive = docker_archive(layer)
+    results: list[tuple[str, list[float]]] = []
+    for compression in (GZIP, ZSTD, "none"):
+        seconds: list[float] = []
+        for round_ in range(repeat):
+            print(f"push {compression}, round {round_ + 1} ...", file=sys.stderr, flush=True)
+            seconds.append(_timed_push(archive, compression, quiet_wait))
+        results.append((f"soute push --compression {compression}", seconds))
+    return results
+
+
+def print_push_table(results: list[tuple[str, list[float]]], mb: float) -> None:
+    header = f"{'whole push → soute serve (same machine)':<46} {'median s':>8} {'MB/s in':>8}"
+    print(header)
+    print("-" * len(header))
+    for name, seconds in results:
+        median = statistics.median(seconds)
+        print(f"{name:<46} {median:>8.2f} {mb / median:>8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=400, help="the layer's size")
     parser.add_argument("--repeat", type=int, default=5, help="runs per case (median)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="threads")
     parser.add_argument("--quiet-wait", type=float, default=30, help="wait for a quiet machine")
+    parser.add_argument("--push", action="store_true", help="also time whole pushes")
     args = parser.parse_args()
     path = rootfs_tar(args.size_mb)
     size = path.stat().st_size
@@ -190,11 +259,15 @@ def main() -> None:
                 measure(case, layer, spool, args.quiet_wait)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+    pushes = push_cases(layer, args.repeat, args.quiet_wait) if args.push else []
     print(f"layer: {path} ({size / 1e6:.1f} MB), {os.cpu_count()} CPUs, repeat {args.repeat}")
     print_table(todo, size / 1e6)
     gzip_rate = size / 1e6 / statistics.median(todo[2].seconds)
     verdict = "PASS" if gzip_rate >= TARGET_MB_S else "MISS"
     print(f"target: gzip on every core >= {TARGET_MB_S:.0f} MB/s of input: {verdict}")
+    if pushes:
+        print()
+        print_push_table(pushes, size / 1e6)
     print(f"machine busy after the run: {cpu_busy_pct(1.0):.0f}%")
 
 

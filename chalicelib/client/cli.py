@@ -34,10 +34,10 @@ plain HTTP, others over HTTPS unless --insecure.
 EPILOG = """\
 Docker's layers (docker-daemon:, docker-archive:) are uncompressed tars: they are compressed
 before the push, on every core: --compression gzip (the default: every client reads it), zstd
-(smaller and faster; an OCI manifest; needs docker 23+, podman 4, containerd 1.5+) or none (as
-they are: the digest is the diff_id). The output depends only on the layer, so the same layer
-pushed from two machines is the same blob (mounts and dedup work) and a push resumes. oci: and
-docker:// images are pushed as they are.
+(smaller, in an OCI manifest; podman, containerd and newer docker engines read it, docker 20.10
+does not) or none (as they are: the digest is the diff_id). The output depends only on the
+layer, so the same layer pushed from two machines is the same blob (mounts and dedup work) and
+an interrupted push resumes. oci: and docker:// images are pushed as they are.
 
 Credentials are docker's: ~/.docker/config.json (or $DOCKER_CONFIG) `auths`, `credsStore` and
 `credHelpers`. An interrupted push resumes when the same command runs again; upload ids are

@@ -1,8 +1,9 @@
 """A test image that every engine can run, built in pure Python with no network.
 
-Its one layer holds `/bin/true`, a hand-assembled static ELF of about 130 bytes (exit(0) by a
-system call, no libc, for amd64 or arm64), and a filler of compressible text and random bytes
-big enough that a compressed push cuts it into several gzip members / zstd frames. The config's
+Its one layer holds a filler of compressible text and random bytes, big enough that a
+compressed push cuts it into several gzip members / zstd frames, then `/bin/true`, a
+hand-assembled static ELF of about 130 bytes (exit(0) by a system call, no libc, for amd64 or
+arm64): it is in the last member, so only a reader that reads them all can run it. The config's
 `Cmd` is `/bin/true`, so `docker run --rm IMAGE` (and podman's, and `ctr run`) exits 0 when
 the engine unpacked the layer right.
 """
@@ -65,13 +66,13 @@ def _filler(size: int) -> bytes:
 def _layer(architecture: str, filler_size: int) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        _tar_member(tar, "bin", None)
+        _tar_member(tar, "share", None)
+        _tar_member(tar, "share/filler", _filler(filler_size))
+        _tar_member(tar, "bin", None)  # last: a reader that stops early cannot run it
         elf = exit_zero_elf(architecture)
         info = tarfile.TarInfo("bin/true")
         info.mode, info.size, info.mtime = 0o755, len(elf), 1_700_000_000
         tar.addfile(info, io.BytesIO(elf))
-        _tar_member(tar, "share", None)
-        _tar_member(tar, "share/filler", _filler(filler_size))
     return buffer.getvalue()
 
 
