@@ -9,10 +9,13 @@ the table shows the median MB/s of input, the spread, and the output's size. Eve
 decompressed once and its sha256 checked against the layer's (the diff_id).
 
 Cases: the old `--compress` (Python's gzip, level 6, one thread), gzip with ISA-L on one
-thread and on every core (the new default), zstd on every core. With `--push`, also the whole
-`soute push --compression gzip|zstd|none docker-archive:…` of an image of that one layer to a
-fresh `soute serve` (embedded storage) on the same machine, which shares the CPUs with the
-client. Performance is measured here, never asserted in tests.
+thread and on every core (the new default), zstd on every core. Besides wall time, each run
+records the CPU time it used and the share of the CPUs other processes took meanwhile (the
+development machines are shared): MB per CPU-second does not depend on that noise.
+
+With `--push`, also the whole `soute push --compression gzip|zstd|none docker-archive:…` of
+an image of that one layer to a fresh `soute serve` (embedded storage) on the same machine,
+which shares the CPUs with the client. Performance is measured here, never asserted in tests.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,13 +35,13 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import zstandard  # noqa: E402
-from quiet import cpu_busy_pct, wait_for_quiet  # noqa: E402
+from quiet import CLOCK_TICKS, _cpu_times, cpu_busy_pct, wait_for_quiet  # noqa: E402
 
 from chalicelib.client.mediatypes import DOCKER_LAYER_TAR  # noqa: E402
 from chalicelib.client.model import Blob, FileRange  # noqa: E402
@@ -122,9 +126,32 @@ class Case:
     name: str
     compress: Callable[[Blob, Path], Path]
     decompress: Callable[[bytes], bytes]
-    seconds: list[float]
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of the compressing process
+    others: list[float] = field(default_factory=list)  # % of all CPUs used by other processes
     out_bytes: int = 0
-    busy_pct: float = 0.0
+
+
+class Timed:
+    """Wall time, this process's (and its reaped children's) CPU time, and the share of the
+    machine's CPUs that other processes used meanwhile."""
+
+    def __enter__(self) -> Timed:
+        self.start = (time.monotonic(), _own_cpu(), _cpu_times())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        (wall0, own0, (busy0, total0)), (busy1, total1) = self.start, _cpu_times()
+        self.seconds = time.monotonic() - wall0
+        self.cpu = _own_cpu() - own0
+        others = (busy1 - busy0) - self.cpu * CLOCK_TICKS
+        self.others = max(0.0, 100.0 * others / max(1, total1 - total0))
+
+
+def _own_cpu() -> float:
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _zstd_decompress(data: bytes) -> bytes:
@@ -134,19 +161,21 @@ def _zstd_decompress(data: bytes) -> bytes:
 
 def cases(workers: int) -> list[Case]:
     return [
-        Case("old --compress: gzip (zlib) level 6, 1 thread", old_gzip, gzip.decompress, []),
-        Case("gzip (ISA-L) level 1, 1 thread", new(GZIP, 1), gzip.decompress, []),
-        Case(f"gzip (ISA-L) level 1, {workers} threads", new(GZIP, workers), gzip.decompress, []),
-        Case(f"zstd level 3, {workers} threads", new(ZSTD, workers), _zstd_decompress, []),
+        Case("old --compress: gzip (zlib) level 6, 1 thread", old_gzip, gzip.decompress),
+        Case("gzip (ISA-L) level 1, 1 thread", new(GZIP, 1), gzip.decompress),
+        Case(f"gzip (ISA-L) level 1, {workers} threads", new(GZIP, workers), gzip.decompress),
+        Case(f"zstd level 3, {workers} threads", new(ZSTD, workers), _zstd_decompress),
     ]
 
 
 def measure(case: Case, layer: Blob, spool: Path, quiet_wait: float) -> None:
     os.sync()
     wait_for_quiet(quiet_wait)
-    started = time.monotonic()
-    output = case.compress(layer, spool)
-    case.seconds.append(time.monotonic() - started)
+    with Timed() as timed:
+        output = case.compress(layer, spool)
+    case.seconds.append(timed.seconds)
+    case.cpu.append(timed.cpu)
+    case.others.append(timed.others)
     case.out_bytes = output.stat().st_size
     if len(case.seconds) == 1:
         restored = case.decompress(output.read_bytes())
@@ -157,8 +186,8 @@ def measure(case: Case, layer: Blob, spool: Path, quiet_wait: float) -> None:
 
 def print_table(cases: list[Case], mb: float) -> None:
     header = (
-        f"{'case':<46} {'median s':>8} {'MB/s in':>8} {'spread':>7} {'out MB':>7} {'ratio':>6} "
-        f"{'vs old':>7}"
+        f"{'case':<46} {'median s':>8} {'MB/s in':>8} {'spread':>7} {'CPU s':>6} "
+        f"{'MB/CPU-s':>8} {'others':>6} {'out MB':>7} {'ratio':>6} {'vs old':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -166,9 +195,11 @@ def print_table(cases: list[Case], mb: float) -> None:
     for case in cases:
         median = statistics.median(case.seconds)
         spread = (max(case.seconds) - min(case.seconds)) / median
+        cpu = statistics.median(case.cpu)
         rate = mb / median
         print(
-            f"{case.name:<46} {median:>8.2f} {rate:>8.1f} {spread:>6.0%} "
+            f"{case.name:<46} {median:>8.2f} {rate:>8.1f} {spread:>6.0%} {cpu:>6.2f} "
+            f"{mb / cpu:>8.1f} {statistics.median(case.others):>5.0f}% "
             f"{case.out_bytes / 1e6:>7.1f} {case.out_bytes / (mb * 1e6):>6.1%} {rate / base:>6.2f}x"
         )
 
@@ -197,7 +228,7 @@ def docker_archive(layer: Blob) -> Path:
     return path
 
 
-def _timed_push(archive: Path, compression: str, quiet_wait: float) -> float:
+def _timed_push(archive: Path, compression: str, quiet_wait: float) -> Timed:
     work = Path(tempfile.mkdtemp(prefix="soute-bench-push-"))
     try:
         with running_registry(work / "server") as server:
@@ -206,33 +237,38 @@ def _timed_push(archive: Path, compression: str, quiet_wait: float) -> float:
             env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache")}
             os.sync()
             wait_for_quiet(quiet_wait)
-            started = time.monotonic()
-            subprocess.run(command, env=env, check=True, capture_output=True)
-            return time.monotonic() - started
+            with Timed() as timed:
+                subprocess.run(command, env=env, check=True, capture_output=True)
+            return timed
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def push_cases(layer: Blob, repeat: int, quiet_wait: float) -> list[tuple[str, list[float]]]:
+def push_cases(layer: Blob, repeat: int, quiet_wait: float) -> list[tuple[str, list[Timed]]]:
     """`soute push` of the one-layer image, whole, to a fresh embedded server each time."""
     archive = docker_archive(layer)
-    results: list[tuple[str, list[float]]] = []
+    results: list[tuple[str, list[Timed]]] = []
     for compression in (GZIP, ZSTD, "none"):
-        seconds: list[float] = []
+        runs: list[Timed] = []
         for round_ in range(repeat):
             print(f"push {compression}, round {round_ + 1} ...", file=sys.stderr, flush=True)
-            seconds.append(_timed_push(archive, compression, quiet_wait))
-        results.append((f"soute push --compression {compression}", seconds))
+            runs.append(_timed_push(archive, compression, quiet_wait))
+        results.append((f"soute push --compression {compression}", runs))
     return results
 
 
-def print_push_table(results: list[tuple[str, list[float]]], mb: float) -> None:
-    header = f"{'whole push → soute serve (same machine)':<46} {'median s':>8} {'MB/s in':>8}"
+def print_push_table(results: list[tuple[str, list[Timed]]], mb: float) -> None:
+    header = (
+        f"{'whole push → soute serve (same machine)':<46} {'median s':>8} {'MB/s in':>8} "
+        f"{'client CPU s':>12} {'others':>6}"
+    )
     print(header)
     print("-" * len(header))
-    for name, seconds in results:
-        median = statistics.median(seconds)
-        print(f"{name:<46} {median:>8.2f} {mb / median:>8.1f}")
+    for name, runs in results:
+        median = statistics.median(r.seconds for r in runs)
+        cpu = statistics.median(r.cpu for r in runs)
+        others = statistics.median(r.others for r in runs)
+        print(f"{name:<46} {median:>8.2f} {mb / median:>8.1f} {cpu:>12.2f} {others:>5.0f}%")
 
 
 def main() -> None:
