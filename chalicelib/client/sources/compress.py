@@ -12,10 +12,11 @@ on the input, the block size and the level (never on the number of cores, no fil
 0), so the same layer compressed again, or on another machine with the same library versions,
 has the same digest: a resumed push finds its upload, and mounts and dedup keep working.
 
-Memory stays bounded: at most two blocks per worker are in flight; the output goes to disk
-(the upload needs its digest and size before it starts), hashed as it is written. The input is
-hashed too, and must be the layer's digest (its diff_id): a `docker save` tar whose layer does
-not match its config is refused here rather than pulled broken.
+Memory stays bounded: at most two blocks more than workers are in flight (16 workers at most,
+so about 50 MiB on 2 cores and 220 MiB at most); the output goes to disk (the upload needs its
+digest and size before it starts), hashed as it is written. The input is hashed too, and must
+be the layer's digest (its diff_id): a `docker save` tar whose layer does not match its config
+is refused here rather than pulled broken.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ COMPRESSIONS = (GZIP, ZSTD, NONE)
 GZIP_LEVEL = 1  # ISA-L's levels are 0-3; see docs/push.md for the measured choice
 ZSTD_LEVEL = 3  # zstd's default
 BLOCK = {GZIP: 4 << 20, ZSTD: 8 << 20}  # part of the output format: never change silently
+MAX_WORKERS = 16  # so at most 18 blocks (and their outputs) are in memory on a big machine
 
 # A gzip member header: deflate, no flags, mtime 0, no extra flags, OS "unknown".
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
@@ -76,9 +78,10 @@ _COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {GZIP: gzip_member, ZSTD: zs
 def compressed_blocks(
     blocks: Iterable[bytes], algorithm: str, workers: int | None = None
 ) -> Iterator[bytes]:
-    """Each block compressed on its own, in order, `workers` at a time (default: every core)."""
+    """Each block compressed on its own, in order, `workers` at a time (default: every core,
+    up to MAX_WORKERS)."""
     compress = _COMPRESSORS[algorithm]
-    workers = workers or _cores()
+    workers = workers or min(_cores(), MAX_WORKERS)
     pending: deque[Future[bytes]] = deque()
     sent = False
     with ThreadPoolExecutor(workers, thread_name_prefix="soute-compress") as pool:
@@ -86,7 +89,7 @@ def compressed_blocks(
             for block in blocks:
                 sent = True
                 pending.append(pool.submit(compress, block))
-                if len(pending) >= 2 * workers:
+                if len(pending) >= workers + 2:  # every worker busy, memory bounded
                     yield pending.popleft().result()
             if not sent:  # an empty input is still one valid (empty) member or frame
                 pending.append(pool.submit(compress, b""))

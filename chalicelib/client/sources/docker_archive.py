@@ -127,7 +127,8 @@ def _as_oci(blob: Blob) -> Blob:
 
 
 def open_docker_archive(text: str, compression: str, spool: Path) -> Image:
-    """The image in a `docker save` tar, as a schema2 manifest over its config and layers."""
+    """The image in a `docker save` tar, its layers compressed with `compression`, as a schema2
+    manifest (an OCI one for zstd) over its config and layers."""
     path, name = split_archive_ref(text)
     try:
         tar = tarfile.open(path, "r:")  # noqa: SIM115 (closed by the `with` below)
@@ -145,5 +146,9 @@ def open_docker_archive(text: str, compression: str, spool: Path) -> Image:
         ]
     config_range = FileRange(path, config_info.offset_data, config_info.size)
     config = Blob(config_digest, len(config_bytes), DOCKER_CONFIG, config_range)
-    layers = [compress_layer(layer, compression, spool) for layer in layers]
-    return Image([_manifest(config, layers, oci=compression == ZSTD)])
+    done: dict[str, Blob] = {}  # a layer listed twice is compressed once
+    for layer in layers:
+        if layer.digest not in done:
+            done[layer.digest] = compress_layer(layer, compression, spool)
+    pushed = [done[layer.digest] for layer in layers]
+    return Image([_manifest(config, pushed, oci=compression == ZSTD)])
