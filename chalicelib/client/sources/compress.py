@@ -27,12 +27,15 @@ import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..mediatypes import DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR, DOCKER_LAYER_ZSTD
 from ..model import Blob, FileRange
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 GZIP, ZSTD, NONE = "gzip", "zstd", "none"
 COMPRESSIONS = (GZIP, ZSTD, NONE)
@@ -80,6 +83,8 @@ def compressed_blocks(
 ) -> Iterator[bytes]:
     """Each block compressed on its own, in order, `workers` at a time (default: every core,
     up to MAX_WORKERS)."""
+    from concurrent.futures import ThreadPoolExecutor  # here: `soute serve` imports this module
+
     compress = _COMPRESSORS[algorithm]
     workers = workers or min(_cores(), MAX_WORKERS)
     pending: deque[Future[bytes]] = deque()
