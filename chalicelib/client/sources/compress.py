@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 GZIP, ZSTD, NONE = "gzip", "zstd", "none"
 COMPRESSIONS = (GZIP, ZSTD, NONE)
 
-GZIP_LEVEL = 1  # ISA-L's levels are 0-3; see docs/push.md for the measured choice
+GZIP_LEVEL = 1  # ISA-L's 0-3; level 3 differs on AVX-512 CPUs (docs/benchmarks.md, push.md)
 ZSTD_LEVEL = 3  # zstd's default
 BLOCK = {GZIP: 4 << 20, ZSTD: 8 << 20}  # part of the output format: never change silently
 MAX_WORKERS = 16  # so at most 18 blocks (and their outputs) are in memory on a big machine
