@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import EXIT_FAILED, PushError, UsageError
 from .references import Destination, base_url, parse_destination
+from .sources.compress import COMPRESSIONS, GZIP  # no compression library loaded until used
 
 DESCRIPTION = """\
 Push an image to a registry. Blobs the destination has are skipped, blobs another repository
@@ -31,9 +32,12 @@ DEST is HOST[:PORT]/REPOSITORY[:TAG] (tag `latest` by default); loopback hosts (
 """
 
 EPILOG = """\
-Docker's layers (docker-daemon:, docker-archive:) are pushed uncompressed by default: their
-digest is then the diff_id docker already knows (no hashing, same blob from every machine, so
-mounts and dedup work), and no CPU time is spent; --compress gzips them first (smaller pulls).
+Docker's layers (docker-daemon:, docker-archive:) are uncompressed tars: they are compressed
+before the push, on every core: --compression gzip (the default: every client reads it), zstd
+(smaller, in an OCI manifest; podman, containerd and newer docker engines read it, docker 20.10
+does not) or none (as they are: the digest is the diff_id). The output depends only on the
+layer, so the same layer pushed from two machines is the same blob (mounts and dedup work) and
+an interrupted push resumes. oci: and docker:// images are pushed as they are.
 
 Credentials are docker's, from `docker login` or `soute login`: ~/.docker/config.json (or
 $DOCKER_CONFIG) `auths` (a password or an identity token), `credsStore` and `credHelpers`.
@@ -63,7 +67,12 @@ def add_push_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REPO",
         help="a repository of the destination registry to mount blobs from (repeatable)",
     )
-    parser.add_argument("--compress", action="store_true", help="gzip uncompressed docker layers")
+    parser.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        help="how Docker's layers are compressed (default gzip; see below)",
+    )
+    parser.add_argument("--compress", action="store_true", help=argparse.SUPPRESS)  # deprecated
     parser.add_argument("--insecure", action="store_true", help="plain HTTP to any host")
     parser.add_argument("--tls", action="store_true", help="HTTPS even to a loopback DEST")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
@@ -98,7 +107,7 @@ def _push(args: argparse.Namespace, dest: Destination, spool: Path) -> str:
     base_url(dest.host, args.insecure, args.tls)  # --insecure with --tls: refused before reading
     image = open_source(
         args.source,
-        compress=args.compress,
+        compression=_compression(args),
         insecure=args.insecure,
         spool=spool,
         dest_host=dest.host,
@@ -115,6 +124,16 @@ def _push(args: argparse.Namespace, dest: Destination, spool: Path) -> str:
             return Pusher(session, dest, options, ResumeState(), tracker).push(image)
     finally:
         image.close()
+
+
+def _compression(args: argparse.Namespace) -> str | None:
+    """--compression, or gzip for the deprecated --compress (gzip is the default now)."""
+    if not args.compress:
+        return str(args.compression) if args.compression else None
+    if args.compression not in (None, GZIP):
+        raise UsageError("--compress means --compression gzip: drop it, keep --compression")
+    print("soute push: --compress is deprecated: gzip is the default", file=sys.stderr)
+    return GZIP
 
 
 def run_push(args: argparse.Namespace) -> int:

@@ -10,6 +10,18 @@ DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_LAYER_ZSTD = "application/vnd.docker.image.rootfs.diff.tar.zstd"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+# Docker's schema2 has no zstd layer type that every client knows: an image with zstd layers
+# is pushed as an OCI manifest, as BuildKit does (`compression=zstd` implies OCI media types).
+OCI_FOR_DOCKER = {
+    DOCKER_CONFIG: OCI_CONFIG,
+    DOCKER_LAYER_TAR: OCI_LAYER_TAR,
+    DOCKER_LAYER_GZIP: OCI_LAYER_GZIP,
+    DOCKER_LAYER_ZSTD: OCI_LAYER_ZSTD,
+}
 
 INDEXES = (OCI_INDEX, DOCKER_LIST)
 MANIFESTS = (OCI_MANIFEST, DOCKER_MANIFEST)

@@ -43,8 +43,13 @@ def _pulled(skopeo: Skopeo, ref: str, back: Path) -> dict[str, bytes]:
     return blobs
 
 
-@pytest.mark.parametrize("compress", [False, True], ids=["as-is", "compress"])
+@pytest.mark.parametrize(
+    ("flags", "compress"),
+    [(["--compression", "none"], False), ([], True), (["--compress"], True)],
+    ids=["none", "default-gzip", "deprecated-compress"],
+)
 def test_push_from_a_docker_archive(
+    flags: list[str],
     compress: bool,
     soute_push: SoutePush,
     soute_server: RegistryServer,
@@ -52,9 +57,8 @@ def test_push_from_a_docker_archive(
     tmp_path: Path,
 ) -> None:
     image, archive = _archive(skopeo, tmp_path, "soute-test/archive:v1")
-    dest = f"{soute_server.address}/push/archive-{int(compress)}:v1"
-    extra = ["--compress"] if compress else []
-    digest = soute_push.ok(*extra, f"docker-archive:{archive}", dest)
+    dest = f"{soute_server.address}/push/archive-{len(flags)}-{int(compress)}:v1"
+    digest = soute_push.ok(*flags, f"docker-archive:{archive}", dest)
     raw = skopeo.inspect_raw(f"docker://{dest}")
     assert sha256_digest(raw) == digest
     manifest = json.loads(raw)
@@ -69,6 +73,18 @@ def test_push_from_a_docker_archive(
     contents = {gzip.decompress(b) if compress else b for b in layers}
     assert contents == _uncompressed(image)
     assert blobs[image.config.digest] == image.blob_path(image.config.digest).read_bytes()
+
+
+def test_compression_of_an_oci_layout_is_refused_in_one_line(
+    soute_push: SoutePush, soute_server: RegistryServer, tmp_path: Path
+) -> None:
+    image = build_image(tmp_path / "src", [1000], tag="v1")
+    done = soute_push.run("--compression", "zstd", image.ref, f"{soute_server.address}/push/x:v1")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "soute push: --compression applies to Docker's layers (docker-daemon:, docker-archive:); "
+        "oci: images are pushed as they are: drop --compression"
+    ]
 
 
 def _load(engine: DockerEngine, skopeo: Skopeo, tmp_path: Path, name: str) -> OciImage:

@@ -2,8 +2,9 @@
 manifest. Both layouts docker writes are read: `<id>/layer.tar` (docker ≤ 24) and
 `blobs/sha256/<hex>` (docker ≥ 25). Layers are uploaded from inside the tar, never extracted.
 
-Layers in a `docker save` tar are uncompressed; they are pushed as they are
-(`application/vnd.docker.image.rootfs.diff.tar`) unless `compress` is set.
+Layers in a `docker save` tar are uncompressed; they are compressed before the push (gzip by
+default, see compress.py) unless the compression is `none`. With zstd the manifest is an OCI
+one (Docker's schema2 has no zstd layer type every client knows); otherwise Docker schema2.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..mediatypes import DOCKER_CONFIG, DOCKER_LAYER_TAR, DOCKER_MANIFEST, docker_layer_type
+from ..mediatypes import (
+    DOCKER_CONFIG,
+    DOCKER_LAYER_TAR,
+    DOCKER_MANIFEST,
+    OCI_FOR_DOCKER,
+    OCI_MANIFEST,
+    docker_layer_type,
+)
 from ..model import Blob, FileRange, Image, Manifest
-from .compress import gzip_layer
+from .compress import ZSTD, compress_layer
 
 
 def split_archive_ref(text: str) -> tuple[Path, str | None]:
@@ -95,21 +103,32 @@ def _layer(tar: tarfile.TarFile, path: Path, name: str, diff_id: str | None) -> 
     return Blob(digest, info.size, media_type, data)
 
 
-def _schema2(config: Blob, layers: list[Blob]) -> bytes:
+def _manifest(config: Blob, layers: list[Blob], oci: bool) -> Manifest:
+    """A Docker schema2 manifest over the blobs, or an OCI one with the same blobs."""
+    if oci:
+        config, layers = _as_oci(config), [_as_oci(layer) for layer in layers]
+
     def descriptor(blob: Blob) -> dict[str, object]:
         return {"mediaType": blob.media_type, "size": blob.size, "digest": blob.digest}
 
+    media_type = OCI_MANIFEST if oci else DOCKER_MANIFEST
     doc = {
         "schemaVersion": 2,
-        "mediaType": DOCKER_MANIFEST,
+        "mediaType": media_type,
         "config": descriptor(config),
         "layers": [descriptor(layer) for layer in layers],
     }
-    return json.dumps(doc, indent=3).encode()
+    return Manifest(media_type, json.dumps(doc, indent=3).encode(), [config, *layers])
 
 
-def open_docker_archive(text: str, compress: bool, spool: Path) -> Image:
-    """The image in a `docker save` tar, as a schema2 manifest over its config and layers."""
+def _as_oci(blob: Blob) -> Blob:
+    media_type = OCI_FOR_DOCKER.get(blob.media_type, blob.media_type)
+    return Blob(blob.digest, blob.size, media_type, blob.data, blob.fetch)
+
+
+def open_docker_archive(text: str, compression: str, spool: Path) -> Image:
+    """The image in a `docker save` tar, its layers compressed with `compression`, as a schema2
+    manifest (an OCI one for zstd) over its config and layers."""
     path, name = split_archive_ref(text)
     try:
         tar = tarfile.open(path, "r:")  # noqa: SIM115 (closed by the `with` below)
@@ -127,6 +146,9 @@ def open_docker_archive(text: str, compress: bool, spool: Path) -> Image:
         ]
     config_range = FileRange(path, config_info.offset_data, config_info.size)
     config = Blob(config_digest, len(config_bytes), DOCKER_CONFIG, config_range)
-    if compress:
-        layers = [gzip_layer(layer, spool) for layer in layers]
-    return Image([Manifest(DOCKER_MANIFEST, _schema2(config, layers), [config, *layers])])
+    done: dict[str, Blob] = {}  # a layer listed twice is compressed once
+    for layer in layers:
+        if layer.digest not in done:
+            done[layer.digest] = compress_layer(layer, compression, spool)
+    pushed = [done[layer.digest] for layer in layers]
+    return Image([_manifest(config, pushed, oci=compression == ZSTD)])

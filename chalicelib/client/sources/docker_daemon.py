@@ -71,10 +71,10 @@ def save_image(name: str, target: Path) -> None:
         connection.close()
 
 
-def open_docker_daemon(name: str, compress: bool, spool: Path) -> Image:
+def open_docker_daemon(name: str, compression: str, spool: Path) -> Image:
     """The engine's image `name`, pushed as `docker push` would push it."""
     archive = spool / "docker-save.tar"
     save_image(name, archive)
-    image = open_docker_archive(str(archive), compress, spool)
+    image = open_docker_archive(str(archive), compression, spool)
     image.cleanups.append(lambda: archive.unlink(missing_ok=True))
     return image
