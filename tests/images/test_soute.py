@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.images.artifacts import push_artifact, tag
-from tests.images.conftest import Soute, copy
+from tests.images.runner import Soute, copy
 from tests.support.clients import Skopeo
 from tests.support.images import build_image, build_index
 from tests.support.server import RegistryServer, free_port
