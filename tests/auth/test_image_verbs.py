@@ -84,3 +84,25 @@ def test_a_password_changed_since_login_is_exit_3(
     SqliteIdentityStore(str(server.data_dir / FILE)).set_password(name, hash_password("after"))
     message = soute.fails(3, "ls", server.address)
     assert "refused" in message, message
+
+
+def test_every_verb_through_both_front_ends(
+    soute: Soute, auth_server: RegistryServer, skopeo: Skopeo, tmp_path: Path
+) -> None:
+    """`soute serve --auth` and `soute serve --lambda --auth` (S3 and DynamoDB on moto, as
+    deployed): ls, tags, inspect and rm after `soute login`."""
+    repo = f"dev/verbs{uuid.uuid4().hex[:8]}"
+    digest = _push(skopeo, auth_server, tmp_path, repo, "dev:pw")
+    _login(soute, auth_server, "dev", "pw")
+    ref = f"{auth_server.address}/{repo}"
+    assert (
+        repo
+        in soute.ok("ls", f"{auth_server.address}/dev", "-n", "2", "--json").json()["repositories"]
+    )
+    assert soute.ok("tags", ref, "--json").json()["tags"] == ["v1"]
+    seen = soute.ok("inspect", f"{ref}:v1", "--json").json()
+    assert seen["digest"] == digest and seen["referrersSource"] == "api"
+    soute.ok("rm", f"{ref}:v1")
+    assert soute.ok("tags", ref, "--json").json()["tags"] == []
+    soute.ok("rm", f"{ref}@{digest}")
+    assert "not found" in soute.fails(5, "inspect", f"{ref}@{digest}")

@@ -65,7 +65,7 @@ def _json(response: requests.Response, what: str) -> dict[str, Any]:
 def check(response: requests.Response, what: str) -> requests.Response:
     """`response` if it succeeded; NotFound on 404, PushError otherwise."""
     if response.status_code == 404:
-        raise NotFound(f"{what}: not found ({oci_error(response)})")
+        raise NotFound(f"{what}: not found; the registry answered {oci_error(response)}")
     if response.status_code >= 400:
         raise PushError(f"{what}: the registry answered {oci_error(response)}")
     return response

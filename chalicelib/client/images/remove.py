@@ -83,9 +83,14 @@ def _still_there(session: RegistrySession, ref: Reference) -> bool:
 
 
 def _referrer_tree(session: RegistrySession, ref: Reference, seen: set[str]) -> list[Deletion]:
-    """The referrers of `ref` (and theirs), deepest first, then the tag-schema index if used."""
+    """The referrers of `ref` (and theirs), deepest first; first of all the tag schema's index
+    when the referrers come from it (a registry may refuse to delete what an index lists)."""
     found, source = referrers(session, ref.repository.name, ref.reference, str(ref))
     planned: list[Deletion] = []
+    if source == "tag":
+        tag = referrers_tag(ref.reference)
+        index = get_manifest(session, ref.repository.name, tag, str(ref)).digest
+        planned.append(Deletion("referrers index", f"{ref.repository}:{tag}", index))
     for entry in found:
         digest = str(entry.get("digest"))
         if digest in seen:
@@ -93,10 +98,6 @@ def _referrer_tree(session: RegistrySession, ref: Reference, seen: set[str]) -> 
         seen.add(digest)
         planned += _referrer_tree(session, ref.at(digest), seen)
         planned.append(Deletion("referrer", str(ref.at(digest)), digest, entry.get("artifactType")))
-    if source == "tag":
-        tag = referrers_tag(ref.reference)
-        index = get_manifest(session, ref.repository.name, tag, str(ref)).digest
-        planned.append(Deletion("referrers index", f"{ref.repository}:{tag}", index))
     return planned
 
 
