@@ -65,7 +65,7 @@ class Output:
             table.add_column(header, overflow="fold")
         for row in rows:
             table.add_row(*row)
-        self._rich().print(Padding(table, (0, 0, 0, indent)))
+        self._rich().print(Padding(table, (0, 0, 0, indent), expand=False))
 
     def _rich(self) -> Any:
         if self._console is None:
