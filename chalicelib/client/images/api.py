@@ -126,8 +126,7 @@ def referrers(
     )
     if response.status_code == 200:
         return _descriptors(_json(response, what)), "api"
-    if response.status_code not in (404, 405):  # 404/405: the registry has no referrers API
-        check(response, what)
+    # Not 200: no referrers API (one that has it may not answer 404), so try the tag schema.
     try:
         index = get_manifest(session, repository, referrers_tag(digest), what)
     except NotFound:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import EXIT_FAILED, PushError
+from ..errors import EXIT_FAILED, EXIT_USAGE, PushError
 
 EPILOG = """\
 Any OCI registry: loopback hosts (127.0.0.0/8, localhost) are reached over plain HTTP, others
@@ -92,6 +92,11 @@ def _guarded(name: str, run: Run, args: argparse.Namespace) -> int:
     except PushError as error:
         print(f"soute {name}: {error}", file=sys.stderr)
         return error.exit_code
+    except ValueError as error:  # requests' InvalidURL and urllib3's LocationParseError
+        if type(error).__module__.split(".")[0] not in ("requests", "urllib3"):
+            raise
+        print(f"soute {name}: {error}; check the host name", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"soute {name}: interrupted", file=sys.stderr)
         return EXIT_FAILED
@@ -166,11 +171,7 @@ def _rm(args: argparse.Namespace) -> None:
     from .remove import Deletion, remove
     from .targets import parse_reference
 
-    ref = parse_reference(args.target)
-    if not ref.by_digest and ":" not in args.target.split("/", 1)[1]:
-        from ..errors import UsageError
-
-        raise UsageError(f"{args.target!r}: name the tag (:TAG) or the manifest (@DIGEST)")
+    ref = parse_reference(args.target, default_tag=None)
     scopes = [f"repository:{ref.repository.name}:pull,delete"]
     session = open_session(ref.repository.host, args.insecure, scopes)
     deleted: list[Deletion] = []

@@ -5,6 +5,7 @@ wrong, rather than a 404 from the registry."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ...oci.digest import is_digest, parse_digest
@@ -14,6 +15,8 @@ from ..errors import UsageError
 from ..references import split_tag
 
 NAME_RULE = "lowercase letters, digits and . _ - separators, components joined by /"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{{1,5}}))?")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,10 @@ def _split_host(text: str, what: str) -> tuple[str, str]:
             f"{text!r} does not start with a registry host (e.g. registry.example.com or "
             f"127.0.0.1:5000): write {what}"
         )
+    valid = _HOST.fullmatch(host)
+    if not valid or not 0 < int(valid.group("port") or 443) < 65536:
+        where = f" (in {text!r})" if text != host else ""
+        raise UsageError(f"{host!r}{where} is not a host name, or an address, with a port 1-65535")
     return host, rest
 
 
@@ -89,15 +96,17 @@ def parse_repository(text: str) -> Repository:
     return Repository(host, name)
 
 
-def parse_reference(text: str) -> Reference:
-    """`HOST/REPO[:TAG|@DIGEST]`; the tag defaults to `latest`."""
+def parse_reference(text: str, default_tag: str | None = "latest") -> Reference:
+    """`HOST/REPO[:TAG|@DIGEST]`; without either, the tag `default_tag` (None: a usage error)."""
     host, rest = _split_host(text, "HOST/REPOSITORY[:TAG|@DIGEST]")
     name, at, digest = rest.partition("@")
     if at:
         reference = _digest(text, digest)
     else:
         name, tag = split_tag(name)
-        reference = tag if tag is not None else "latest"
+        if tag is None and default_tag is None:
+            raise UsageError(f"{text!r}: name the tag (:TAG) or the manifest (@DIGEST)")
+        reference = tag if tag is not None else str(default_tag)
         if not is_tag(reference):
             raise UsageError(f"{text!r}: {reference!r} is not a valid tag")
     if not name:
