@@ -50,8 +50,10 @@ class Reference:
         return Reference(self.repository, digest)
 
 
-def _split_host(text: str, what: str) -> tuple[str, str]:
+def _split_host(text: str, what: str, repository: bool = True) -> tuple[str, str]:
     host, _, rest = text.partition("/")
+    if repository and not rest:
+        raise UsageError(f"{text!r} names no repository: write {what}")
     if not host or "." not in host and ":" not in host and host != "localhost":
         raise UsageError(
             f"{text!r} does not start with a registry host (e.g. registry.example.com or "
@@ -78,7 +80,7 @@ def _digest(text: str, digest: str) -> str:
 
 def parse_registry(text: str) -> tuple[str, str | None]:
     """`HOST[/NAMESPACE]` → (host, namespace or None)."""
-    host, namespace = _split_host(text, "HOST[/NAMESPACE]")
+    host, namespace = _split_host(text, "HOST[/NAMESPACE]", repository=False)
     namespace = namespace.strip("/")
     if namespace:
         _check_name(text, namespace)
@@ -88,8 +90,6 @@ def parse_registry(text: str) -> tuple[str, str | None]:
 def parse_repository(text: str) -> Repository:
     """`HOST/REPO` (no tag, no digest)."""
     host, name = _split_host(text, "HOST/REPOSITORY")
-    if not name:
-        raise UsageError(f"{text!r} names no repository: write HOST/REPOSITORY")
     if "@" in name or split_tag(name)[1] is not None:
         raise UsageError(f"{text!r}: give the repository alone, without :TAG or @DIGEST")
     _check_name(text, name)
