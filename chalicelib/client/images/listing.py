@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import PushError
 from ..session import RegistrySession
 from .api import pages
+from .errors import NotFound
 from .progress import Counter
 
 
@@ -29,10 +31,16 @@ def repositories(
     label = f"repositories of {session.host}" + (f"/{namespace}" if namespace else "")
     what = f"the catalog of {session.host}"
     with Counter(label, options.progress) as count:
-        for page in pages(session, "/v2/_catalog", "repositories", what, options.page_size):
-            kept = [name for name in page if in_namespace(name, namespace)]
-            found += kept
-            count.add(len(kept))
+        try:
+            for page in pages(session, "/v2/_catalog", "repositories", what, options.page_size):
+                kept = [name for name in page if in_namespace(name, namespace)]
+                found += kept
+                count.add(len(kept))
+        except NotFound as error:
+            raise PushError(
+                f"{session.host} does not list its repositories ({error}); `soute tags "
+                f"{session.host}/REPOSITORY` lists the tags of one you know"
+            ) from None
     return found
 
 
