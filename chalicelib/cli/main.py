@@ -9,6 +9,7 @@ import sys
 from ..api.local_hosts import is_loopback
 from ..auth.tokens import DEFAULT_SERVICE
 from ..client.cli import add_push_parser
+from ..client.images.cli import add_image_parsers
 from ..server.backends import BackendOptions, aws_login_problem
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .login import add_login_parser
@@ -210,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands)
     add_push_parser(commands)
+    add_image_parsers(commands)
     add_admin_parsers(commands)
     add_login_parser(commands)
     add_verify_parser(commands)

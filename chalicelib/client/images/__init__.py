@@ -1,0 +1,1 @@
+"""`soute ls`, `tags`, `inspect` and `rm`: see and delete what any OCI registry stores."""
