@@ -22,6 +22,9 @@ from typing import Any
 
 from .aws_errors import DeployError
 
+# The largest template CloudFormation reads from S3 (an inline TemplateBody: 51,200 bytes).
+TEMPLATE_URL_LIMIT = 1_000_000
+
 
 @dataclass(frozen=True)
 class Package:
@@ -143,7 +146,12 @@ def with_code(template: dict[str, Any], bucket: str, key: str) -> dict[str, Any]
 def upload_template(s3: Any, bucket: str, region: str, stack: str, template: dict[str, Any]) -> str:
     """Upload the template; the URL CloudFormation reads it from (TemplateURL: no size limit
     but S3's, where an inline TemplateBody stops at 51,200 bytes)."""
-    body = json.dumps(template, sort_keys=True).encode()
+    body = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    if len(body) > TEMPLATE_URL_LIMIT:
+        raise DeployError(
+            f"the template is {len(body):,} bytes, over CloudFormation's {TEMPLATE_URL_LIMIT:,}:"
+            " lower MAX_DEPTH in chalicelib/server/chalice_routes.py"
+        )
     key = f"{stack}/template-{_digest(body)}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=body)
     return f"https://{bucket}.s3.{region}.amazonaws.com/{key}"

@@ -42,6 +42,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from chalicelib.cli import aws_stack
+from chalicelib.cli.aws_errors import DeployError
 from tests.support.moto import FAKE_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[1].parent
@@ -176,7 +178,7 @@ def test_soute_template_on_moto(
     code, template_key = artifact_keys(moto_endpoint, stack_name)
     assert code.startswith(f"{stack_name}/code-") and code.endswith(".zip")
     body = s3.get_object(Bucket=bucket, Key=template_key)["Body"].read()
-    assert len(body) > 51_200  # why it goes by URL: over the inline limit
+    assert 51_200 < len(body) < 1_000_000  # over the inline limit, under TemplateURL's
     template = json.loads(body)
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert {f["Properties"]["Code"]["S3Key"] for f in functions} == {code}
@@ -226,9 +228,16 @@ def test_deploy_rerun_and_destroy_with_data(
     s3.put_object(Bucket=bucket, Key="blobs/x", Body=b"two")  # two versions
     s3.delete_object(Bucket=bucket, Key="blobs/x")  # and a delete marker
     dynamodb.put_item(TableName=table, Item={"pk": {"S": "u"}, "sk": {"S": "USER"}})
-    again = soute(*args[:-2])  # a parameter given once stays (UsePreviousValue)
+    # An upgrade with one parameter changed: one given before stays (UsePreviousValue).
+    again = soute(*args[:-2], "--parameter", "ApiHandlerReservedConcurrency=0")
     assert again.returncode == 0, again.stdout + again.stderr
+    assert "UPDATE_COMPLETE" in again.stdout
     assert stack_outputs(moto_endpoint, stack_name) == outputs
+    assert stack_parameters(moto_endpoint, stack_name) == {
+        "RegistryDomainName": host,
+        "TokenSigningSecretArn": secret,
+        "ApiHandlerReservedConcurrency": "0",
+    }
     assert dynamodb.get_item(TableName=table, Key={"pk": {"S": "u"}, "sk": {"S": "USER"}})["Item"]
     assert_domain(moto_endpoint, host, outputs["RestAPIId"], again.stdout)
     assert len(artifact_keys(moto_endpoint, stack_name)) == 2  # same code, same template
@@ -252,6 +261,11 @@ def test_deploy_rerun_and_destroy_with_data(
     gone = soute("destroy", "--region", REGION, "--endpoint-url", moto_endpoint,
                  "--stack-name", stack_name)  # fmt: skip
     assert_one_line_failure(gone, f"no stack {stack_name} in {REGION}")
+
+
+def stack_parameters(endpoint: str, stack: str) -> dict[str, str]:
+    [found] = client(endpoint, "cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    return {item["ParameterKey"]: item["ParameterValue"] for item in found["Parameters"]}
 
 
 def stack_outputs(endpoint: str, stack: str) -> dict[str, str]:
@@ -315,3 +329,38 @@ def test_no_region_says_how_to_set_one(tmp_path: Path) -> None:
     for verb in (["deploy", "--domain", "r.example.test"], ["destroy"]):
         result = subprocess.run([SOUTE, "aws", *verb], capture_output=True, text=True, env=env)
         assert_one_line_failure(result, "set --region or AWS_DEFAULT_REGION")
+
+
+# moto's CloudFormation never fails a stack after accepting it (no *_FAILED or ROLLBACK_*
+# states): what `soute aws deploy` says then is checked on the events AWS sends.
+
+
+def test_a_failed_stack_names_the_first_failed_resource() -> None:
+    events = [
+        {"ResourceStatus": "CREATE_IN_PROGRESS", "LogicalResourceId": "RegistryTable"},
+        {
+            "ResourceStatus": "CREATE_FAILED",
+            "LogicalResourceId": "APIHandler",
+            "ResourceType": "AWS::Lambda::Function",
+            "ResourceStatusReason": "Resource handler returned message: reserved concurrency",
+        },
+        {
+            "ResourceStatus": "CREATE_FAILED",
+            "LogicalResourceId": "RestAPI",
+            "ResourceType": "AWS::ApiGateway::RestApi",
+            "ResourceStatusReason": "Resource creation cancelled",
+        },
+    ]
+    failed = [event for event in events if event["ResourceStatus"].endswith("_FAILED")]
+    assert aws_stack._failure("ROLLBACK_COMPLETE", failed, None) == (
+        "the stack ended ROLLBACK_COMPLETE: APIHandler (AWS::Lambda::Function): Resource"
+        " handler returned message: reserved concurrency; fix that and rerun"
+    )
+
+
+@pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "UPDATE_IN_PROGRESS"])
+def test_a_stack_that_cannot_be_updated_says_what_to_do(status: str) -> None:
+    with pytest.raises(DeployError) as raised:
+        aws_stack._check_updatable("soute", status)
+    wanted = "soute aws destroy --stack-name soute" if "ROLLBACK" in status else "wait until"
+    assert wanted in str(raised.value)
