@@ -15,6 +15,16 @@ from typing import Any
 
 from .aws_errors import DeployError
 
+KEY_TYPES = [
+    "RSA_1024",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "EC_prime256v1",
+    "EC_secp384r1",
+    "EC_secp521r1",
+]
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -41,7 +51,10 @@ def _covers(pattern: str, host: str) -> bool:
 
 def find_certificate(acm: Any, host: str, region: str) -> str:
     """The ARN of an ISSUED certificate in `region` that covers `host`."""
-    pages = acm.get_paginator("list_certificates").paginate(CertificateStatuses=["ISSUED"])
+    # Without Includes, ListCertificates returns RSA 2048 certificates only.
+    pages = acm.get_paginator("list_certificates").paginate(
+        CertificateStatuses=["ISSUED"], Includes={"keyTypes": KEY_TYPES}
+    )
     for page in pages:
         for summary in page["CertificateSummaryList"]:
             names = [summary.get("DomainName", "")]
@@ -63,7 +76,14 @@ def check_certificate(acm: Any, arn: str, host: str, region: str) -> str:
             f"the certificate is in {parts[3]}, but a REGIONAL API needs its certificate in"
             f" {region}: " + _request_hint(host, region)
         )
-    status = acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"]
+    certificate = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    names = [certificate.get("DomainName", ""), *certificate.get("SubjectAlternativeNames", [])]
+    if not any(_covers(name, host) for name in names):
+        raise DeployError(
+            f"certificate {arn} is for {', '.join(dict.fromkeys(filter(None, names)))},"
+            f" not {host}: " + _request_hint(host, region)
+        )
+    status = certificate["Status"]
     if status != "ISSUED":
         raise DeployError(
             f"certificate {arn} is {status}: finish its DNS validation (aws acm"

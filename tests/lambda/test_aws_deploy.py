@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from chalicelib.cli import aws_stack
+from chalicelib.cli import aws_data, aws_stack
 from chalicelib.cli.aws_errors import DeployError
 from tests.support.moto import FAKE_CREDENTIALS
 
@@ -320,6 +320,19 @@ def test_certificate_problems_are_one_line_before_anything_is_built(
     wrong = soute(*deploy_args(moto_endpoint, unknown, stack_name, fixture_project),
                   "--certificate-arn", elsewhere)  # fmt: skip
     assert_one_line_failure(wrong, "the certificate is in eu-west-1", f"in {REGION}")
+    other = import_certificate(moto_endpoint, f"other-{unknown}")
+    not_it = soute(*deploy_args(moto_endpoint, unknown, stack_name, fixture_project),
+                   "--certificate-arn", other)  # fmt: skip
+    assert_one_line_failure(not_it, f"is for other-{unknown}, not {unknown}")
+    for wrong_input, said in (
+        (["--domain", "not a host"], "is not a host name"),
+        (["--parameter", "ApiHandlerReservedConcurrency"], "write it KEY=VALUE"),
+    ):
+        args = deploy_args(moto_endpoint, unknown, stack_name, fixture_project)
+        args[args.index("--domain") : args.index("--domain") + 2] = []
+        result = soute(*args, *(["--domain", unknown] if "--domain" not in wrong_input else []),
+                       *wrong_input)  # fmt: skip
+        assert_one_line_failure(result, said)
     assert artifact_keys(moto_endpoint, stack_name) == []  # nothing uploaded
 
 
@@ -364,3 +377,15 @@ def test_a_stack_that_cannot_be_updated_says_what_to_do(status: str) -> None:
         aws_stack._check_updatable("soute", status)
     wanted = "soute aws destroy --stack-name soute" if "ROLLBACK" in status else "wait until"
     assert wanted in str(raised.value)
+
+
+def test_delete_data_is_asked_twice() -> None:
+    """The prompt itself (the test has no terminal): the stack's name, then the word."""
+
+    def answers(*said: str) -> Any:
+        replies = iter(said)
+        return lambda prompt: next(replies)
+
+    assert aws_data.confirmed("soute", "it", answers("soute", "delete"))
+    assert not aws_data.confirmed("soute", "it", answers("soute", "yes"))
+    assert not aws_data.confirmed("soute", "it", answers("y"))
