@@ -101,7 +101,9 @@ def _deploy(args: argparse.Namespace) -> int:
         raise DeployError(f"the stack has no output {missing}: was it made by Soute?") from None
     apigw = aws.client("apigateway")
     domain = aws_domain.ensure_domain(apigw, host, certificate)
-    aws_domain.ensure_mapping(apigw, domain, api_id, aws_package.api_stage(project))
+    stage = aws_package.api_stage(project)
+    aws_domain.ensure_mapping(apigw, domain, api_id, stage)
+    console.print(f"custom domain {host}: empty base path → REST API {api_id}, stage {stage}")
     _next_steps(console, domain, table, region, args)
     return 0
 
@@ -134,7 +136,6 @@ def _build_and_deploy(
 def _next_steps(
     console: Any, domain: aws_domain.Domain, table: str, region: str, args: argparse.Namespace
 ) -> None:
-    console.print(f"custom domain {domain.name} → stage of the API (empty base path)")
     console.print("\nCreate this DNS record (or a Route 53 alias A record to the same name, hosted")
     console.print(f"zone {domain.hosted_zone}):\n  {domain.name}. CNAME {domain.target}")
     endpoint = f" --endpoint-url {args.endpoint_url}" if args.endpoint_url else ""
