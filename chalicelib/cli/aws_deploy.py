@@ -86,6 +86,8 @@ def _deploy(args: argparse.Namespace) -> int:
     if not HOST.match(host):
         raise DeployError(f"--domain {args.domain} is not a host name (e.g. registry.example.com)")
     parameters = {"RegistryDomainName": host, **_parameters(args.parameter)}
+    project = Path(args.project_dir) if args.project_dir else aws_package.default_project_dir()
+    aws_package.check_project(project)
     aws, console = Aws(region, args.endpoint_url), _console()
     acm = aws.client("acm")
     if args.certificate_arn:
@@ -93,7 +95,6 @@ def _deploy(args: argparse.Namespace) -> int:
     else:
         certificate = aws_domain.find_certificate(acm, host, region)
     console.print(f"certificate {certificate}")
-    project = Path(args.project_dir) if args.project_dir else aws_package.default_project_dir()
     stack = _build_and_deploy(aws, console, project, args, parameters)
     try:
         api_id, table = stack.outputs["RestAPIId"], stack.outputs["RegistryTableName"]

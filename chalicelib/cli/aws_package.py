@@ -55,10 +55,19 @@ def _chalice() -> str:
     return found
 
 
+def check_project(project: Path) -> Path:
+    """`project`, once it has what `chalice package` needs."""
+    needed = ("app.py", ".chalice/config.json", "deploy/resources.json")
+    if not all((project / name).is_file() for name in needed):
+        raise DeployError(
+            f"{project} is not a Soute checkout (app.py, .chalice/config.json,"
+            " deploy/resources.json): give --project-dir"
+        )
+    return project
+
+
 def package(project: Path, stage: str, region: str, out: Path) -> Package:
     """`chalice package --stage STAGE --merge-template deploy/resources.json OUT`."""
-    if not (project / "app.py").is_file() or not (project / "deploy" / "resources.json").is_file():
-        raise DeployError(f"{project} is not a Soute checkout: give --project-dir")
     command = [_chalice(), "package", "--stage", stage]
     command += ["--merge-template", "deploy/resources.json", str(out)]
     env = {**os.environ, "AWS_DEFAULT_REGION": region}

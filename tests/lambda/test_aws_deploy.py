@@ -162,9 +162,13 @@ def deploy_args(endpoint: str, host: str, stack: str, project: Path, *extra: str
 
 
 def artifact_keys(endpoint: str, stack: str) -> list[str]:
-    answer = client(endpoint, "s3").list_objects_v2(
-        Bucket=f"soute-artifacts-123456789012-{REGION}", Prefix=f"{stack}/"
-    )
+    s3 = client(endpoint, "s3")
+    try:
+        answer = s3.list_objects_v2(
+            Bucket=f"soute-artifacts-123456789012-{REGION}", Prefix=f"{stack}/"
+        )
+    except s3.exceptions.NoSuchBucket:  # no deploy got that far yet
+        return []
     return sorted(item["Key"] for item in answer.get("Contents", []))
 
 
@@ -338,6 +342,7 @@ def test_certificate_problems_are_one_line_before_anything_is_built(
     for wrong_input, said in (
         (["--domain", "not a host"], "is not a host name"),
         (["--parameter", "ApiHandlerReservedConcurrency"], "write it KEY=VALUE"),
+        (["--project-dir", str(fixture_project / "deploy")], "is not a Soute checkout"),
     ):
         args = deploy_args(moto_endpoint, unknown, stack_name, fixture_project)
         args[args.index("--domain") : args.index("--domain") + 2] = []
