@@ -12,6 +12,7 @@ from ..client.cli import add_push_parser
 from ..client.images.cli import add_image_parsers
 from ..server.backends import BackendOptions, aws_login_problem
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
+from .aws_deploy import add_deploy_parsers
 from .login import add_login_parser
 from .verify import add_verify_parser
 
@@ -223,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_options(init, required=True)
     init.set_defaults(run=_aws_init)
     add_aws_login_parsers(aws)
+    add_deploy_parsers(aws)
     return parser
 
 

@@ -1,0 +1,253 @@
+"""`soute aws deploy` and `soute aws destroy`: the README's deployment as one command each.
+
+deploy: package with Chalice → artifact bucket (created once per account and region) → code
+and template uploaded → stack created or updated from the template's URL, its events shown →
+the API's custom domain and empty base path mapping → the DNS record to create and the next
+command. The certificate is checked first, so a missing one fails before anything is built.
+Rerunning it upgrades the stack in place: same bucket, table and secret, so nothing is lost.
+
+destroy: the stack; with --delete-data also what it retains (aws_data.py).
+Every AWS client takes --endpoint-url, so the tests run both against moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import aws_data, aws_domain, aws_package, aws_stack
+from .aws_errors import DeployError, one_line, region_or_fail
+
+HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class Aws:
+    """The clients of one region (and endpoint)."""
+
+    def __init__(self, region: str, endpoint_url: str | None) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.region, self.endpoint_url = region, endpoint_url
+        self._session = boto3.session.Session(region_name=region)
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": 5},
+            s3={"addressing_style": "path" if endpoint_url else "virtual"},
+        )
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # Names and ARNs print as they are: no markup, no :emoji: codes (":secret:" is one).
+    return Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+
+
+def _show(console: Any) -> Any:
+    from rich.text import Text
+
+    def show(event: dict[str, Any]) -> None:
+        status = event["ResourceStatus"]
+        style = "yellow"
+        if "FAILED" in status or "ROLLBACK" in status:
+            style = "red"
+        elif status.endswith("_COMPLETE"):
+            style = "green"
+        line = Text(event["Timestamp"].strftime("%H:%M:%S") + " ")
+        line.append(f"{status:<28}", style=style)
+        line.append(f" {event['LogicalResourceId']:<32} {event['ResourceType']}")
+        if reason := event.get("ResourceStatusReason"):
+            line.append(f" {reason}")
+        console.print(line)
+
+    return show
+
+
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    given = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            raise DeployError(f"--parameter {pair}: write it KEY=VALUE")
+        given[key] = value
+    return given
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    region = region_or_fail(args.region)
+    host = args.domain.lower().rstrip(".")
+    if not HOST.match(host):
+        raise DeployError(f"--domain {args.domain} is not a host name (e.g. registry.example.com)")
+    parameters = {"RegistryDomainName": host, **_parameters(args.parameter)}
+    project = Path(args.project_dir) if args.project_dir else aws_package.default_project_dir()
+    aws_package.check_project(project)
+    aws, console = Aws(region, args.endpoint_url), _console()
+    acm = aws.client("acm")
+    if args.certificate_arn:
+        certificate = aws_domain.check_certificate(acm, args.certificate_arn, host, region)
+    else:
+        certificate = aws_domain.find_certificate(acm, host, region)
+    console.print(f"certificate {certificate}")
+    stack = _build_and_deploy(aws, console, project, args, parameters)
+    try:
+        api_id, table = stack.outputs["RestAPIId"], stack.outputs["RegistryTableName"]
+    except KeyError as missing:
+        raise DeployError(f"the stack has no output {missing}: was it made by Soute?") from None
+    apigw = aws.client("apigateway")
+    domain = aws_domain.ensure_domain(apigw, host, certificate)
+    stage = aws_package.api_stage(project)
+    aws_domain.ensure_mapping(apigw, domain, api_id, stage)
+    console.print(f"custom domain {host}: empty base path → REST API {api_id}, stage {stage}")
+    _next_steps(console, domain, table, region, args)
+    return 0
+
+
+def _build_and_deploy(
+    aws: Aws, console: Any, project: Path, args: argparse.Namespace, parameters: dict[str, str]
+) -> aws_stack.Stack:
+    s3 = aws.client("s3")
+    account = aws.client("sts").get_caller_identity()["Account"]
+    bucket = args.artifact_bucket or aws_package.artifact_bucket_name(account, aws.region)
+    with tempfile.TemporaryDirectory(prefix="soute-package-") as out:
+        console.print(f"packaging stage {args.stage} with chalice ({project})")
+        built = aws_package.package(project, args.stage, aws.region, Path(out) / "out")
+        created = aws_package.ensure_artifact_bucket(s3, bucket, aws.region)
+        console.print(f"artifact bucket {bucket}: {'created' if created else 'reused'}")
+        key = aws_package.upload_code(s3, bucket, args.stack_name, built.code)
+    template = aws_package.with_code(built.template, bucket, key)
+    if args.translate_sam:
+        from .aws_sam_local import translate
+
+        template = translate(template, parameters, aws.client("iam"), account, aws.region)
+    url = aws_package.upload_template(s3, bucket, aws.region, args.stack_name, template)
+    console.print(f"stack {args.stack_name}: deploying {url}")
+    cfn = aws.client("cloudformation")
+    stack = aws_stack.deploy(cfn, args.stack_name, url, template, parameters, _show(console))
+    console.print(f"stack {args.stack_name}: {stack.status}")
+    return stack
+
+
+def _next_steps(
+    console: Any, domain: aws_domain.Domain, table: str, region: str, args: argparse.Namespace
+) -> None:
+    console.print("\nCreate this DNS record (or a Route 53 alias A record to the same name, hosted")
+    console.print(f"zone {domain.hosted_zone}):\n  {domain.name}. CNAME {domain.target}")
+    endpoint = f" --endpoint-url {args.endpoint_url}" if args.endpoint_url else ""
+    console.print("\nThen add the first administrator and log in:")
+    console.print(
+        f"  soute user add admin --admin --backend aws --dynamodb-table {table}"
+        f" --region {region}{endpoint}"
+    )
+    console.print(f"  docker login {domain.name}")
+
+
+def _destroy(args: argparse.Namespace) -> int:
+    region = region_or_fail(args.region)
+    aws, console = Aws(region, args.endpoint_url), _console()
+    cfn = aws.client("cloudformation")
+    stack = aws_stack.describe(cfn, args.stack_name)
+    if stack is None:
+        raise DeployError(
+            f"no stack {args.stack_name} in {region}: check --stack-name and --region"
+        )
+    bucket = stack.outputs.get("RegistryBucketName")
+    table = stack.outputs.get("RegistryTableName")
+    secret = stack.outputs.get("TokenSigningSecretArn")
+    if args.delete_data and not args.yes:
+        _confirm(args.stack_name, f"the stack {args.stack_name}, bucket {bucket} and table {table}")
+    aws_stack.delete(cfn, stack, _show(console))
+    console.print(f"stack {args.stack_name}: deleted")
+    if not args.delete_data:
+        console.print(
+            f"kept (retained, with every image and user): bucket {bucket}, table {table};"
+            " rerun with --delete-data before deleting the stack to remove them too"
+        )
+        return 0
+    for kind, name, remove in (
+        ("bucket", bucket, lambda: aws_data.delete_bucket(aws.client("s3"), bucket)),
+        ("table", table, lambda: aws_data.delete_table(aws.client("dynamodb"), table)),
+        ("secret", secret, lambda: aws_data.delete_secret(aws.client("secretsmanager"), secret)),
+    ):
+        if name:
+            console.print(f"{kind} {name}: {'deleted' if remove() else 'already gone'}")
+    return 0
+
+
+def _confirm(stack: str, what: str) -> None:
+    if not sys.stdin.isatty():
+        raise DeployError("--delete-data asks twice on a terminal: add --yes to confirm here")
+    if not aws_data.confirmed(stack, what, input):
+        raise DeployError("not confirmed: nothing deleted")
+
+
+def _run(verb: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
+
+        try:
+            return int(verb(args))
+        except (DeployError, BotoCoreError, ClientError, ResponseParserError) as error:
+            print(f"soute aws {args.aws}: {one_line(error)}", file=sys.stderr)
+            return 1
+        except (KeyboardInterrupt, EOFError):
+            print(f"soute aws {args.aws}: interrupted", file=sys.stderr)
+            return 130
+
+    return run
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--region", help="AWS region (default: AWS_DEFAULT_REGION or the profile's)"
+    )
+    parser.add_argument(
+        "--stack-name", default="soute", help="CloudFormation stack (default soute)"
+    )
+    parser.add_argument("--endpoint-url", help="one endpoint for every AWS service (an emulator)")
+
+
+def add_deploy_parsers(aws: argparse._SubParsersAction) -> None:
+    deploy = aws.add_parser(
+        "deploy", help="package, deploy or upgrade the stack, and give the API its domain"
+    )
+    deploy.add_argument("--domain", required=True, help="host name clients use")
+    deploy.add_argument(
+        "--certificate-arn",
+        help="ACM certificate for --domain, in the same region (default: an issued one that"
+        " covers the domain)",
+    )
+    deploy.add_argument("--stage", default="prod", help="Chalice stage (default prod)")
+    _common(deploy)
+    deploy.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter, e.g. ApiHandlerReservedConcurrency=0 (kept on upgrades)",
+    )
+    deploy.add_argument("--artifact-bucket", help="default soute-artifacts-ACCOUNT-REGION")
+    deploy.add_argument("--project-dir", help="the Soute checkout (default: this one)")
+    deploy.add_argument(
+        "--translate-sam",
+        action="store_true",
+        help="expand the SAM transform here (for an emulator without it, e.g. moto; never"
+        " needed on AWS)",
+    )
+    deploy.set_defaults(run=_run(_deploy))
+    destroy = aws.add_parser("destroy", help="delete the stack (and its data with --delete-data)")
+    _common(destroy)
+    destroy.add_argument(
+        "--delete-data",
+        action="store_true",
+        help="also delete the retained bucket (every version), table and secret",
+    )
+    destroy.add_argument("--yes", action="store_true", help="with --delete-data: do not ask")
+    destroy.set_defaults(run=_run(_destroy))
