@@ -27,7 +27,7 @@ from ..auth.scopes import Scope, ScopeInvalid, parse_scopes
 from ..auth.throttle import CounterUnavailable
 from ..auth.tokens import TokenInvalid
 from ..oci.errors import OCIError
-from ..oci.names import MAX_NAME_LENGTH, NAME_PATTERN
+from ..oci.names import MAX_NAME_LENGTH, NAME_PATTERN, routing_problem
 from .messages import Request, Response
 
 log = logging.getLogger("soute.auth")
@@ -167,7 +167,9 @@ def _scopes(values: list[str]) -> list[Scope]:
 def _routable(name: str) -> bool:
     """Whether the router accepts `name` (oci/names.py's grammar): a token for any other name
     could act on nothing, and `acme/app\n` must not be granted as if it were `acme/app`."""
-    return len(name) <= MAX_NAME_LENGTH and NAME_PATTERN.fullmatch(name) is not None
+    if len(name) > MAX_NAME_LENGTH or NAME_PATTERN.fullmatch(name) is None:
+        return False
+    return routing_problem(name) is None
 
 
 def _form(request: Request) -> dict[str, list[str]]:

@@ -24,7 +24,8 @@ from .wsgi import WsgiApp
 
 log = logging.getLogger("soute.server")
 
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %({content-length}o)s %(M)sms "%(a)s"'
+# gunicorn's common-log-format atoms: %(t)s is the time, [03/Dec/2026:12:34:56 +0000].
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(r)s" %(s)s %({content-length}o)s %(M)sms "%(a)s"'
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,50 @@ def prepare(options: ServeOptions) -> None:
 
 
 def serve(options: ServeOptions) -> None:
-    log.info("%s", auth_notice(options))  # the first line: say at once whether it is open
+    preflight(options)
+    # The first line: say at once whether it is open, and what it serves.
+    log.info("%s; %s", auth_notice(options), storage_notice(options))
     prepare(options)
     SouteServer(options).run()
+
+
+def preflight(options: ServeOptions) -> None:
+    """What would otherwise fail in gunicorn's workers, as a retry loop or a traceback per
+    worker: the port, the TLS files and the data directory. Each problem is one line."""
+    import socket
+    import ssl
+
+    if options.tls_cert and options.tls_key:
+        for flag, path in (("--tls-cert", options.tls_cert), ("--tls-key", options.tls_key)):
+            if not os.path.isfile(path):
+                raise SystemExit(f"soute serve: {flag} {path}: no such file")
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                options.tls_cert, options.tls_key
+            )
+        except (ssl.SSLError, OSError) as error:
+            raise SystemExit(
+                f"soute serve: --tls-cert {options.tls_cert} and --tls-key {options.tls_key} are"
+                f" not a PEM certificate and its private key ({error})"
+            ) from None
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((options.host, options.port))
+        except OSError as error:
+            raise SystemExit(
+                f"soute serve: cannot listen on {options.host}:{options.port}: {error.strerror}"
+                " (another server there? choose another --port or --host)"
+            ) from None
+    if options.backend.backend == "aws" and not (options.backend.region or _default_region()):
+        from botocore.exceptions import NoRegionError
+
+        raise NoRegionError()  # worded by the command line (cli/errors.py)
+    if options.backend.backend == "embedded":
+        from .backends import prepare_data_dir
+
+        prepare_data_dir(options.backend.data_dir)  # an OSError is one line (cli/errors.py)
 
 
 def auth_notice(options: ServeOptions) -> str:
@@ -141,6 +183,26 @@ def auth_notice(options: ServeOptions) -> str:
     )
 
 
+def storage_notice(options: ServeOptions) -> str:
+    """Which data this server serves: the directory, or the bucket, table, region, endpoint."""
+    backend = options.backend
+    if backend.backend != "aws":
+        return f"data in {os.path.abspath(backend.data_dir)}"
+    via = "the Chalice app as Lambda runs it" if options.lambda_emulation else "the aws backend"
+    region = backend.region or _default_region() or "(no region)"
+    endpoint = backend.endpoint_url or "AWS"
+    return (
+        f"serving {via}: bucket {backend.s3_bucket}, table {backend.dynamodb_table}, region"
+        f" {region}, endpoint {endpoint}"
+    )
+
+
+def _default_region() -> str | None:
+    import boto3
+
+    return boto3.session.Session().region_name
+
+
 def _check_auth(backend: BackendOptions) -> None:
     """Creates the embedded signing key once, before workers start; on AWS, reads the secret."""
     from ..storage.secrets_manager_keys import SigningSecretMissing
@@ -148,7 +210,7 @@ def _check_auth(backend: BackendOptions) -> None:
     try:
         build_auth(backend)
     except SigningSecretMissing as error:
-        raise SystemExit(f"soute serve: {error}\n(create it with `soute aws init`)") from None
+        raise SystemExit(f"soute serve: {error}: create it with `soute aws init`") from None
 
 
 def _check_aws_storage(backend: BackendOptions) -> None:
@@ -160,4 +222,4 @@ def _check_aws_storage(backend: BackendOptions) -> None:
         clients.s3, clients.dynamodb, backend.s3_bucket or "", backend.dynamodb_table or ""
     )
     if problem:
-        raise SystemExit(f"soute serve: cannot use {problem}\n(create them with `soute aws init`)")
+        raise SystemExit(f"soute serve: cannot use {problem}: create them with `soute aws init`")
