@@ -120,8 +120,9 @@ def _login(context: AuthContext, account: str, secret: str, source: str) -> Prin
     if principal is None:
         _audit(context, account, audit.LOGIN_FAILED, source)
         raise _bad_credentials("wrong user name or password")
-    # An AWS login's account is always "aws": the audit names the IAM identity instead.
-    actor = principal.name if principal.kind == AWS else account
+    # The principal's own name: a robot's `ns+name` and an AWS login's ARN (its account is
+    # always "aws"), whatever the account typed.
+    actor = principal.name
     _audit(context, actor, audit.LOGIN, source, principal.kind)
     return principal
 

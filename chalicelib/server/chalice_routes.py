@@ -135,11 +135,13 @@ def router_from_environment() -> Router:
     """The Router on the storage that the function's environment names (.chalice/config.json,
     or `soute serve --lambda`)."""
     from ..api.router import Router
-    from .backends import build_auth, build_registry, options_from_environment
+    from .backends import build_audit, build_auth, build_registry, options_from_environment
 
     options = options_from_environment()
     bound = os.environ.get(BOUND_ADDRESS_VARIABLE) or None
-    return Router(build_registry(options), build_auth(options), bound_address=bound)
+    auth = build_auth(options)
+    audit = build_audit(options) if auth is None else None  # open mode: deletes
+    return Router(build_registry(options), auth, bound_address=bound, audit=audit)
 
 
 def registry_from_environment() -> Registry:

@@ -19,7 +19,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from ..api.router import Router
-from .backends import BackendOptions, build_auth, build_registry
+from .backends import BackendOptions, build_audit, build_auth, build_registry
 from .wsgi import WsgiApp
 
 log = logging.getLogger("soute.server")
@@ -80,7 +80,8 @@ class SouteServer(BaseApplication):
         backend = self.options.backend
         # In open mode the router answers only requests for this machine (DNS rebinding).
         registry, auth = build_registry(backend), build_auth(backend)
-        return WsgiApp(Router(registry, auth, bound_address=self.options.host))
+        audit = build_audit(backend) if auth is None else None  # open mode: deletes
+        return WsgiApp(Router(registry, auth, bound_address=self.options.host, audit=audit))
 
 
 def lambda_gateway(backend: BackendOptions, host: str) -> Callable[..., Any]:
