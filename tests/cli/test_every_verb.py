@@ -123,6 +123,9 @@ def cases_of(
         )
     if has("--region"):
         case("no region", *good, *aws, env_drop=("AWS_DEFAULT_REGION", "AWS_REGION"))
+    if has("--lambda"):
+        moto = ["--endpoint-url", places["moto"], "--region", "us-east-1"]
+        case("--lambda on a table that does not exist", *good, "--lambda", *aws[2:], *moto)
     if has("--port"):
         case("a port in use", *good, "--port", places["busy_port"])
     if has("--tls-cert"):
