@@ -170,9 +170,11 @@ def preflight(options: ServeOptions) -> None:
 
         raise NoRegionError()  # worded by the command line (cli/errors.py)
     if options.backend.backend == "embedded":
-        from .backends import prepare_data_dir
+        from ..storage.private_files import make_private_dirs
 
-        prepare_data_dir(options.backend.data_dir)  # an OSError is one line (cli/errors.py)
+        # An OSError is one line (cli/errors.py); a wide existing one is warned about after
+        # the first line, by prepare().
+        make_private_dirs(os.path.abspath(options.backend.data_dir))
 
 
 def auth_notice(options: ServeOptions) -> str:
