@@ -138,43 +138,51 @@ def serve(options: ServeOptions) -> None:
 
 def preflight(options: ServeOptions) -> None:
     """What would otherwise fail in gunicorn's workers, as a retry loop or a traceback per
-    worker: the port, the TLS files and the data directory. Each problem is one line."""
-    import socket
-    import ssl
-
+    worker: the TLS files, the port and the storage. Each problem is one line."""
     if options.tls_cert and options.tls_key:
-        for flag, path in (("--tls-cert", options.tls_cert), ("--tls-key", options.tls_key)):
-            if not os.path.isfile(path):
-                raise SystemExit(f"soute serve: {flag} {path}: no such file")
-        try:
-            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
-                options.tls_cert, options.tls_key
-            )
-        except (ssl.SSLError, OSError) as error:
-            raise SystemExit(
-                f"soute serve: --tls-cert {options.tls_cert} and --tls-key {options.tls_key} are"
-                f" not a PEM certificate and its private key ({error})"
-            ) from None
-    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
-        try:
-            probe.bind((options.host, options.port))
-        except OSError as error:
-            raise SystemExit(
-                f"soute serve: cannot listen on {options.host}:{options.port}: {error.strerror}"
-                " (another server there? choose another --port or --host)"
-            ) from None
-    if options.backend.backend == "aws" and not (options.backend.region or _default_region()):
+        _check_tls(options.tls_cert, options.tls_key)
+    _check_port(options.host, options.port)
+    backend = options.backend
+    if backend.backend == "aws" and not (backend.region or _default_region()):
         from botocore.exceptions import NoRegionError
 
         raise NoRegionError()  # worded by the command line (cli/errors.py)
-    if options.backend.backend == "embedded":
+    if backend.backend == "embedded":
         from ..storage.private_files import make_private_dirs
 
-        # An OSError is one line (cli/errors.py); a wide existing one is warned about after
-        # the first line, by prepare().
-        make_private_dirs(os.path.abspath(options.backend.data_dir))
+        # An OSError is one line (cli/errors.py); a wide existing directory is warned about
+        # after the first line, by prepare().
+        make_private_dirs(os.path.abspath(backend.data_dir))
+
+
+def _check_tls(cert: str, key: str) -> None:
+    import ssl
+
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not os.path.isfile(path):
+            raise SystemExit(f"soute serve: {flag} {path}: no such file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as error:
+        raise SystemExit(
+            f"soute serve: --tls-cert {cert} and --tls-key {key} are not a PEM certificate and"
+            f" its private key ({error})"
+        ) from None
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SystemExit(
+                f"soute serve: cannot listen on {host}:{port}: {error.strerror} (another server"
+                " there? choose another --port or --host)"
+            ) from None
 
 
 def auth_notice(options: ServeOptions) -> str:
