@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -158,5 +159,15 @@ _OS_ADVICE = {
 def _os_error(error: BaseException, args: argparse.Namespace) -> str:
     assert isinstance(error, OSError)
     advice = _OS_ADVICE.get(error.errno or 0) or error.strerror or str(error)
-    subject = error.filename if error.filename is not None else ""
-    return f"{subject}: {advice}" if subject else advice
+    subject = str(error.filename) if error.filename is not None else ""
+    line = f"{subject}: {advice}" if subject else advice
+    data_dir = getattr(args, "data_dir", None)
+    if subject and data_dir and _related(subject, data_dir):
+        return f"--data-dir {data_dir}: {line}"
+    return line
+
+
+def _related(path: str, other: str) -> bool:
+    """Whether one of the two paths is, or is inside, the other."""
+    one, two = os.path.abspath(path) + os.sep, os.path.abspath(other) + os.sep
+    return one.startswith(two) or two.startswith(one)

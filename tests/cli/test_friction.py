@@ -4,6 +4,8 @@ used as a newcomer uses it (the sweep over every verb is test_every_verb.py)."""
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import requests
 
 from tests.auth.soute_main import aws_storage_args, run_soute
 from tests.support.lambda_server import lambda_registry
-from tests.support.server import RegistryServer
+from tests.support.server import RegistryServer, default_soute, free_port
 
 PASSWORD = "password1\n"
 
@@ -145,3 +147,33 @@ def test_serve_lambda_says_first_which_storage_it_serves(
         f"bucket {storage.s3_bucket}, table {storage.dynamodb_table}, region {storage.region},"
         f" endpoint {moto_endpoint}"
     ) in first
+
+
+def _serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [default_soute(), "serve", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def test_serve_refuses_what_would_fail_in_its_workers_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        in_use = _serve("--port", port, cwd=tmp_path)
+    missing = _serve("--tls-cert", "nope.pem", "--tls-key", "nope.key", cwd=tmp_path)
+    under_file = _serve("--data-dir", "a-file/data", "--port", str(free_port()), cwd=tmp_path)
+    assert (in_use.returncode, in_use.stderr) == (
+        1,
+        f"soute serve: cannot listen on 127.0.0.1:{port}: Address already in use (another"
+        " server there? choose another --port or --host)\n",
+    )
+    assert (missing.returncode, missing.stderr) == (
+        1,
+        "soute serve: --tls-cert nope.pem: no such file\n",
+    )
+    assert (under_file.returncode, under_file.stderr) == (
+        1,
+        f"soute serve: --data-dir a-file/data: {tmp_path / 'a-file'}: it exists and is not a"
+        " directory: choose another path\n",
+    )
