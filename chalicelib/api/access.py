@@ -67,6 +67,13 @@ class Gate:
         store = self.context.store
         return lambda repository: PULL in repository_actions(principal, repository, store)
 
+    def caller_of(self, request: Request) -> Caller | None:
+        """The request's caller, or None when its bearer token is refused."""
+        try:
+            return self._caller(request)
+        except OCIError:
+            return None
+
     def principal(self, caller: Caller) -> Principal:
         if caller.grant is None:
             return ANONYMOUS

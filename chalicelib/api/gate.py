@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..auth.audit import AuditEvent
 from ..auth.context import AuthContext
 from ..oci.errors import OCIError
 from ..registry.service import Registry
-from . import listings, uploads
+from . import auditing, listings, uploads
 from .access import Caller, Gate
 from .guarded import guarded_upload, visible_catalog
 from .messages import Request, Response
@@ -43,7 +42,13 @@ class AuthorisedDispatch:
         params: dict[str, Any],
     ) -> Response:
         """Run `handler` once the gate allowed the `declared` method (its route's entry)."""
-        caller = self.gate.authorise(request, declared, params)
+        try:
+            caller = self.gate.authorise(request, declared, params)
+        except OCIError as error:
+            if error.code == "DENIED":
+                actor = self._actor(self.gate.caller_of(request))
+                auditing.record_denied(self.gate.context.audit, request, declared, params, actor)
+            raise
         if handler is listings.catalog:
             principal = self.gate.principal(caller)
             return visible_catalog(self.registry, request, self.gate.pull_check(principal))
@@ -65,11 +70,14 @@ class AuthorisedDispatch:
         caller: Caller,
         response: Response,
     ) -> None:
-        """The methods the route table marks audited (manifest pushes, deletes), once they
-        succeeded, as their action."""
-        action = declared.action
-        if not declared.audited or action is None or response.status >= 300:
-            return
-        actor = caller.grant.subject if caller.grant else "anonymous"
-        target = f"{params['name']}@{params.get('reference') or params.get('digest')}"
-        self.gate.context.audit.record(AuditEvent(actor, action, target, request.source))
+        if declared.audited and response.status < 300:
+            actor = self._actor(caller)
+            auditing.record_success(
+                self.gate.context.audit, request, declared, params, response, actor
+            )
+
+    def _actor(self, caller: Caller | None) -> str:
+        """The caller as the audit log names it (Authenticator.actor), or anonymous."""
+        if caller is None or caller.grant is None or not caller.grant.subject:
+            return auditing.ANONYMOUS
+        return self.gate.context.authenticator.actor(caller.grant.subject)

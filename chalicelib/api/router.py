@@ -14,12 +14,13 @@ from ..oci.errors import OCIError
 from ..oci.names import check_name
 from ..registry.service import Registry
 from ..storage.ports import IncompleteBody, StorageFull, StorageUnavailable
-from . import blobs, direct_uploads, listings, manifests, routes, uploads
+from . import auditing, blobs, direct_uploads, listings, manifests, routes, uploads
 from .local_hosts import LocalHosts
 from .messages import API_VERSION_HEADER, Request, Response
 from .storage_faults import storage_fault
 
 if TYPE_CHECKING:
+    from ..auth.audit import AuditLog
     from ..auth.context import AuthContext
 
 log = logging.getLogger("soute.api")
@@ -80,13 +81,16 @@ class Router:
         auth: AuthContext | None = None,
         *,
         bound_address: str | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         """Without `auth` every request is allowed (auth off, the default until enabled). A
         front end serving open mode on a local socket gives its `bound_address`: then only
-        requests for this machine are answered (local_hosts.py, against DNS rebinding)."""
+        requests for this machine are answered (local_hosts.py, against DNS rebinding). With
+        auth off, `audit` records the deletes (auditing.py); with auth on, auth's log does."""
         from .gate import AuthorisedDispatch
 
         self.registry = registry
+        self.open_audit = audit if auth is None else None
         self.auth = AuthorisedDispatch(registry, auth) if auth is not None else None
         self.local_hosts = LocalHosts(bound_address) if auth is None and bound_address else None
 
@@ -139,7 +143,19 @@ class Router:
             if self.auth is not None:
                 declared = route.declared.methods[request.method]
                 return self.auth.call(request, handler, declared, params)
-            return handler(self.registry, request, **params)
+            response = handler(self.registry, request, **params)
+            if self.open_audit is not None:
+                declared = route.declared.methods[request.method]
+                auditing.record_success(
+                    self.open_audit,
+                    request,
+                    declared,
+                    params,
+                    response,
+                    auditing.ANONYMOUS,
+                    only=auditing.OPEN_MODE_ACTIONS,
+                )
+            return response
         raise OCIError("UNSUPPORTED", f"no such endpoint: {request.path}", status=404)
 
 

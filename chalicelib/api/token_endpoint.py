@@ -27,7 +27,7 @@ from ..auth.scopes import Scope, ScopeInvalid, parse_scopes
 from ..auth.throttle import CounterUnavailable
 from ..auth.tokens import TokenInvalid
 from ..oci.errors import OCIError
-from ..oci.names import MAX_NAME_LENGTH, NAME_PATTERN
+from ..oci.names import MAX_NAME_LENGTH, NAME_PATTERN, routing_problem
 from .messages import Request, Response
 
 log = logging.getLogger("soute.auth")
@@ -120,8 +120,9 @@ def _login(context: AuthContext, account: str, secret: str, source: str) -> Prin
     if principal is None:
         _audit(context, account, audit.LOGIN_FAILED, source)
         raise _bad_credentials("wrong user name or password")
-    # An AWS login's account is always "aws": the audit names the IAM identity instead.
-    actor = principal.name if principal.kind == AWS else account
+    # The principal's own name: a robot's `ns+name` and an AWS login's ARN (its account is
+    # always "aws"), whatever the account typed.
+    actor = principal.name
     _audit(context, actor, audit.LOGIN, source, principal.kind)
     return principal
 
@@ -167,7 +168,9 @@ def _scopes(values: list[str]) -> list[Scope]:
 def _routable(name: str) -> bool:
     """Whether the router accepts `name` (oci/names.py's grammar): a token for any other name
     could act on nothing, and `acme/app\n` must not be granted as if it were `acme/app`."""
-    return len(name) <= MAX_NAME_LENGTH and NAME_PATTERN.fullmatch(name) is not None
+    if len(name) > MAX_NAME_LENGTH or NAME_PATTERN.fullmatch(name) is None:
+        return False
+    return routing_problem(name) is None
 
 
 def _form(request: Request) -> dict[str, list[str]]:

@@ -9,12 +9,13 @@ from typing import Protocol
 
 LOGIN, LOGIN_FAILED, LOGIN_THROTTLED = "login", "login-failed", "login-throttled"
 PUSH, DELETE = "push", "delete"
+DENIED_SUFFIX = "-denied"  # push-denied, delete-denied: a caller who may not
 
 
 @dataclass(frozen=True)
 class AuditEvent:
     actor: str  # a user, a robot (ns+name), "anonymous", or the OS user for the admin CLI
-    action: str  # LOGIN, PUSH, DELETE, or an admin verb such as "team join"
+    action: str  # LOGIN, PUSH, DELETE (+ DENIED_SUFFIX), or an admin verb such as "team join"
     target: str  # the repository and reference, or what the admin verb changed
     source: str = ""  # the client's address, "cli" for the admin verbs
     at: float = field(default_factory=time.time)

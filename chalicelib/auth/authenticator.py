@@ -76,6 +76,19 @@ class Authenticator:
             return self._aws_principal(subject[len(AWS_SUBJECT) :]) or ANONYMOUS
         return self._user_principal(subject)
 
+    def actor(self, subject: str) -> str:
+        """How the audit log names a bearer token's subject: a user by name, a robot as
+        `ns+name` and a personal token as its owner (their subject is only the token's id; one
+        read), an AWS login as its ARN."""
+        if subject.startswith(TOKEN_SUBJECT):
+            token = self.store.token(subject[len(TOKEN_SUBJECT) :])
+            if token is None:
+                return subject
+            return robot_name(token) if token.kind == ROBOT else token.owner
+        if subject.startswith(AWS_SUBJECT):
+            return subject[len(AWS_SUBJECT) :]
+        return subject
+
     def stamp(self, subject: str) -> str:
         """What a refresh token must still match: a digest of the user's password hash, so a
         password change ends every refresh token issued before it. Robots and personal tokens

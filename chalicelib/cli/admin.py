@@ -40,6 +40,9 @@ def open_store(data_dir: str) -> IdentityStore:
 def read_password(from_stdin: bool, confirm: bool = True, minimum: int = MIN_PASSWORD) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        # getpass would read the terminal, or the pipe with a warning and then ask "Again:".
+        raise AdminError("the password is piped in: add --password-stdin (or run in a terminal)")
     else:
         password = getpass.getpass("Password: ")
         if confirm and getpass.getpass("Again: ") != password:
@@ -77,12 +80,7 @@ def user_remove(store: IdentityStore, args: argparse.Namespace) -> None:
     print(
         f"user {args.name} removed; their personal tokens and their namespace's robots are revoked"
     )
-    remains = describe(find_leftovers(store, open_metadata(args), args.name))
-    if remains:
-        print(
-            f"{args.name}/ still holds {'; '.join(remains)}: `soute user add {args.name}` will"
-            " refuse the name until they are dealt with"
-        )
+    _report_leftovers(args, store, args.name, "user")
 
 
 def user_unlock(store: IdentityStore, args: argparse.Namespace) -> None:
@@ -106,6 +104,27 @@ def org_add(store: IdentityStore, args: argparse.Namespace) -> None:
     print(f"organisation {args.name} added; namespace {args.name}/")
 
 
+def org_list(store: IdentityStore, args: argparse.Namespace) -> None:
+    for org in store.orgs():
+        teams = ", ".join(f"{t.name} ({t.role})" for t in store.teams(org))
+        print(f"{org}{'  ' + teams if teams else ''}")
+
+
+def org_remove(store: IdentityStore, args: argparse.Namespace) -> None:
+    store.remove_org(args.name)
+    print(f"organisation {args.name} removed; its teams are gone and its robots revoked")
+    _report_leftovers(args, store, args.name, "org")
+
+
+def _report_leftovers(args: argparse.Namespace, store: IdentityStore, name: str, kind: str) -> None:
+    remains = describe(find_leftovers(store, open_metadata(args), name))
+    if remains:
+        print(
+            f"{name}/ still holds {'; '.join(remains)}: `soute {kind} add {name}` will"
+            " refuse the name until they are dealt with"
+        )
+
+
 def team_add(store: IdentityStore, args: argparse.Namespace) -> None:
     check_account_name(args.team, "team")
     store.put_team(Team(args.org, args.team, args.role))
@@ -123,6 +142,8 @@ def team_join(store: IdentityStore, args: argparse.Namespace) -> None:
 
 
 def team_leave(store: IdentityStore, args: argparse.Namespace) -> None:
+    if not any(t.org == args.org and t.name == args.team for t in store.teams_of(args.user)):
+        raise UnknownName(f"{args.user} is not in a team {args.org}/{args.team}")
     store.remove_member(args.org, args.team, args.user)
     print(f"{args.user} left {args.org}/{args.team}")
 
@@ -134,6 +155,12 @@ def team_list(store: IdentityStore, args: argparse.Namespace) -> None:
 
 
 def public_set(store: IdentityStore, args: argparse.Namespace) -> None:
+    namespace = args.name.split("/", 1)[0]
+    if not args.off and store.user(namespace) is None and not store.is_org(namespace):
+        raise AdminError(
+            f"no user or organisation owns {namespace}/: add it first (`soute org add"
+            f" {namespace}` or `soute user add {namespace}`)"
+        )
     store.set_public(args.name, not args.off)
     print(f"{args.name}: {'private' if args.off else 'public (anonymous pull)'}")
 

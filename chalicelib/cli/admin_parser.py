@@ -45,6 +45,7 @@ def add_user_parser(commands: argparse._SubParsersAction) -> None:
     add = _verb(group, "add", "add a user (asks for the password)", admin.user_add)
     add.add_argument("name")
     add.add_argument("--admin", action="store_true", help="may do anything anywhere")
+    add.set_defaults(creates_data_dir=True)  # the first user of a new registry
     _password_option(add)
     _leftover_options(add)
     _verb(group, "list", "list users and their teams", admin.user_list)
@@ -66,9 +67,16 @@ def add_user_parser(commands: argparse._SubParsersAction) -> None:
 
 def add_org_parsers(commands: argparse._SubParsersAction) -> None:
     org = commands.add_parser("org", help="organisations (each owns the namespace of its name)")
-    org_add = _verb(org.add_subparsers(dest="verb", required=True), "add", "add one", admin.org_add)
+    orgs = org.add_subparsers(dest="verb", required=True)
+    org_add = _verb(orgs, "add", "add one", admin.org_add)
     org_add.add_argument("name")
+    org_add.set_defaults(creates_data_dir=True)
     _leftover_options(org_add)
+    _verb(orgs, "list", "list organisations and their teams", admin.org_list)
+    org_remove = _verb(
+        orgs, "remove", "remove one: its teams, and revoke its namespace's robots", admin.org_remove
+    )
+    org_remove.add_argument("name")
     team = commands.add_parser("team", help="teams of an organisation, with a role")
     group = team.add_subparsers(dest="verb", required=True)
     add = _verb(group, "add", "add a team, or change its role", admin.team_add)

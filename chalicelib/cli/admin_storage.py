@@ -28,12 +28,20 @@ def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class StorageMissing(Exception):
-    """The aws backend was asked for without its table."""
+    """The aws backend was asked for without its table, or a data directory that is not there."""
 
 
 def open_identities(args: argparse.Namespace) -> tuple[IdentityStore, AuditLog]:
+    """The identities and the audit log. Only the verbs that start a registry's identities
+    (`user add`, `org add`) create a missing data directory: any other verb on a directory
+    that is not there names a mistyped path, and must not leave an empty registry behind."""
     if getattr(args, "backend", "embedded") == "aws":
         return _aws(args)
+    if not getattr(args, "creates_data_dir", False) and not os.path.isdir(args.data_dir):
+        raise StorageMissing(
+            f"no data directory {args.data_dir}: give the registry's --data-dir (`soute serve`"
+            " and `soute user add` create it)"
+        )
     from ..storage.sqlite_audit import SqliteAuditLog
     from ..storage.sqlite_identities import FILE, SqliteIdentityStore
 

@@ -13,6 +13,7 @@ from ..client.images.cli import add_image_parsers
 from ..server.backends import BackendOptions, aws_login_problem
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .aws_deploy import add_deploy_parsers
+from .errors import run_verb
 from .login import add_login_parser
 from .verify import add_verify_parser
 
@@ -79,8 +80,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _aws_init(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from ..server.backends import default_signing_secret
     from ..storage.aws_clients import aws_clients, secrets_manager_client
     from ..storage.aws_setup import ensure_bucket, ensure_table
@@ -89,15 +88,13 @@ def _aws_init(args: argparse.Namespace) -> int:
     clients = aws_clients(args.region, args.endpoint_url)
     secrets = secrets_manager_client(args.region, args.endpoint_url)
     secret = args.signing_secret or default_signing_secret(args.dynamodb_table)
-    try:
-        for kind, name, created in (
-            ("bucket", args.s3_bucket, ensure_bucket(clients.s3, args.s3_bucket, args.region)),
-            ("table", args.dynamodb_table, ensure_table(clients.dynamodb, args.dynamodb_table)),
-            ("token signing secret", secret, ensure_signing_secret(secrets, secret)),
-        ):
-            print(f"{kind} {name}: {'created' if created else 'already there; settings applied'}")
-    except (BotoCoreError, ClientError) as error:
-        return _fail("aws init", str(error), status=1)
+    # AWS errors (no region, no credentials, a refusal) are one line: run_verb, cli/errors.py.
+    for kind, name, created in (
+        ("bucket", args.s3_bucket, ensure_bucket(clients.s3, args.s3_bucket, args.region)),
+        ("table", args.dynamodb_table, ensure_table(clients.dynamodb, args.dynamodb_table)),
+        ("token signing secret", secret, ensure_signing_secret(secrets, secret)),
+    ):
+        print(f"{kind} {name}: {'created' if created else 'already there; settings applied'}")
     return 0
 
 
@@ -235,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    return run_verb(args)  # an error the user caused is one line, never a traceback
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ one line per missing body, and exits 1 if any is missing, so a script or a cron 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..server.backends import BackendOptions, build_registry
@@ -35,6 +36,12 @@ def run_verify(args: argparse.Namespace) -> int:
             "soute verify: the aws backend needs --s3-bucket and --dynamodb-table", file=sys.stderr
         )
         return 2
+    if args.backend == "embedded" and not os.path.isdir(args.data_dir):
+        print(
+            f"soute verify: no data directory {args.data_dir}: give the registry's --data-dir",
+            file=sys.stderr,
+        )
+        return 1
     options = BackendOptions(
         backend=args.backend,
         data_dir=args.data_dir,

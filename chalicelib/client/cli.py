@@ -181,11 +181,18 @@ def plugin_main(argv: list[str] | None = None) -> int:
         return 0
     if argv[:1] == ["soute"]:  # docker passes the plugin's name first
         argv = argv[1:]
+    from ..cli.errors import run_verb
+
+    args = plugin_parser().parse_args(argv)
+    return run_verb(args, prog="docker soute")
+
+
+def plugin_parser() -> argparse.ArgumentParser:
+    """The verbs of `docker soute`."""
     parser = argparse.ArgumentParser(prog="docker soute", description="Soute's registry client.")
     commands = parser.add_subparsers(dest="command", required=True)
     add_push_parser(commands)
-    args = parser.parse_args(argv)
-    return int(args.run(args))
+    return parser
 
 
 def main() -> None:

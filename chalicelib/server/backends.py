@@ -17,6 +17,7 @@ from ..registry.service import Registry
 from ..registry.settings import Settings
 
 if TYPE_CHECKING:
+    from ..auth.audit import AuditLog
     from ..auth.aws_login import AwsLoginVerifier
     from ..auth.context import AuthContext
 
@@ -148,6 +149,22 @@ def build_auth(options: BackendOptions) -> AuthContext | None:
 
     prepare_data_dir(options.data_dir)
     return embedded_auth(options.data_dir, options.auth_service, aws_login=aws_login(options))
+
+
+def build_audit(options: BackendOptions) -> AuditLog:
+    """The audit log of this storage (auth's own when auth is on; with auth off the router
+    records deletes in it): the identities file, or the registry's table."""
+    if options.backend == "aws":
+        from ..storage.aws_clients import aws_clients
+        from ..storage.dynamodb_audit import DynamoAuditLog
+
+        dynamodb = aws_clients(options.region, options.endpoint_url).dynamodb
+        return DynamoAuditLog(dynamodb, options.dynamodb_table or "")
+    from ..storage.sqlite_audit import SqliteAuditLog
+    from ..storage.sqlite_identities import FILE
+
+    prepare_data_dir(options.data_dir)
+    return SqliteAuditLog(os.path.join(options.data_dir, FILE))
 
 
 def aws_login_problem(options: BackendOptions) -> str | None:

@@ -9,8 +9,9 @@ checks and errors stay in chalicelib/api like for every other front end. The rou
 the route table (chalicelib/api/routes.py): each `{name}` route once per depth, the others as
 they are, and the token endpoint.
 
-Names the Lambda endpoint cannot address (API Gateway answers with its MISSING_AUTHENTICATION_TOKEN
-gateway response, see gateway.py):
+Names the Lambda endpoint cannot address, which every front end therefore refuses with
+NAME_INVALID (oci/names.py; through Lambda, API Gateway answers first, with its
+MISSING_AUTHENTICATION_TOKEN gateway response, see gateway.py):
 - names of more than MAX_DEPTH components;
 - names with a component other than the first named `manifests`, `blobs`, `tags` or
   `referrers`: API Gateway resolves a path one segment at a time and prefers a literal child
@@ -47,6 +48,7 @@ from chalice.app import Request as ChaliceRequest
 
 from ..api import routes
 from ..api.messages import API_VERSION_HEADER, Request, Response
+from ..oci import names
 from ..storage.ports import BlobBody
 
 if TYPE_CHECKING:
@@ -57,8 +59,9 @@ T = TypeVar("T")
 
 log = logging.getLogger("soute.lambda")
 
-# 16 keeps 116 resources of headroom under the quota.
-MAX_DEPTH = 16
+# 16 keeps 116 resources of headroom under the quota. Every front end refuses deeper names
+# (oci/names.py), so the routes cover every name the registry accepts.
+MAX_DEPTH = names.MAX_COMPONENTS
 # Every body crosses API Gateway base64-encoded, byte for byte: blobs and manifests are hashed,
 # and a text body would be re-encoded as UTF-8 (and bodies without a Content-Type would not be
 # binary at all). With */* API Gateway also decodes every base64 response body.
@@ -132,11 +135,13 @@ def router_from_environment() -> Router:
     """The Router on the storage that the function's environment names (.chalice/config.json,
     or `soute serve --lambda`)."""
     from ..api.router import Router
-    from .backends import build_auth, build_registry, options_from_environment
+    from .backends import build_audit, build_auth, build_registry, options_from_environment
 
     options = options_from_environment()
     bound = os.environ.get(BOUND_ADDRESS_VARIABLE) or None
-    return Router(build_registry(options), build_auth(options), bound_address=bound)
+    auth = build_auth(options)
+    audit = build_audit(options) if auth is None else None  # open mode: deletes
+    return Router(build_registry(options), auth, bound_address=bound, audit=audit)
 
 
 def registry_from_environment() -> Registry:

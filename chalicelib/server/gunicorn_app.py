@@ -19,12 +19,13 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from ..api.router import Router
-from .backends import BackendOptions, build_auth, build_registry
+from .backends import BackendOptions, build_audit, build_auth, build_registry
 from .wsgi import WsgiApp
 
 log = logging.getLogger("soute.server")
 
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %({content-length}o)s %(M)sms "%(a)s"'
+# gunicorn's common-log-format atoms: %(t)s is the time, [03/Dec/2026:12:34:56 +0000].
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(r)s" %(s)s %({content-length}o)s %(M)sms "%(a)s"'
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class SouteServer(BaseApplication):
         backend = self.options.backend
         # In open mode the router answers only requests for this machine (DNS rebinding).
         registry, auth = build_registry(backend), build_auth(backend)
-        return WsgiApp(Router(registry, auth, bound_address=self.options.host))
+        audit = build_audit(backend) if auth is None else None  # open mode: deletes
+        return WsgiApp(Router(registry, auth, bound_address=self.options.host, audit=audit))
 
 
 def lambda_gateway(backend: BackendOptions, host: str) -> Callable[..., Any]:
@@ -127,9 +129,60 @@ def prepare(options: ServeOptions) -> None:
 
 
 def serve(options: ServeOptions) -> None:
-    log.info("%s", auth_notice(options))  # the first line: say at once whether it is open
+    preflight(options)
+    # The first line: say at once whether it is open, and what it serves.
+    log.info("%s; %s", auth_notice(options), storage_notice(options))
     prepare(options)
     SouteServer(options).run()
+
+
+def preflight(options: ServeOptions) -> None:
+    """What would otherwise fail in gunicorn's workers, as a retry loop or a traceback per
+    worker: the TLS files, the port and the storage. Each problem is one line."""
+    if options.tls_cert and options.tls_key:
+        _check_tls(options.tls_cert, options.tls_key)
+    _check_port(options.host, options.port)
+    backend = options.backend
+    if backend.backend == "aws" and not (backend.region or _default_region()):
+        from botocore.exceptions import NoRegionError
+
+        raise NoRegionError()  # worded by the command line (cli/errors.py)
+    if backend.backend == "embedded":
+        from ..storage.private_files import make_private_dirs
+
+        # An OSError is one line (cli/errors.py); a wide existing directory is warned about
+        # after the first line, by prepare().
+        make_private_dirs(os.path.abspath(backend.data_dir))
+
+
+def _check_tls(cert: str, key: str) -> None:
+    import ssl
+
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if not os.path.isfile(path):
+            raise SystemExit(f"soute serve: {flag} {path}: no such file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as error:
+        raise SystemExit(
+            f"soute serve: --tls-cert {cert} and --tls-key {key} are not a PEM certificate and"
+            f" its private key ({error})"
+        ) from None
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SystemExit(
+                f"soute serve: cannot listen on {host}:{port}: {error.strerror} (another server"
+                " there? choose another --port or --host)"
+            ) from None
 
 
 def auth_notice(options: ServeOptions) -> str:
@@ -141,6 +194,26 @@ def auth_notice(options: ServeOptions) -> str:
     )
 
 
+def storage_notice(options: ServeOptions) -> str:
+    """Which data this server serves: the directory, or the bucket, table, region, endpoint."""
+    backend = options.backend
+    if backend.backend != "aws":
+        return f"data in {os.path.abspath(backend.data_dir)}"
+    via = "the Chalice app as Lambda runs it" if options.lambda_emulation else "the aws backend"
+    region = backend.region or _default_region() or "(no region)"
+    endpoint = backend.endpoint_url or "AWS"
+    return (
+        f"serving {via}: bucket {backend.s3_bucket}, table {backend.dynamodb_table}, region"
+        f" {region}, endpoint {endpoint}"
+    )
+
+
+def _default_region() -> str | None:
+    import boto3
+
+    return boto3.session.Session().region_name
+
+
 def _check_auth(backend: BackendOptions) -> None:
     """Creates the embedded signing key once, before workers start; on AWS, reads the secret."""
     from ..storage.secrets_manager_keys import SigningSecretMissing
@@ -148,7 +221,7 @@ def _check_auth(backend: BackendOptions) -> None:
     try:
         build_auth(backend)
     except SigningSecretMissing as error:
-        raise SystemExit(f"soute serve: {error}\n(create it with `soute aws init`)") from None
+        raise SystemExit(f"soute serve: {error}: create it with `soute aws init`") from None
 
 
 def _check_aws_storage(backend: BackendOptions) -> None:
@@ -160,4 +233,4 @@ def _check_aws_storage(backend: BackendOptions) -> None:
         clients.s3, clients.dynamodb, backend.s3_bucket or "", backend.dynamodb_table or ""
     )
     if problem:
-        raise SystemExit(f"soute serve: cannot use {problem}\n(create them with `soute aws init`)")
+        raise SystemExit(f"soute serve: cannot use {problem}: create them with `soute aws init`")

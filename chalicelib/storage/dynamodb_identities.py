@@ -9,6 +9,7 @@ Items (pk, sk):
   MEMBER_OF#<user>   <org>#<team>     the same membership, found from the user
   PUBLIC             <name>           a namespace or repository anyone may pull
   TOKENS             <id>             a robot account or personal access token (hash only)
+  ORGS               <org>            an organisation, to list them without a Scan
   ROBOT_NAMES        <namespace>+<name>  the token id of the robot that last took this name
   AWS_MAPPINGS       <org>#<team>#<pattern>  an IAM ARN pattern whose logins join the team
 
@@ -131,8 +132,35 @@ class DynamoIdentityStore:
     # -- organisations and teams ---------------------------------------------------------------
     def add_org(self, name: str) -> None:
         self._transact(
-            [self._claim(name, "org")],
+            [self._claim(name, "org"), {"Put": self._put("ORGS", name)}],
             NameTaken(f"the name {name!r} is taken by a user or organisation"),
+        )
+
+    def orgs(self) -> list[str]:
+        return sorted(item["sk"]["S"] for item in self._query("ORGS"))
+
+    def remove_org(self, name: str) -> None:
+        """Teams and robots first, the name last (as remove_user): a crash in between leaves
+        an organisation with fewer rights, never rights left for a future holder of the name."""
+        if not self.is_org(name):
+            raise UnknownName(f"no organisation {name!r}")
+        for team in self.teams(name):
+            self.remove_team(name, team.name)
+        for token in self.tokens():
+            naming = token.owner == name or name in token.namespaces
+            if token.kind == "robot" and naming and not token.revoked:
+                self.revoke_token(token.id)
+        self._transact(
+            [
+                {"Delete": {"TableName": self.table, "Key": _key("ORGS", name)}},
+                {
+                    "Delete": {
+                        **self._check(f"NAME#{name}", "NAME", "kind = :org"),
+                        "ExpressionAttributeValues": {":org": _s("org")},
+                    }
+                },
+            ],
+            UnknownName(f"no organisation {name!r}"),
         )
 
     def is_org(self, name: str) -> bool:

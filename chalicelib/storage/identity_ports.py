@@ -52,6 +52,15 @@ class IdentityStore(Protocol):
 
     def is_org(self, name: str) -> bool: ...
 
+    def orgs(self) -> list[str]:
+        """Every organisation's name, sorted."""
+        ...
+
+    def remove_org(self, name: str) -> None:
+        """Also removes its teams (their members and AWS mappings) and revokes every robot
+        owned by or naming its namespace (a future holder of the name inherits nothing)."""
+        ...
+
     def put_team(self, team: Team) -> None:
         """Creates the team or changes its role; members are kept as they are."""
         ...

@@ -101,6 +101,24 @@ class SqliteIdentityStore:
     def is_org(self, name: str) -> bool:
         return bool(self._rows("SELECT 1 FROM namespaces WHERE name = ? AND kind = 'org'", name))
 
+    def orgs(self) -> list[str]:
+        rows = self._rows("SELECT name FROM namespaces WHERE kind = 'org' ORDER BY name")
+        return [row[0] for row in rows]
+
+    def remove_org(self, name: str) -> None:
+        with self._write() as db:
+            if not db.execute(
+                "DELETE FROM namespaces WHERE name = ? AND kind = 'org'", (name,)
+            ).rowcount:
+                raise UnknownName(f"no organisation {name!r}")
+            for table in ("teams", "team_members", "aws_mappings"):
+                db.execute(f"DELETE FROM {table} WHERE org = ?", (name,))  # noqa: S608
+            db.execute(
+                "UPDATE tokens SET revoked = 1 WHERE kind = 'robot' AND (owner = ? OR"
+                " instr(' ' || namespaces || ' ', ' ' || ? || ' ') > 0)",
+                (name, name),
+            )
+
     def put_team(self, team: Team) -> None:
         with self._write() as db:
             self._need_org(db, team.org)

@@ -65,6 +65,38 @@ def test_invalid_names(name: str) -> None:
     assert _code(check_name, name) == "NAME_INVALID"
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["blobs", "manifests/x", "tags/list/x", "/".join("c" * 16), "a/blobsx", "a/uploads/b"],
+)
+def test_names_api_gateway_can_route(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("/".join("c" * 17), "17 components; at most 16"),
+        ("a/blobs", "component named 'blobs'"),
+        ("a/manifests/b", "component named 'manifests'"),
+        ("a/b/tags", "component named 'tags'"),
+        ("a/referrers/b", "component named 'referrers'"),
+    ],
+)
+def test_names_api_gateway_cannot_route_are_refused_everywhere(name: str, why: str) -> None:
+    with pytest.raises(OCIError) as caught:
+        check_name(name)
+    assert caught.value.code == "NAME_INVALID" and why in str(caught.value.body())
+
+
+def test_the_refused_words_are_the_lambda_routes_own() -> None:
+    from chalicelib.oci.names import MAX_COMPONENTS, RESERVED_COMPONENTS
+    from chalicelib.server.chalice_routes import MAX_DEPTH
+    from chalicelib.server.chalice_routes import RESERVED_COMPONENTS as ROUTED
+
+    assert (RESERVED_COMPONENTS, MAX_COMPONENTS) == (ROUTED, MAX_DEPTH)
+
+
 @pytest.mark.parametrize("tag", ["latest", "v1.0", "_x", "A" * 128, "1-2_3.4"])
 def test_valid_tags(tag: str) -> None:
     assert check_tag(tag) == tag
