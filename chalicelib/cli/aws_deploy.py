@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import aws_data, aws_domain, aws_package, aws_stack
-from .aws_errors import DeployError, one_line, region_or_fail
+from .aws_errors import DeployError, region_or_fail
 
 HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -187,23 +187,6 @@ def _confirm(stack: str, what: str) -> None:
         raise DeployError("not confirmed: nothing deleted")
 
 
-def _run(verb: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        from botocore.exceptions import BotoCoreError, ClientError
-        from botocore.parsers import ResponseParserError
-
-        try:
-            return int(verb(args))
-        except (DeployError, BotoCoreError, ClientError, ResponseParserError) as error:
-            print(f"soute aws {args.aws}: {one_line(error)}", file=sys.stderr)
-            return 1
-        except (KeyboardInterrupt, EOFError):
-            print(f"soute aws {args.aws}: interrupted", file=sys.stderr)
-            return 130
-
-    return run
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--region", help="AWS region (default: AWS_DEFAULT_REGION or the profile's)"
@@ -241,7 +224,7 @@ def add_deploy_parsers(aws: argparse._SubParsersAction) -> None:
         help="expand the SAM transform here (for an emulator without it, e.g. moto; never"
         " needed on AWS)",
     )
-    deploy.set_defaults(run=_run(_deploy))
+    deploy.set_defaults(run=_deploy)
     destroy = aws.add_parser("destroy", help="delete the stack (and its data with --delete-data)")
     _common(destroy)
     destroy.add_argument(
@@ -250,4 +233,4 @@ def add_deploy_parsers(aws: argparse._SubParsersAction) -> None:
         help="also delete the retained bucket (every version), table and secret",
     )
     destroy.add_argument("--yes", action="store_true", help="with --delete-data: do not ask")
-    destroy.set_defaults(run=_run(_destroy))
+    destroy.set_defaults(run=_destroy)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -21,21 +22,32 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
+class UserError(Exception):
+    """A failure a person caused, whose message already says what to do."""
+
+
 def run_verb(args: argparse.Namespace, prog: str = "soute") -> int:
     """Run the verb `args` names (its `run`); an error the user caused is one line on stderr
     and status 1, a bug still a traceback."""
     try:
         return int(args.run(args))
-    except KeyboardInterrupt:
-        print(f"{prog} {args.command}: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, EOFError):
+        print(f"{prog} {_verb(args)}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:
         message = explain(error, args)
         if message is None:
             raise
         flat = " ".join(line.strip() for line in message.splitlines())  # one line, whatever
-        print(f"{prog} {args.command}: {flat}", file=sys.stderr)
+        print(f"{prog} {_verb(args)}: {flat}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _verb(args: argparse.Namespace) -> str:
+    """`aws deploy`, `user add`…: the words that named the verb, for the message's prefix."""
+    words = [str(args.command)]
+    sub = getattr(args, str(args.command).replace("-", "_"), None)
+    return " ".join(words + ([sub] if isinstance(sub, str) else []))
 
 
 def explain(error: BaseException, args: argparse.Namespace) -> str | None:
@@ -47,7 +59,9 @@ def explain(error: BaseException, args: argparse.Namespace) -> str | None:
 
 
 def _explainers() -> list[tuple[tuple[type[BaseException], ...], Callable[..., str | None]]]:
-    found: list[tuple[tuple[type[BaseException], ...], Callable[..., str | None]]] = []
+    found: list[tuple[tuple[type[BaseException], ...], Callable[..., str | None]]] = [
+        ((UserError,), lambda e, a: str(e)),
+    ]
     try:  # botocore is installed with soute, but its import is not free: only look it up here
         from botocore.exceptions import (
             BotoCoreError,
@@ -57,6 +71,7 @@ def _explainers() -> list[tuple[tuple[type[BaseException], ...], Callable[..., s
             NoRegionError,
             PartialCredentialsError,
         )
+        from botocore.parsers import ResponseParserError
     except ImportError:  # pragma: no cover - a broken install
         pass
     else:
@@ -65,6 +80,7 @@ def _explainers() -> list[tuple[tuple[type[BaseException], ...], Callable[..., s
             ((NoCredentialsError, PartialCredentialsError), _no_credentials),
             ((EndpointConnectionError,), _unreachable),
             ((ClientError,), _client_error),
+            ((ResponseParserError,), _unparsable),
             ((BotoCoreError,), lambda e, a: f"AWS: {e}"),
         ]
     from ..storage.ports import StorageUnavailable
@@ -118,7 +134,19 @@ def _client_error(error: BaseException, args: argparse.Namespace) -> str:
         )
     if code in ("AccessDenied", "AccessDeniedException"):
         return f"AWS refused: {message}: these credentials need the permission it names"
-    return f"AWS refused ({code or 'error'}): {message}"
+    if code in ("ExpiredToken", "ExpiredTokenException"):
+        return "the AWS credentials expired: log in again (aws sso login, or new keys)"
+    if code == "SignatureDoesNotMatch":
+        return "the AWS secret key does not match the access key: check aws configure"
+    operation = getattr(error, "operation_name", "") or "AWS"
+    return f"{operation} failed ({code or 'error'}): {message}"
+
+
+def _unparsable(error: BaseException, args: argparse.Namespace) -> str:
+    """An emulator's error body in a form botocore cannot parse (AWS never answers so)."""
+    found = re.search(r'"message": "(.*?)"\}', str(error))
+    said = found.group(1).replace("\\'", "'") if found else str(error).splitlines()[-1]
+    return f"the endpoint refused in a form AWS never answers: {said[:300]}"
 
 
 def _where(args: argparse.Namespace) -> str:
