@@ -12,6 +12,7 @@ from tests.support.clients import Skopeo
 from tests.support.engines import Containerd, DockerEngine
 from tests.support.fixtures import setup_or_fail, short_tempdir
 from tests.support.moto import moto_server
+from tests.support.procs import find_tool
 from tests.support.server import RegistryServer, running_registry
 
 
@@ -26,6 +27,16 @@ def _soute_logs_reach_caplog(monkeypatch: pytest.MonkeyPatch) -> None:
 def soute_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     """One `soute serve` for every test that needs a live server."""
     with running_registry(tmp_path_factory.mktemp("soute-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def reference_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """The reference registry (distribution 2.8, Debian's docker-registry), deletes enabled,
+    shared by the session's tests (each uses repositories of its own)."""
+    setup_or_fail("the reference registry", lambda: find_tool("docker-registry"))
+    template = "{python} -m tests.support.refregistry --port {port} --data-dir {data_dir}"
+    with running_registry(tmp_path_factory.mktemp("reference"), template) as server:
         yield server
 
 

@@ -3,27 +3,16 @@ distribution 2.8): the extension's 404 makes it fall back to the v2 API, layers 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.clients import Skopeo
-from tests.support.fixtures import setup_or_fail
 from tests.support.images import MiB, assert_same_blobs, build_image
-from tests.support.procs import find_tool
-from tests.support.server import RegistryServer, running_registry
+from tests.support.server import RegistryServer
 from tests.support.soute_push import SoutePush
 
 pytestmark = [pytest.mark.realclient, pytest.mark.timeout(300)]
-
-
-@pytest.fixture(scope="module")
-def reference_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
-    setup_or_fail("the reference registry", lambda: find_tool("docker-registry"))
-    template = "{python} -m tests.support.refregistry --port {port} --data-dir {data_dir}"
-    with running_registry(tmp_path_factory.mktemp("reference"), template) as server:
-        yield server
 
 
 def test_push_falls_back_to_the_v2_api(
