@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import PushError
-from .model import Blob
+from .model import Blob, Upload
 from .part_sender import API, PartSender, extension_path
 from .progress import Tracker
 from .resume_state import ResumeState
@@ -20,20 +19,6 @@ from .session import RegistrySession, oci_error, post_json
 
 class NoExtension(Exception):
     """The registry does not have the extension (404 on /v2/_soute/uploads)."""
-
-
-@dataclass
-class Upload:
-    """One direct upload in progress, as the registry describes it."""
-
-    upload_id: str
-    part_size: int
-    part_count: int
-    received: dict[int, str]
-
-    def part_length(self, number: int, blob_size: int) -> int:
-        """The bytes of part `number` of a blob of `blob_size` bytes (the last may be short)."""
-        return min(self.part_size, blob_size - (number - 1) * self.part_size)
 
 
 class DirectUploader:

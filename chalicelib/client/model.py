@@ -104,3 +104,17 @@ def media_type_of(data: bytes) -> str | None:
         return None
     value = doc.get("mediaType") if isinstance(doc, dict) else None
     return str(value) if value else None
+
+
+@dataclass
+class Upload:
+    """One direct upload in progress, as the registry describes it."""
+
+    upload_id: str
+    part_size: int
+    part_count: int
+    received: dict[int, str]
+
+    def part_length(self, number: int, blob_size: int) -> int:
+        """The bytes of part `number` of a blob of `blob_size` bytes (the last may be short)."""
+        return min(self.part_size, blob_size - (number - 1) * self.part_size)

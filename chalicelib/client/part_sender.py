@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from .errors import PushError, UnreachableError
-from .model import Blob, FileRange
+from .model import Blob, FileRange, Upload
 from .progress import Tracker
 from .session import (
     TIMEOUT,
@@ -28,9 +28,6 @@ from .session import (
     transport_reason,
 )
 from .streams import RangeReader
-
-if TYPE_CHECKING:
-    from .direct_upload import Upload
 
 API = "/v2/_soute/uploads"
 BATCH = 100

@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from chalicelib.client import part_sender
-from chalicelib.client.direct_upload import Upload
-from chalicelib.client.model import Blob, FileRange
+from chalicelib.client.model import Blob, FileRange, Upload
 from chalicelib.client.part_sender import PartSender
 from chalicelib.client.progress import Silent
 
