@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client.credentials import docker_config_path, write_private_json
-from .login import LoginFailed, aws_secret
+from .aws_signing import SigningFailed, aws_secret
 
 SETTINGS_FILE = "soute-aws-logins.json"
 HELPER = "soute"  # docker runs docker-credential-<HELPER>
@@ -63,7 +63,7 @@ def get(server_url: str) -> tuple[int, str]:
         return 1, NOT_FOUND
     try:
         secret = aws_secret(entry["service"], entry.get("region"), 900, entry.get("sts_endpoint"))
-    except LoginFailed as error:
+    except SigningFailed as error:
         return 1, str(error)
     answer = {"ServerURL": server_url.strip(), "Username": "aws", "Secret": secret}
     return 0, json.dumps(answer)

@@ -31,6 +31,7 @@ from ..client.credentials import Credentials, store_credentials
 from ..client.errors import EXIT_FAILED, AuthError, PushError, UnreachableError, UsageError
 from ..client.references import base_url
 from .admin import AdminError, read_password
+from .aws_signing import aws_secret
 
 
 class LoginFailed(AuthError):
@@ -174,33 +175,6 @@ def bound_service(host: str, announced: str, chosen: str | None) -> str:
         " login is valid wherever that name is served, so it is only signed for the registry"
         " you named." + ("" if chosen else hint)
     )
-
-
-def aws_secret(service: str, region: str | None, expires: int, endpoint: str | None) -> str:
-    """A presigned STS GetCallerIdentity URL for `service`, as an AWS login password."""
-    import boto3
-    from botocore.exceptions import BotoCoreError
-
-    from ..auth.aws_login import SERVICE_HEADER, encode_secret
-
-    def sign_service(request: object, **_: object) -> None:
-        # Signed, so the URL is refused by STS unless sent with this header and value: the
-        # registry sends its own service name, so a URL made for one registry fails elsewhere.
-        request.headers[SERVICE_HEADER] = service  # type: ignore[attr-defined]
-
-    try:
-        session = boto3.Session(region_name=region)
-        # botocore resolves the region's own STS endpoint, in whichever partition it is.
-        sts = session.client(
-            "sts", region_name=session.region_name or "us-east-1", endpoint_url=endpoint
-        )
-        sts.meta.events.register("before-sign.sts.GetCallerIdentity", sign_service)
-        url = sts.generate_presigned_url(
-            "get_caller_identity", Params={}, ExpiresIn=expires, HttpMethod="GET"
-        )
-    except BotoCoreError as error:  # no credentials, a broken profile
-        raise LoginFailed(f"cannot sign with your AWS credentials: {error}") from None
-    return encode_secret(url)
 
 
 def add_login_parser(commands: argparse._SubParsersAction) -> None:
