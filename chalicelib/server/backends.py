@@ -17,6 +17,7 @@ from ..registry.service import Registry
 from ..registry.settings import Settings
 
 if TYPE_CHECKING:
+    from ..api.router import Router
     from ..auth.audit import AuditLog
     from ..auth.aws_login import AwsLoginVerifier
     from ..auth.context import AuthContext
@@ -165,6 +166,17 @@ def build_audit(options: BackendOptions) -> AuditLog:
 
     prepare_data_dir(options.data_dir)
     return SqliteAuditLog(os.path.join(options.data_dir, FILE))
+
+
+def build_router(options: BackendOptions, bound_address: str | None = None) -> Router:
+    """The one router every front end serves on these options: with auth when it is on; in
+    open mode answering only requests for `bound_address`'s machine (DNS rebinding) and
+    recording deletes in the storage's audit log."""
+    from ..api.router import Router
+
+    registry, auth = build_registry(options), build_auth(options)
+    audit = build_audit(options) if auth is None else None
+    return Router(registry, auth, bound_address=bound_address, audit=audit)
 
 
 def aws_login_problem(options: BackendOptions) -> str | None:

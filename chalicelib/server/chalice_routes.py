@@ -134,14 +134,10 @@ class Lazy(Generic[T]):
 def router_from_environment() -> Router:
     """The Router on the storage that the function's environment names (.chalice/config.json,
     or `soute serve --lambda`)."""
-    from ..api.router import Router
-    from .backends import build_audit, build_auth, build_registry, options_from_environment
+    from .backends import build_router, options_from_environment
 
-    options = options_from_environment()
     bound = os.environ.get(BOUND_ADDRESS_VARIABLE) or None
-    auth = build_auth(options)
-    audit = build_audit(options) if auth is None else None  # open mode: deletes
-    return Router(build_registry(options), auth, bound_address=bound, audit=audit)
+    return build_router(options_from_environment(), bound_address=bound)
 
 
 def registry_from_environment() -> Registry:

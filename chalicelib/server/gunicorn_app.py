@@ -18,8 +18,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from ..api.router import Router
-from .backends import BackendOptions, build_audit, build_auth, build_registry
+from .backends import BackendOptions, build_auth, build_registry, build_router
 from .wsgi import WsgiApp
 
 log = logging.getLogger("soute.server")
@@ -77,11 +76,7 @@ class SouteServer(BaseApplication):
     def load(self) -> Callable[..., Any]:
         if self.options.lambda_emulation:
             return lambda_gateway(self.options.backend, self.options.host)
-        backend = self.options.backend
-        # In open mode the router answers only requests for this machine (DNS rebinding).
-        registry, auth = build_registry(backend), build_auth(backend)
-        audit = build_audit(backend) if auth is None else None  # open mode: deletes
-        return WsgiApp(Router(registry, auth, bound_address=self.options.host, audit=audit))
+        return WsgiApp(build_router(self.options.backend, bound_address=self.options.host))
 
 
 def lambda_gateway(backend: BackendOptions, host: str) -> Callable[..., Any]:
