@@ -62,6 +62,8 @@ class RegistrySession:
     for the host (client/credentials.py), or with `credentials` when given (`soute login`).
     `offline` asks the token service for a refresh token too, as `docker login` does."""
 
+    denied_advice = "check that this account may push there"  # what a 403 tells the user
+
     def __init__(
         self,
         host: str,
@@ -154,7 +156,7 @@ class RegistrySession:
         if response.status_code == 403:
             raise AuthError(
                 f"{self.host} denied {response.request.method} {response.request.path_url}: "
-                f"{oci_error(response)}; check that this account may push there"
+                f"{oci_error(response)}; {self.denied_advice}"
             )
 
     def _hint(self) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from ..errors import AuthError, PushError
+from ..errors import PushError
 from ..mediatypes import ACCEPT, OCI_INDEX
 from ..session import RegistrySession, oci_error
 from .errors import NotFound
@@ -34,15 +34,9 @@ class Manifest:
 class ImageSession(RegistrySession):
     """A RegistrySession whose refusals name the verb's need (pull, delete), not a push."""
 
-    def _refuse_auth(self, response: requests.Response) -> None:
-        if response.status_code == 403:
-            request = response.request
-            raise AuthError(
-                f"{self.host} denied {request.method} {request.path_url}: {oci_error(response)};"
-                " check that this account has the access it needs there (pull to see, delete"
-                " to remove)"
-            )
-        super()._refuse_auth(response)
+    denied_advice = (
+        "check that this account has the access it needs there (pull to see, delete to remove)"
+    )
 
 
 def open_session(host: str, insecure: bool, scopes: list[str]) -> ImageSession:
