@@ -31,9 +31,9 @@ from chalicelib.api.router import Router
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.server.backends import BackendOptions, build_auth, build_registry
-from chalicelib.storage.aws_clients import aws_clients, secrets_manager_client
-from chalicelib.storage.aws_setup import ensure_bucket, ensure_table
-from chalicelib.storage.secrets_manager_keys import ensure_signing_secret
+from chalicelib.storage.aws.clients import aws_clients, secrets_manager_client
+from chalicelib.storage.aws.provision import ensure_bucket, ensure_table
+from chalicelib.storage.aws.secrets_manager_keys import ensure_signing_secret
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -30,7 +30,7 @@ from typing import Any
 
 from chalicelib.auth.tokens import DEFAULT_SERVICE
 from chalicelib.server.gateway import GATEWAY_RESPONSES
-from chalicelib.storage.aws_setup import (
+from chalicelib.storage.aws.provision import (
     ABORT_MULTIPART_DAYS,
     NONCURRENT_VERSION_DAYS,
     UPLOAD_PREFIX,
@@ -62,14 +62,14 @@ DYNAMODB_ACTIONS = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
-# The verifier (registry/direct_uploads.py verify, on storage/s3.py and storage/dynamodb.py)
+# The verifier (registry/direct_uploads.py verify, on storage/aws/s3.py and storage/aws/dynamodb.py)
 # reads the assembled object back, deletes it if its digest is wrong, aborts the multipart
 # upload's leftovers, and records the blob and the session; tests/lambda/test_verifier_policy.py
 # runs it on moto and checks every call it makes against these lists.
 # No ListBucket: an object missing then answers 403, not 404, and the verifier fails on either
 # (Lambda retries the event).
 VERIFIER_S3_ACTIONS = ["s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
-# Direct uploads are assembled under this prefix (storage/s3.py _object_key).
+# Direct uploads are assembled under this prefix (storage/aws/s3.py _object_key).
 VERIFIED_PREFIX = "blobs/"
 VERIFIER_DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",

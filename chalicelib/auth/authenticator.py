@@ -9,10 +9,10 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from ..storage.identity_ports import IdentityStore
 from .access_tokens import PAT, ROBOT, secret_matches, token_id_of
 from .aws_login import ACCOUNT as AWS_ACCOUNT
 from .aws_login import AwsLoginVerifier, arn_matches, is_aws_secret
+from .identity_ports import IdentityStore
 from .model import ANONYMOUS, AccessToken, Principal, Team, User
 from .passwords import verify_password
 from .throttle import LoginThrottle

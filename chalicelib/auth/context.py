@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..storage.identity_ports import IdentityStore
 from .audit import AuditLog
 from .authenticator import Authenticator
 from .aws_login import AwsLoginVerifier
+from .identity_ports import IdentityStore
 from .keys import KeyRing, SigningKey, load_or_create_key
 from .throttle import LoginThrottle
 from .tokens import DEFAULT_SERVICE, TokenService
@@ -59,8 +59,8 @@ def embedded_auth(
 ) -> AuthContext:
     """Identities, audit log and failed-login counts in SQLite (the counts shared by every
     worker) and the signing key in a 0600 file, all under `data_dir`."""
-    from ..storage.sqlite_audit import SqliteAuditLog
-    from ..storage.sqlite_identities import FILE, SqliteIdentityStore
+    from ..storage.embedded.sqlite_audit import SqliteAuditLog
+    from ..storage.embedded.sqlite_identities import FILE, SqliteIdentityStore
     from .throttle import sqlite_throttle
 
     path = os.path.join(data_dir, FILE)
@@ -80,8 +80,8 @@ def aws_auth(
 ) -> AuthContext:
     """Identities, audit log and failed-login counts in the registry's DynamoDB table (the
     counts shared by every Lambda instance); the signing key derived from a secret."""
-    from ..storage.dynamodb_audit import DynamoAuditLog
-    from ..storage.dynamodb_identities import DynamoIdentityStore
+    from ..storage.aws.dynamodb_audit import DynamoAuditLog
+    from ..storage.aws.dynamodb_identities import DynamoIdentityStore
     from .throttle import dynamodb_throttle
 
     store = DynamoIdentityStore(dynamodb, table)

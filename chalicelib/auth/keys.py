@@ -117,7 +117,7 @@ def derive_key(secret: bytes) -> SigningKey:
 def load_or_create_key(data_dir: str) -> SigningKey:
     """The embedded backend's key, created on first use readable by its owner only (0600);
     processes starting at once agree on one key."""
-    from ..storage.secret_files import read_or_create
+    from ..storage.embedded.secret_files import read_or_create
 
     path = os.path.join(data_dir, KEY_FILE)
     return from_pem(read_or_create(path, lambda: generate_key().private_pem))

@@ -11,7 +11,7 @@ failures with `soute user unlock`. Robots and personal access tokens carry 256 r
 the authenticator checks them first, lets a right one through whatever the counts say, and
 counts a wrong one against its source only (see Authenticator.login).
 
-The counts live in a FailureCounter (chalicelib/storage/throttle_ports.py): in this process's
+The counts live in a FailureCounter (chalicelib/auth/throttle_ports.py): in this process's
 memory by default, or shared by every process of the registry (SQLite in the data directory
 for gunicorn workers, the DynamoDB table for Lambda instances), so spreading guesses over
 workers or instances gains nothing. Times are wall-clock: processes share no monotonic clock.
@@ -31,8 +31,8 @@ import logging
 import time
 from typing import Any
 
-from ..storage.memory_throttle import MemoryFailureCounter
-from ..storage.throttle_ports import CounterUnavailable, FailureCounter
+from .memory_throttle import MemoryFailureCounter
+from .throttle_ports import CounterUnavailable, FailureCounter
 
 REMEMBER = 30 * 86400.0  # how long a source that logged in to an account passes its lock
 
@@ -130,7 +130,7 @@ class LoginThrottle:
 def sqlite_throttle(path: str) -> LoginThrottle:
     """The embedded backend's throttle: counts in the SQLite file at `path`, shared by every
     process that opens it."""
-    from ..storage.sqlite_throttle import SqliteFailureCounter
+    from ..storage.embedded.sqlite_throttle import SqliteFailureCounter
 
     return LoginThrottle(counter=SqliteFailureCounter(path))
 
@@ -138,7 +138,7 @@ def sqlite_throttle(path: str) -> LoginThrottle:
 def dynamodb_throttle(dynamodb_client: Any, table: str) -> LoginThrottle:
     """The aws backend's throttle: counts on the registry's DynamoDB table (a boto3 client),
     shared by every Lambda instance and server process."""
-    from ..storage.dynamodb_throttle import DynamoFailureCounter
+    from ..storage.aws.dynamodb_throttle import DynamoFailureCounter
 
     return LoginThrottle(counter=DynamoFailureCounter(dynamodb_client, table))
 

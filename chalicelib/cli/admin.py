@@ -16,11 +16,11 @@ from collections.abc import Callable
 from ..auth.access_tokens import PAT, ROBOT, TokenRequestInvalid, create_access_token
 from ..auth.audit import AuditEvent
 from ..auth.authenticator import robot_name
+from ..auth.identity_ports import IdentityStore, NameTaken, UnknownName
 from ..auth.model import ROLE_ACTIONS, Team, User
 from ..auth.names import NameInvalid, check_account_name
 from ..auth.passwords import hash_password
-from ..storage.identity_ports import IdentityStore, NameTaken, UnknownName
-from ..storage.throttle_ports import CounterUnavailable
+from ..auth.throttle_ports import CounterUnavailable
 from .admin_leftovers import LeftoversRemain, check_name, describe, find_leftovers, purge
 from .admin_storage import StorageMissing, open_identities, open_metadata, open_throttle
 

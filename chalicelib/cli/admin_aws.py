@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 
 from ..auth.aws_login import pattern_problem
+from ..auth.identity_ports import IdentityStore
 from ..auth.model import AwsMapping
-from ..storage.identity_ports import IdentityStore
 from .admin import AdminError
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from ..auth.access_tokens import ROBOT
 from ..auth.authenticator import robot_name
+from ..auth.identity_ports import IdentityStore
 from ..auth.model import AccessToken
-from ..storage.identity_ports import IdentityStore
 from ..storage.ports import MetadataStore
 from .admin_storage import open_metadata
 

@@ -9,8 +9,8 @@ import os
 from typing import Any
 
 from ..auth.audit import AuditLog
+from ..auth.identity_ports import IdentityStore
 from ..auth.throttle import LoginThrottle
-from ..storage.identity_ports import IdentityStore
 from ..storage.ports import MetadataStore
 
 METADATA_FILE = "metadata.sqlite"  # as server/backends.py embedded_registry names it
@@ -42,8 +42,8 @@ def open_identities(args: argparse.Namespace) -> tuple[IdentityStore, AuditLog]:
             f"no data directory {args.data_dir}: give the registry's --data-dir (`soute serve`"
             " and `soute user add` create it)"
         )
-    from ..storage.sqlite_audit import SqliteAuditLog
-    from ..storage.sqlite_identities import FILE, SqliteIdentityStore
+    from ..storage.embedded.sqlite_audit import SqliteAuditLog
+    from ..storage.embedded.sqlite_identities import FILE, SqliteIdentityStore
 
     path = os.path.join(args.data_dir, FILE)
     return SqliteIdentityStore(path), SqliteAuditLog(path)
@@ -52,7 +52,7 @@ def open_identities(args: argparse.Namespace) -> tuple[IdentityStore, AuditLog]:
 def open_throttle(args: argparse.Namespace) -> LoginThrottle:
     """The failed-login counts the registry's workers or Lambda instances share."""
     from ..auth.throttle import dynamodb_throttle, sqlite_throttle
-    from ..storage.sqlite_identities import FILE
+    from ..storage.embedded.sqlite_identities import FILE
 
     if getattr(args, "backend", "embedded") == "aws":
         return dynamodb_throttle(_dynamodb(args), args.dynamodb_table)
@@ -62,17 +62,17 @@ def open_throttle(args: argparse.Namespace) -> LoginThrottle:
 def open_metadata(args: argparse.Namespace) -> MetadataStore | None:
     """The registry's manifests and catalog; None when the data directory has none yet."""
     if getattr(args, "backend", "embedded") == "aws":
-        from ..storage.dynamodb import DynamoMetadataStore
+        from ..storage.aws.dynamodb import DynamoMetadataStore
 
         return DynamoMetadataStore(_dynamodb(args), args.dynamodb_table)
-    from ..storage.sqlite import SqliteMetadataStore
+    from ..storage.embedded.sqlite import SqliteMetadataStore
 
     path = os.path.join(args.data_dir, METADATA_FILE)
     return SqliteMetadataStore(path) if os.path.exists(path) else None
 
 
 def _dynamodb(args: argparse.Namespace) -> Any:
-    from ..storage.aws_clients import aws_clients
+    from ..storage.aws.clients import aws_clients
 
     if not args.dynamodb_table:
         raise StorageMissing("the aws backend needs --dynamodb-table")
@@ -80,8 +80,8 @@ def _dynamodb(args: argparse.Namespace) -> Any:
 
 
 def _aws(args: argparse.Namespace) -> tuple[IdentityStore, AuditLog]:
-    from ..storage.dynamodb_audit import DynamoAuditLog
-    from ..storage.dynamodb_identities import DynamoIdentityStore
+    from ..storage.aws.dynamodb_audit import DynamoAuditLog
+    from ..storage.aws.dynamodb_identities import DynamoIdentityStore
 
     dynamodb = _dynamodb(args)
     return (

@@ -125,7 +125,7 @@ def _private(s3: Any, name: str) -> None:
         },
     )
     if s3.meta.endpoint_url.startswith("https://"):
-        from ..storage.aws_setup import tls_only_policy
+        from ..storage.aws.provision import tls_only_policy
 
         arn = f"arn:{s3.meta.partition}:s3:::{name}"
         s3.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_only_policy(arn, f"{arn}/*")))

@@ -81,9 +81,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _aws_init(args: argparse.Namespace) -> int:
     from ..server.backends import default_signing_secret
-    from ..storage.aws_clients import aws_clients, secrets_manager_client
-    from ..storage.aws_setup import ensure_bucket, ensure_table
-    from ..storage.secrets_manager_keys import ensure_signing_secret
+    from ..storage.aws.clients import aws_clients, secrets_manager_client
+    from ..storage.aws.provision import ensure_bucket, ensure_table
+    from ..storage.aws.secrets_manager_keys import ensure_signing_secret
 
     clients = aws_clients(args.region, args.endpoint_url)
     secrets = secrets_manager_client(args.region, args.endpoint_url)

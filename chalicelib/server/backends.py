@@ -34,7 +34,7 @@ class BackendOptions:
     dynamodb_table: str | None = None
     endpoint_url: str | None = None
     region: str | None = None
-    presign_expires: int = 300  # seconds; why so short: storage/s3.py PRESIGN_EXPIRES
+    presign_expires: int = 300  # seconds; why so short: storage/aws/s3.py PRESIGN_EXPIRES
     chunk_min_length: int = 1 << 20
     inline_verify_limit: int = 512 << 20  # direct uploads verified within `complete`
     part_url_expires: int = 3600
@@ -156,13 +156,13 @@ def build_audit(options: BackendOptions) -> AuditLog:
     """The audit log of this storage (auth's own when auth is on; with auth off the router
     records deletes in it): the identities file, or the registry's table."""
     if options.backend == "aws":
-        from ..storage.aws_clients import aws_clients
-        from ..storage.dynamodb_audit import DynamoAuditLog
+        from ..storage.aws.clients import aws_clients
+        from ..storage.aws.dynamodb_audit import DynamoAuditLog
 
         dynamodb = aws_clients(options.region, options.endpoint_url).dynamodb
         return DynamoAuditLog(dynamodb, options.dynamodb_table or "")
-    from ..storage.sqlite_audit import SqliteAuditLog
-    from ..storage.sqlite_identities import FILE
+    from ..storage.embedded.sqlite_audit import SqliteAuditLog
+    from ..storage.embedded.sqlite_identities import FILE
 
     prepare_data_dir(options.data_dir)
     return SqliteAuditLog(os.path.join(options.data_dir, FILE))
@@ -207,8 +207,8 @@ def aws_login(options: BackendOptions) -> AwsLoginVerifier | None:
 def aws_auth(options: BackendOptions) -> AuthContext:
     """Identities in the registry's table, the signing key derived from a secret."""
     from ..auth import context
-    from ..storage.aws_clients import aws_clients, secrets_manager_client
-    from ..storage.secrets_manager_keys import SecretsManagerKeys
+    from ..storage.aws.clients import aws_clients, secrets_manager_client
+    from ..storage.aws.secrets_manager_keys import SecretsManagerKeys
 
     if not options.dynamodb_table:
         raise ValueError("auth on the aws backend needs the DynamoDB table")
@@ -227,8 +227,8 @@ def aws_auth(options: BackendOptions) -> AuthContext:
 
 def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:
     """Files for blobs and SQLite for metadata, all under `data_dir`."""
-    from ..storage.filesystem import FilesystemBlobStore
-    from ..storage.sqlite import SqliteMetadataStore
+    from ..storage.embedded.filesystem import FilesystemBlobStore
+    from ..storage.embedded.sqlite import SqliteMetadataStore
 
     prepare_data_dir(data_dir)
     meta = SqliteMetadataStore(os.path.join(data_dir, "metadata.sqlite"))
@@ -240,7 +240,7 @@ def prepare_data_dir(data_dir: str) -> None:
     """Create the embedded data directory 0700 (it holds password and token hashes, the audit
     log and private blobs), or say once, in one line, that an existing one is wider. An
     existing directory's mode is the admin's to change: it may be shared on purpose."""
-    from ..storage.private_files import make_private_dirs, wider_than_private
+    from ..storage.embedded.private_files import make_private_dirs, wider_than_private
 
     path = os.path.abspath(data_dir)
     existed = os.path.isdir(path)
@@ -259,9 +259,9 @@ def prepare_data_dir(data_dir: str) -> None:
 
 def aws_registry(options: BackendOptions, settings: Settings | None = None) -> Registry:
     """S3 for blobs and DynamoDB for metadata."""
-    from ..storage.aws_clients import aws_clients
-    from ..storage.dynamodb import DynamoMetadataStore
-    from ..storage.s3 import S3BlobStore
+    from ..storage.aws.clients import aws_clients
+    from ..storage.aws.dynamodb import DynamoMetadataStore
+    from ..storage.aws.s3 import S3BlobStore
 
     if not options.s3_bucket or not options.dynamodb_table:
         raise ValueError("the aws backend needs an S3 bucket and a DynamoDB table")

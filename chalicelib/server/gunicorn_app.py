@@ -143,7 +143,7 @@ def preflight(options: ServeOptions) -> None:
 
         raise NoRegionError()  # worded by the command line (cli/errors.py)
     if backend.backend == "embedded":
-        from ..storage.private_files import make_private_dirs
+        from ..storage.embedded.private_files import make_private_dirs
 
         # An OSError is one line (cli/errors.py); a wide existing directory is warned about
         # after the first line, by prepare().
@@ -211,7 +211,7 @@ def _default_region() -> str | None:
 
 def _check_auth(backend: BackendOptions) -> None:
     """Creates the embedded signing key once, before workers start; on AWS, reads the secret."""
-    from ..storage.secrets_manager_keys import SigningSecretMissing
+    from ..storage.aws.secrets_manager_keys import SigningSecretMissing
 
     try:
         build_auth(backend)
@@ -220,8 +220,8 @@ def _check_auth(backend: BackendOptions) -> None:
 
 
 def _check_aws_storage(backend: BackendOptions) -> None:
-    from ..storage.aws_clients import aws_clients
-    from ..storage.aws_setup import missing_storage
+    from ..storage.aws.clients import aws_clients
+    from ..storage.aws.provision import missing_storage
 
     clients = aws_clients(backend.region, backend.endpoint_url)
     problem = missing_storage(

@@ -21,11 +21,11 @@ from chalicelib.auth.context import AuthContext, embedded_auth
 from chalicelib.auth.model import MAINTAINER, OWNER, READER, Team, User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.server.backends import build_auth, build_registry, embedded_registry
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.dynamodb_audit import DynamoAuditLog
-from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
-from chalicelib.storage.sqlite_audit import SqliteAuditLog
-from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.dynamodb_audit import DynamoAuditLog
+from chalicelib.storage.aws.dynamodb_identities import DynamoIdentityStore
+from chalicelib.storage.embedded.sqlite_audit import SqliteAuditLog
+from chalicelib.storage.embedded.sqlite_identities import FILE, SqliteIdentityStore
 from tests.auth.soute_main import run_soute
 from tests.auth.sts_emulator import StsEmulator, sts_emulator
 from tests.contract.client import ConfiguredFunction, LambdaClient, LiveClient, RouterClient

@@ -15,9 +15,9 @@ from chalicelib.auth.passwords import verify_password
 from chalicelib.auth.throttle import dynamodb_throttle, sqlite_throttle
 from chalicelib.cli.admin import open_store
 from chalicelib.server.backends import build_registry, embedded_registry
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
-from chalicelib.storage.sqlite_identities import FILE
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.dynamodb_identities import DynamoIdentityStore
+from chalicelib.storage.embedded.sqlite_identities import FILE
 from tests.auth.soute_main import aws_storage_args, run_soute
 from tests.contract.client import RouterClient, image_manifest, put_manifest
 from tests.support.moto import aws_backend

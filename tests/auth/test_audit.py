@@ -15,7 +15,7 @@ from chalicelib.api.router import Router
 from chalicelib.auth.audit import AuditEvent, AuditLog
 from chalicelib.cli.main import main
 from chalicelib.server.backends import BackendOptions, build_audit, build_registry
-from chalicelib.storage.sqlite_audit import SqliteAuditLog
+from chalicelib.storage.embedded.sqlite_audit import SqliteAuditLog
 from tests.auth.conftest import PASSWORD, AuthWorld
 from tests.contract.client import (
     Client,

@@ -36,7 +36,7 @@ from chalicelib.auth.passwords import hash_password
 from chalicelib.auth.throttle import LoginThrottle
 from chalicelib.cli.login import aws_secret
 from chalicelib.server.backends import embedded_registry
-from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
+from chalicelib.storage.embedded.sqlite_identities import FILE, SqliteIdentityStore
 from tests.auth.sts_emulator import StsEmulator
 from tests.contract.client import RouterClient, image_manifest, push_blob, put_manifest
 from tests.support.token_client import TokenClient

@@ -21,8 +21,8 @@ from chalicelib.auth.model import MAINTAINER, Team
 from chalicelib.cli.admin import open_store
 from chalicelib.server.backends import embedded_registry
 from chalicelib.server.wsgi import WsgiApp
-from chalicelib.storage.sqlite_audit import SqliteAuditLog
-from chalicelib.storage.sqlite_identities import FILE
+from chalicelib.storage.embedded.sqlite_audit import SqliteAuditLog
+from chalicelib.storage.embedded.sqlite_identities import FILE
 from tests.auth.soute_main import aws_storage_args, run_soute
 from tests.auth.sts_emulator import StsEmulator
 from tests.support.threaded import serving_wsgi

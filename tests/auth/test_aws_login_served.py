@@ -16,8 +16,8 @@ import pytest
 
 from chalicelib.auth.model import MAINTAINER, Team
 from chalicelib.server.backends import BackendOptions, build_auth, options_from_environment
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.dynamodb_identities import DynamoIdentityStore
 from tests.auth.sts_emulator import StsEmulator
 from tests.support.clients import Skopeo
 from tests.support.images import build_image

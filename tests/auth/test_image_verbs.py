@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
-from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
+from chalicelib.storage.embedded.sqlite_identities import FILE, SqliteIdentityStore
 from tests.images.runner import Soute, copy
 from tests.support.clients import Skopeo
 from tests.support.images import build_image

@@ -21,15 +21,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib.auth.authenticator import Authenticator, LoginThrottled
+from chalicelib.auth.memory_throttle import SWEEP_FLOOR, MemoryFailureCounter
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.auth.throttle import LoginThrottle, dynamodb_throttle, sqlite_throttle
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.dynamodb_throttle import BUCKETS, DynamoFailureCounter
-from chalicelib.storage.memory_throttle import SWEEP_FLOOR, MemoryFailureCounter
-from chalicelib.storage.sqlite_identities import FILE, SqliteIdentityStore
-from chalicelib.storage.sqlite_throttle import SqliteFailureCounter
-from chalicelib.storage.throttle_ports import KNOWN_SOURCES, CounterUnavailable, FailureCounter
+from chalicelib.auth.throttle_ports import KNOWN_SOURCES, CounterUnavailable, FailureCounter
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.dynamodb_throttle import BUCKETS, DynamoFailureCounter
+from chalicelib.storage.embedded.sqlite_identities import FILE, SqliteIdentityStore
+from chalicelib.storage.embedded.sqlite_throttle import SqliteFailureCounter
 from tests.support.moto import aws_backend
 from tests.support.server import REPO, RegistryServer
 

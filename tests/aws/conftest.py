@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.registry.service import Registry
 from chalicelib.server.backends import BackendOptions, build_registry
-from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.storage.aws.clients import aws_clients
 from tests.support.moto import aws_backend
 
 

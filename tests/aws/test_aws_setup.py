@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.aws_setup import NONCURRENT_VERSION_DAYS, ensure_bucket, ensure_table
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.provision import NONCURRENT_VERSION_DAYS, ensure_bucket, ensure_table
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from chalicelib.registry.manifests import MAX_TAGS_PER_PUT
 from chalicelib.registry.service import Registry
 from chalicelib.server.backends import BackendOptions
 from chalicelib.storage import dynamodb
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.dynamodb import TAG_BODY_LIMIT
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.dynamodb import TAG_BODY_LIMIT
 from chalicelib.storage.ports import MAX_TAGS_PER_MANIFEST
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -15,9 +15,9 @@ import requests
 
 from chalicelib.oci.digest import Digest
 from chalicelib.server.backends import BackendOptions
-from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.s3 import MiB, S3BlobStore
 from chalicelib.storage.ports import BlobRecord, DigestMismatch, IncompleteBody
-from chalicelib.storage.s3 import MiB, S3BlobStore
 from tests.aws.conftest import CallCounter
 
 

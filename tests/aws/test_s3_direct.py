@@ -18,10 +18,10 @@ from botocore.stub import Stubber
 from chalicelib.oci.digest import Digest
 from chalicelib.server import verifiers
 from chalicelib.server.backends import BackendOptions, build_registry
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.dynamodb import DynamoMetadataStore
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.dynamodb import DynamoMetadataStore
+from chalicelib.storage.aws.s3 import MiB, S3BlobStore
 from chalicelib.storage.ports import DigestMismatch, PartDenied, PartsInvalid
-from chalicelib.storage.s3 import MiB, S3BlobStore
 
 
 def _store(backend: BackendOptions) -> S3BlobStore:

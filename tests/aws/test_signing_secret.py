@@ -11,8 +11,8 @@ from chalicelib.auth.keys import derive_key
 from chalicelib.auth.scopes import repository_scope
 from chalicelib.auth.tokens import TokenInvalid, TokenService
 from chalicelib.server.backends import BackendOptions, build_auth
-from chalicelib.storage.aws_clients import secrets_manager_client
-from chalicelib.storage.secrets_manager_keys import (
+from chalicelib.storage.aws.clients import secrets_manager_client
+from chalicelib.storage.aws.secrets_manager_keys import (
     SecretsManagerKeys,
     SigningSecretMissing,
     ensure_signing_secret,

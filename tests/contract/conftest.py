@@ -13,8 +13,8 @@ from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.server.backends import embedded_registry
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.dynamodb_identities import DynamoIdentityStore
 from tests.contract.client import (
     Client,
     ConfiguredFunction,

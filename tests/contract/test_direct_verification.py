@@ -20,7 +20,7 @@ from chalicelib.registry import direct_uploads
 from chalicelib.registry.service import Registry
 from chalicelib.registry.settings import Settings
 from chalicelib.server.backends import embedded_registry
-from chalicelib.storage.part_urls import KEY_FILE, PartUrlSigner
+from chalicelib.storage.embedded.part_urls import KEY_FILE, PartUrlSigner
 from tests.contract.client import (
     Client,
     LambdaClient,

@@ -406,8 +406,8 @@ class LambdaTarget(Target):
     def add_users(self) -> None:
         from chalicelib.auth.model import User
         from chalicelib.auth.passwords import hash_password
-        from chalicelib.storage.aws_clients import aws_clients
-        from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
+        from chalicelib.storage.aws.clients import aws_clients
+        from chalicelib.storage.aws.dynamodb_identities import DynamoIdentityStore
 
         dynamodb = aws_clients(self.options.region, self.endpoint).dynamodb
         store = DynamoIdentityStore(dynamodb, self.options.dynamodb_table or "")

@@ -20,7 +20,7 @@ from botocore.stub import ANY, Stubber
 from chalicelib.server import verifiers
 from chalicelib.server.backends import BackendOptions, build_registry
 from chalicelib.server.chalice_routes import registry_from_environment
-from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.storage.aws.clients import aws_clients
 from tests.support.moto import aws_backend
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from chalicelib.auth.audit import AuditEvent, AuditLog
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.dynamodb_audit import DynamoAuditLog
-from chalicelib.storage.sqlite_audit import SqliteAuditLog
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.dynamodb_audit import DynamoAuditLog
+from chalicelib.storage.embedded.sqlite_audit import SqliteAuditLog
 from tests.support.moto import aws_backend
 
 

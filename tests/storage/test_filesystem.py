@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.oci.digest import Digest
-from chalicelib.storage.filesystem import FilesystemBlobStore
+from chalicelib.storage.embedded.filesystem import FilesystemBlobStore
 from chalicelib.storage.ports import DigestMismatch, IncompleteBody
 
 

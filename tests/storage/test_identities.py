@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from chalicelib.auth.access_tokens import create_access_token
+from chalicelib.auth.identity_ports import IdentityStore, NameTaken, UnknownName
 from chalicelib.auth.model import MAINTAINER, READER, Team, User
-from chalicelib.storage.aws_clients import aws_clients
-from chalicelib.storage.dynamodb_identities import DynamoIdentityStore
-from chalicelib.storage.identity_ports import IdentityStore, NameTaken, UnknownName
-from chalicelib.storage.sqlite_identities import SqliteIdentityStore
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.aws.dynamodb_identities import DynamoIdentityStore
+from chalicelib.storage.embedded.sqlite_identities import SqliteIdentityStore
 from tests.support.moto import aws_backend
 
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from chalicelib.storage.filesystem import FilesystemBlobStore
+from chalicelib.storage.embedded.filesystem import FilesystemBlobStore
 from chalicelib.storage.ports import PartDenied
 
 

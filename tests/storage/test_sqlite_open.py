@@ -9,8 +9,8 @@ import os
 import traceback
 from pathlib import Path
 
-from chalicelib.storage.sqlite import SCHEMA
-from chalicelib.storage.sqlite_database import SqliteDatabase
+from chalicelib.storage.embedded.sqlite import SCHEMA
+from chalicelib.storage.embedded.sqlite_database import SqliteDatabase
 
 PROCESSES = 12
 ROUNDS = 60

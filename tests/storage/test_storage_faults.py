@@ -26,10 +26,10 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from chalicelib.api.router import Router
 from chalicelib.server.backends import build_registry
-from chalicelib.storage.aws_clients import aws_clients
+from chalicelib.storage.aws.clients import aws_clients
+from chalicelib.storage.embedded.sqlite import SCHEMA
+from chalicelib.storage.embedded.sqlite_database import SqliteDatabase
 from chalicelib.storage.ports import StorageUnavailable
-from chalicelib.storage.sqlite import SCHEMA
-from chalicelib.storage.sqlite_database import SqliteDatabase
 from tests.contract.client import OCI_MANIFEST, Reply, RouterClient, image_manifest
 from tests.support.moto import aws_backend
 

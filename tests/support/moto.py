@@ -23,9 +23,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from chalicelib.server.backends import BackendOptions
-from chalicelib.storage.aws_clients import aws_clients, secrets_manager_client
-from chalicelib.storage.aws_setup import ensure_bucket, ensure_table
-from chalicelib.storage.secrets_manager_keys import ensure_signing_secret
+from chalicelib.storage.aws.clients import aws_clients, secrets_manager_client
+from chalicelib.storage.aws.provision import ensure_bucket, ensure_table
+from chalicelib.storage.aws.secrets_manager_keys import ensure_signing_secret
 
 from .server import free_port
 

@@ -13,7 +13,7 @@ from chalicelib.auth.authenticator import Authenticator, LoginThrottled
 from chalicelib.auth.model import READER, Team, User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.auth.throttle import LoginThrottle
-from chalicelib.storage.sqlite_identities import SqliteIdentityStore
+from chalicelib.storage.embedded.sqlite_identities import SqliteIdentityStore
 
 
 @pytest.fixture

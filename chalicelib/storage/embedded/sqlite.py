@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 
-from .ports import (
+from ..ports import (
     MAX_TAGS_PER_MANIFEST,
     BlobRecord,
     ManifestInfo,

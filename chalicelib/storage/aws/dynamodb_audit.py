@@ -10,7 +10,7 @@ import secrets
 import time
 from typing import Any
 
-from ..auth.audit import AuditEvent
+from ...auth.audit import AuditEvent
 
 MONTHS_BACK = 12  # how far `events` looks for older events
 

@@ -43,8 +43,8 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ..oci.manifest import parse_manifest
-from .ports import (
+from ...oci.manifest import parse_manifest
+from ..ports import (
     MAX_TAGS_PER_MANIFEST,
     BlobRecord,
     BodyMissing,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..auth.model import AccessToken, AwsMapping, Team, User
+from .model import AccessToken, AwsMapping, Team, User
 
 
 class NameTaken(Exception):

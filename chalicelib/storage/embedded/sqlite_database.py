@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from .faults import translated
+from ..faults import translated
 from .private_files import create_private_file, make_private_dirs
 
 BUSY_TIMEOUT = 30.0  # seconds a statement waits for another connection's lock

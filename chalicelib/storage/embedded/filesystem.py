@@ -26,10 +26,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO, TypeVar
 
-from ..oci.digest import Digest, parse_digest
-from .faults import translated
-from .part_urls import PartUrlSigner
-from .ports import (
+from ...oci.digest import Digest, parse_digest
+from ..faults import translated
+from ..ports import (
     BlobBody,
     BlobRecord,
     DigestMismatch,
@@ -39,6 +38,7 @@ from .ports import (
     PartUrl,
     body_blocks,
 )
+from .part_urls import PartUrlSigner
 from .private_files import make_private_dirs, open_private
 
 COPY_BLOCK = 1 << 20

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..auth.audit import AuditEvent
+from ...auth.audit import AuditEvent
 from .sqlite_database import SqliteDatabase
 
 SCHEMA = """

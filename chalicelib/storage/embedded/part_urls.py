@@ -20,7 +20,7 @@ import sqlite3
 import time
 from urllib.parse import urlencode
 
-from .ports import PartDenied
+from ..ports import PartDenied
 from .secret_files import read_or_create
 from .sqlite_database import SqliteDatabase
 

@@ -13,8 +13,8 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ...auth.throttle_ports import KNOWN_SOURCES, CounterUnavailable
 from .sqlite_database import SqliteDatabase
-from .throttle_ports import KNOWN_SOURCES, CounterUnavailable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS login_failures (

@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from ..auth.model import AccessToken, AwsMapping, Team, User
-from .identity_ports import NameTaken, UnknownName, robot_name_taken
+from ...auth.identity_ports import NameTaken, UnknownName, robot_name_taken
+from ...auth.model import AccessToken, AwsMapping, Team, User
 from .sqlite_database import SqliteDatabase
 
 SCHEMA = """

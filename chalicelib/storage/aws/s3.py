@@ -23,9 +23,8 @@ import secrets
 import time
 from typing import Any, BinaryIO
 
-from ..oci.digest import Digest
-from . import resumable_hash
-from .ports import (
+from ...oci.digest import Digest
+from ..ports import (
     BlobBody,
     BlobRecord,
     DigestMismatch,
@@ -35,6 +34,7 @@ from .ports import (
     PartUrl,
     body_blocks,
 )
+from . import resumable_hash
 
 MiB = 1 << 20
 READ_BLOCK = MiB

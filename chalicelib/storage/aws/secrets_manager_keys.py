@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..auth.keys import SigningKey, derive_key
+from ...auth.keys import SigningKey, derive_key
 
 log = logging.getLogger("soute.auth")
 

@@ -29,8 +29,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..auth.model import AccessToken, AwsMapping, Team, User
-from .identity_ports import NameTaken, UnknownName, robot_name_taken
+from ...auth.identity_ports import NameTaken, UnknownName, robot_name_taken
+from ...auth.model import AccessToken, AwsMapping, Team, User
 
 
 def _s(value: str) -> dict[str, str]:

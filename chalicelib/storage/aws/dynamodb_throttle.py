@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .throttle_ports import KNOWN_SOURCES, CounterUnavailable
+from ...auth.throttle_ports import KNOWN_SOURCES, CounterUnavailable
 
 PREFIX = "THROTTLE#"
 SOURCES_PREFIX = "LOGINS#"

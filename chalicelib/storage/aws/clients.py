@@ -13,8 +13,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from .faults import both, retyped
-from .ports import StorageUnavailable
+from ..faults import both, retyped
+from ..ports import StorageUnavailable
 
 # Error codes of a storage that is throttling or failing inside (besides every 5xx answer).
 UNAVAILABLE_CODES = frozenset(
