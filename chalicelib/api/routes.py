@@ -64,7 +64,8 @@ _UPLOAD = "/v2/_soute/uploads/{upload_id}"
 
 ROUTES: tuple[Route, ...] = (
     Route(
-        "/v2", {"GET": Method("listings.base", NONE), "HEAD": Method("listings.base", NONE)},
+        "/v2",
+        {"GET": Method("listings.base", NONE), "HEAD": Method("listings.base", NONE)},
         slash=True,
     ),
     Route("/v2/_catalog", {"GET": Method("listings.catalog", CATALOG)}),

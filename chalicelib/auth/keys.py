@@ -9,11 +9,9 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-KEY_FILE = "token-signing-key.pem"
 # Names what a derived key is for: a secret reused elsewhere yields an unrelated key here.
 DERIVATION_INFO = b"soute token signing key, ES256, v1"
 
@@ -112,12 +110,3 @@ def derive_key(secret: bytes) -> SigningKey:
     key = ec.derive_private_key(scalar, ec.SECP256R1())
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     return SigningKey(key_id(key.public_key()), pem)
-
-
-def load_or_create_key(data_dir: str) -> SigningKey:
-    """The embedded backend's key, created on first use readable by its owner only (0600);
-    processes starting at once agree on one key."""
-    from ..storage.embedded.secret_files import read_or_create
-
-    path = os.path.join(data_dir, KEY_FILE)
-    return from_pem(read_or_create(path, lambda: generate_key().private_pem))

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from .memory_throttle import MemoryFailureCounter
 from .throttle_ports import CounterUnavailable, FailureCounter
@@ -125,22 +124,6 @@ class LoginThrottle:
             return False
         # The account is locked; a source that proved its password before is not.
         return not (source and self.counter.succeeded_from(_account_key(account), source, now))
-
-
-def sqlite_throttle(path: str) -> LoginThrottle:
-    """The embedded backend's throttle: counts in the SQLite file at `path`, shared by every
-    process that opens it."""
-    from ..storage.embedded.sqlite_throttle import SqliteFailureCounter
-
-    return LoginThrottle(counter=SqliteFailureCounter(path))
-
-
-def dynamodb_throttle(dynamodb_client: Any, table: str) -> LoginThrottle:
-    """The aws backend's throttle: counts on the registry's DynamoDB table (a boto3 client),
-    shared by every Lambda instance and server process."""
-    from ..storage.aws.dynamodb_throttle import DynamoFailureCounter
-
-    return LoginThrottle(counter=DynamoFailureCounter(dynamodb_client, table))
 
 
 def _account_key(account: str) -> str:

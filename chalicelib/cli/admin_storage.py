@@ -1,19 +1,22 @@
 """Where the admin verbs find identities, the audit log, the failed-login counts and the
 registry's catalog: the embedded data directory (default), or the registry's DynamoDB table
-(`--backend aws --dynamodb-table ...`)."""
+(`--backend aws --dynamodb-table ...`). The stores themselves come from the composition root
+(`server/backends.open_storage`), as for `soute serve`."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..auth.audit import AuditLog
 from ..auth.identity_ports import IdentityStore
 from ..auth.throttle import LoginThrottle
 from ..storage.ports import MetadataStore
 
-METADATA_FILE = "metadata.sqlite"  # as server/backends.py embedded_registry names it
+if TYPE_CHECKING:
+    from ..server.backends import Storage
+
 DATA_DIR_HELP = "the embedded registry's data directory (default ./.soute-data)"
 
 
@@ -35,56 +38,39 @@ def open_identities(args: argparse.Namespace) -> tuple[IdentityStore, AuditLog]:
     """The identities and the audit log. Only the verbs that start a registry's identities
     (`user add`, `org add`) create a missing data directory: any other verb on a directory
     that is not there names a mistyped path, and must not leave an empty registry behind."""
-    if getattr(args, "backend", "embedded") == "aws":
-        return _aws(args)
-    if not getattr(args, "creates_data_dir", False) and not os.path.isdir(args.data_dir):
-        raise StorageMissing(
-            f"no data directory {args.data_dir}: give the registry's --data-dir (`soute serve`"
-            " and `soute user add` create it)"
-        )
-    from ..storage.embedded.sqlite_audit import SqliteAuditLog
-    from ..storage.embedded.sqlite_identities import FILE, SqliteIdentityStore
-
-    path = os.path.join(args.data_dir, FILE)
-    return SqliteIdentityStore(path), SqliteAuditLog(path)
+    storage = _storage(args, creates=getattr(args, "creates_data_dir", False))
+    return storage.identities(), storage.audit()
 
 
 def open_throttle(args: argparse.Namespace) -> LoginThrottle:
     """The failed-login counts the registry's workers or Lambda instances share."""
-    from ..auth.throttle import dynamodb_throttle, sqlite_throttle
-    from ..storage.embedded.sqlite_identities import FILE
-
-    if getattr(args, "backend", "embedded") == "aws":
-        return dynamodb_throttle(_dynamodb(args), args.dynamodb_table)
-    return sqlite_throttle(os.path.join(args.data_dir, FILE))
+    creates = getattr(args, "creates_data_dir", False)
+    return LoginThrottle(counter=_storage(args, creates=creates).failure_counter())
 
 
 def open_metadata(args: argparse.Namespace) -> MetadataStore | None:
     """The registry's manifests and catalog; None when the data directory has none yet."""
-    if getattr(args, "backend", "embedded") == "aws":
-        from ..storage.aws.dynamodb import DynamoMetadataStore
-
-        return DynamoMetadataStore(_dynamodb(args), args.dynamodb_table)
-    from ..storage.embedded.sqlite import SqliteMetadataStore
-
-    path = os.path.join(args.data_dir, METADATA_FILE)
-    return SqliteMetadataStore(path) if os.path.exists(path) else None
+    if getattr(args, "backend", "embedded") != "aws" and not os.path.isdir(args.data_dir):
+        return None
+    return _storage(args, creates=True).existing_metadata()
 
 
-def _dynamodb(args: argparse.Namespace) -> Any:
-    from ..storage.aws.clients import aws_clients
+def _storage(args: argparse.Namespace, creates: bool) -> Storage:
+    from ..server.backends import BackendOptions, open_storage
 
-    if not args.dynamodb_table:
+    backend = getattr(args, "backend", "embedded")
+    if backend == "aws" and not args.dynamodb_table:
         raise StorageMissing("the aws backend needs --dynamodb-table")
-    return aws_clients(args.region, args.endpoint_url).dynamodb
-
-
-def _aws(args: argparse.Namespace) -> tuple[IdentityStore, AuditLog]:
-    from ..storage.aws.dynamodb_audit import DynamoAuditLog
-    from ..storage.aws.dynamodb_identities import DynamoIdentityStore
-
-    dynamodb = _dynamodb(args)
-    return (
-        DynamoIdentityStore(dynamodb, args.dynamodb_table),
-        DynamoAuditLog(dynamodb, args.dynamodb_table),
+    if backend != "aws" and not creates and not os.path.isdir(args.data_dir):
+        raise StorageMissing(
+            f"no data directory {args.data_dir}: give the registry's --data-dir (`soute serve`"
+            " and `soute user add` create it)"
+        )
+    options = BackendOptions(
+        backend=backend,
+        data_dir=args.data_dir,
+        dynamodb_table=getattr(args, "dynamodb_table", None),
+        endpoint_url=getattr(args, "endpoint_url", None),
+        region=getattr(args, "region", None),
     )
+    return open_storage(options)

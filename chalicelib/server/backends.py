@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..auth.tokens import DEFAULT_SERVICE
 from ..registry.service import Registry
@@ -21,9 +21,26 @@ if TYPE_CHECKING:
     from ..auth.audit import AuditLog
     from ..auth.aws_login import AwsLoginVerifier
     from ..auth.context import AuthContext
+    from ..auth.identity_ports import IdentityStore
+    from ..auth.keys import KeyRing, SigningKey
+    from ..auth.throttle_ports import FailureCounter
+    from ..storage.ports import BlobStore, MetadataStore
 
 log = logging.getLogger("soute.server")
 _warned_wide: set[str] = set()  # data directories warned about, once per process (and fork)
+
+
+class Storage(Protocol):
+    """What a backend (storage/embedded/backend.py, storage/aws/backend.py) provides: each
+    port's adapter, opened on that backend's files or AWS resources."""
+
+    def metadata(self) -> MetadataStore: ...
+    def existing_metadata(self) -> MetadataStore | None: ...
+    def blobs(self) -> BlobStore: ...
+    def identities(self) -> IdentityStore: ...
+    def audit(self) -> AuditLog: ...
+    def failure_counter(self) -> FailureCounter: ...
+    def signing_keys(self) -> KeyRing | tuple[SigningKey, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,28 @@ def default_signing_secret(table: str) -> str:
     return f"{table}-token-signing"
 
 
+def open_storage(options: BackendOptions) -> Storage:
+    """The composition root: the one place a backend's name becomes its adapters. A new
+    backend is a folder under storage/ with a class like these two, and a line here."""
+    if options.backend == "embedded":
+        from ..storage.embedded.backend import EmbeddedStorage
+
+        prepare_data_dir(options.data_dir)
+        return EmbeddedStorage(options.data_dir)
+    if options.backend == "aws":
+        from ..storage.aws.backend import AwsStorage
+
+        return AwsStorage(
+            options.dynamodb_table,
+            options.s3_bucket,
+            region=options.region,
+            endpoint_url=options.endpoint_url,
+            signing_secret_id=options.signing_secret_id,
+            presign_expires=options.presign_expires,
+        )
+    raise ValueError(f"unknown backend {options.backend!r}; use 'embedded' or 'aws'")
+
+
 def build_registry(options: BackendOptions) -> Registry:
     settings = Settings(
         chunk_min_length=options.chunk_min_length,
@@ -131,41 +170,41 @@ def build_registry(options: BackendOptions) -> Registry:
         max_open_uploads=options.max_open_uploads,
         max_upload_bytes=options.max_upload_bytes,
     )
-    if options.backend == "embedded":
-        return embedded_registry(options.data_dir, settings)
-    if options.backend == "aws":
-        return aws_registry(options, settings)
-    raise ValueError(f"unknown backend {options.backend!r}; use 'embedded' or 'aws'")
+    storage = open_storage(options)
+    verifier = None
+    if options.backend == "aws" and options.verifier_function:
+        from .verifiers import LambdaVerifier
+
+        verifier = LambdaVerifier(options.verifier_function, options.region)
+    return Registry(storage.metadata(), storage.blobs(), settings, verifier)
 
 
 def build_auth(options: BackendOptions) -> AuthContext | None:
-    """The auth context when auth is on, else None (every request allowed)."""
+    """The auth context when auth is on, else None (every request allowed): identities, audit
+    log, failed-login counts and signing keys all from the registry's storage, so that every
+    worker or Lambda instance sees the same counts."""
     if not options.auth:
         return None
     if problem := aws_login_problem(options):
         raise ValueError(problem)
-    if options.backend == "aws":
-        return aws_auth(options)
-    from ..auth.context import embedded_auth
+    from ..auth.context import auth_context
+    from ..auth.throttle import LoginThrottle
 
-    prepare_data_dir(options.data_dir)
-    return embedded_auth(options.data_dir, options.auth_service, aws_login=aws_login(options))
+    storage = open_storage(options)
+    return auth_context(
+        storage.identities(),
+        storage.signing_keys(),
+        storage.audit(),
+        options.auth_service,
+        throttle=LoginThrottle(counter=storage.failure_counter()),
+        aws_login=aws_login(options),
+    )
 
 
 def build_audit(options: BackendOptions) -> AuditLog:
     """The audit log of this storage (auth's own when auth is on; with auth off the router
     records deletes in it): the identities file, or the registry's table."""
-    if options.backend == "aws":
-        from ..storage.aws.clients import aws_clients
-        from ..storage.aws.dynamodb_audit import DynamoAuditLog
-
-        dynamodb = aws_clients(options.region, options.endpoint_url).dynamodb
-        return DynamoAuditLog(dynamodb, options.dynamodb_table or "")
-    from ..storage.embedded.sqlite_audit import SqliteAuditLog
-    from ..storage.embedded.sqlite_identities import FILE
-
-    prepare_data_dir(options.data_dir)
-    return SqliteAuditLog(os.path.join(options.data_dir, FILE))
+    return open_storage(options).audit()
 
 
 def build_router(options: BackendOptions, bound_address: str | None = None) -> Router:
@@ -177,6 +216,32 @@ def build_router(options: BackendOptions, bound_address: str | None = None) -> R
     registry, auth = build_registry(options), build_auth(options)
     audit = build_audit(options) if auth is None else None
     return Router(registry, auth, bound_address=bound_address, audit=audit)
+
+
+def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:
+    """Files for blobs and SQLite for metadata, all under `data_dir` (tests and tools)."""
+    storage = open_storage(BackendOptions(data_dir=data_dir))
+    return Registry(storage.metadata(), storage.blobs(), settings)
+
+
+def embedded_auth(
+    data_dir: str, service: str = DEFAULT_SERVICE, *, aws_login: AwsLoginVerifier | None = None
+) -> AuthContext:
+    """Auth on the embedded storage under `data_dir` (tests and tools; `soute serve` builds
+    it from its options with build_auth)."""
+    from ..auth.context import auth_context
+    from ..auth.throttle import LoginThrottle
+
+    storage = open_storage(BackendOptions(data_dir=data_dir))
+    throttle = LoginThrottle(counter=storage.failure_counter())
+    return auth_context(
+        storage.identities(),
+        storage.signing_keys(),
+        storage.audit(),
+        service,
+        throttle=throttle,
+        aws_login=aws_login,
+    )
 
 
 def aws_login_problem(options: BackendOptions) -> str | None:
@@ -204,38 +269,6 @@ def aws_login(options: BackendOptions) -> AwsLoginVerifier | None:
     return AwsLoginVerifier(options.sts_endpoints)
 
 
-def aws_auth(options: BackendOptions) -> AuthContext:
-    """Identities in the registry's table, the signing key derived from a secret."""
-    from ..auth import context
-    from ..storage.aws.clients import aws_clients, secrets_manager_client
-    from ..storage.aws.secrets_manager_keys import SecretsManagerKeys
-
-    if not options.dynamodb_table:
-        raise ValueError("auth on the aws backend needs the DynamoDB table")
-    dynamodb = aws_clients(options.region, options.endpoint_url).dynamodb
-    secrets = secrets_manager_client(options.region, options.endpoint_url)
-    keys = SecretsManagerKeys(secrets, options.signing_secret_id)
-    keys.signing_key()  # a missing secret fails the start, not the first login
-    return context.aws_auth(
-        dynamodb,
-        options.dynamodb_table,
-        keys,
-        options.auth_service,
-        aws_login=aws_login(options),
-    )
-
-
-def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:
-    """Files for blobs and SQLite for metadata, all under `data_dir`."""
-    from ..storage.embedded.filesystem import FilesystemBlobStore
-    from ..storage.embedded.sqlite import SqliteMetadataStore
-
-    prepare_data_dir(data_dir)
-    meta = SqliteMetadataStore(os.path.join(data_dir, "metadata.sqlite"))
-    store = FilesystemBlobStore(data_dir)
-    return Registry(meta, store, settings)
-
-
 def prepare_data_dir(data_dir: str) -> None:
     """Create the embedded data directory 0700 (it holds password and token hashes, the audit
     log and private blobs), or say once, in one line, that an existing one is wider. An
@@ -255,24 +288,3 @@ def prepare_data_dir(data_dir: str) -> None:
             mode,
             path,
         )
-
-
-def aws_registry(options: BackendOptions, settings: Settings | None = None) -> Registry:
-    """S3 for blobs and DynamoDB for metadata."""
-    from ..storage.aws.clients import aws_clients
-    from ..storage.aws.dynamodb import DynamoMetadataStore
-    from ..storage.aws.s3 import S3BlobStore
-
-    if not options.s3_bucket or not options.dynamodb_table:
-        raise ValueError("the aws backend needs an S3 bucket and a DynamoDB table")
-    clients = aws_clients(options.region, options.endpoint_url)
-    meta = DynamoMetadataStore(
-        clients.dynamodb, options.dynamodb_table, clients.s3, options.s3_bucket
-    )
-    store = S3BlobStore(clients.s3, options.s3_bucket, presign_expires=options.presign_expires)
-    verifier = None
-    if options.verifier_function:
-        from .verifiers import LambdaVerifier
-
-        verifier = LambdaVerifier(options.verifier_function, options.region)
-    return Registry(meta, store, settings, verifier)

@@ -17,10 +17,10 @@ import pytest
 from chalicelib.api.router import Router
 from chalicelib.auth.access_tokens import create_access_token
 from chalicelib.auth.audit import AuditLog
-from chalicelib.auth.context import AuthContext, embedded_auth
+from chalicelib.auth.context import AuthContext
 from chalicelib.auth.model import MAINTAINER, OWNER, READER, Team, User
 from chalicelib.auth.passwords import hash_password
-from chalicelib.server.backends import build_auth, build_registry, embedded_registry
+from chalicelib.server.backends import build_auth, build_registry, embedded_auth, embedded_registry
 from chalicelib.storage.aws.clients import aws_clients
 from chalicelib.storage.aws.dynamodb_audit import DynamoAuditLog
 from chalicelib.storage.aws.dynamodb_identities import DynamoIdentityStore

@@ -12,12 +12,14 @@ import pytest
 from chalicelib.api.router import Router
 from chalicelib.auth.access_tokens import create_access_token
 from chalicelib.auth.passwords import verify_password
-from chalicelib.auth.throttle import dynamodb_throttle, sqlite_throttle
+from chalicelib.auth.throttle import LoginThrottle
 from chalicelib.cli.admin import open_store
 from chalicelib.server.backends import build_registry, embedded_registry
 from chalicelib.storage.aws.clients import aws_clients
 from chalicelib.storage.aws.dynamodb_identities import DynamoIdentityStore
+from chalicelib.storage.aws.dynamodb_throttle import DynamoFailureCounter
 from chalicelib.storage.embedded.sqlite_identities import FILE
+from chalicelib.storage.embedded.sqlite_throttle import SqliteFailureCounter
 from tests.auth.soute_main import aws_storage_args, run_soute
 from tests.contract.client import RouterClient, image_manifest, put_manifest
 from tests.support.moto import aws_backend
@@ -221,7 +223,8 @@ def test_tokens_left_behind_by_a_former_holder_block_the_name(run, tmp_path: Pat
 
 def test_unlock_forgets_an_accounts_failed_logins(run, tmp_path: Path) -> None:  # noqa: ANN001
     run("user", "add", "alice", "--password-stdin", stdin="wonderland\n")
-    throttle = sqlite_throttle(str(tmp_path / FILE))  # the counts `soute serve` shares
+    # the counts `soute serve` shares
+    throttle = LoginThrottle(counter=SqliteFailureCounter(str(tmp_path / FILE)))
     for number in range(throttle.limit):
         throttle.failed("alice", f"10.6.6.{number}")
     assert throttle.blocked("alice", "10.0.0.1")
@@ -244,7 +247,7 @@ def test_unlock_and_leftovers_on_the_aws_backend(
 
     assert call("user", "add", "alice", "--password-stdin", stdin="wonderland\n")[0] == 0
     dynamodb = aws_clients(options.region, moto_endpoint).dynamodb
-    throttle = dynamodb_throttle(dynamodb, options.dynamodb_table or "")
+    throttle = LoginThrottle(counter=DynamoFailureCounter(dynamodb, options.dynamodb_table or ""))
     for number in range(throttle.limit):
         throttle.failed("alice", f"10.6.6.{number}")
     status, out, _ = call("user", "unlock", "alice")

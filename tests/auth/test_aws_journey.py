@@ -91,4 +91,3 @@ def test_docker_login_then_push_list_inspect_and_delete(
     pulled = run([docker_engine.cli, "pull", f"{host}/{repo}/small:v1"], env=env, check=False)
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     run([docker_engine.cli, "rmi", f"{host}/{repo}/small:v1"], env=env, check=False)
-

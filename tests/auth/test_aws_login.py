@@ -30,12 +30,12 @@ from chalicelib.auth.aws_login import (
     pattern_problem,
     role_arn,
 )
-from chalicelib.auth.context import AuthContext, embedded_auth
+from chalicelib.auth.context import AuthContext
 from chalicelib.auth.model import MAINTAINER, READER, AwsMapping, Team, User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.auth.throttle import LoginThrottle
 from chalicelib.cli.login import aws_secret
-from chalicelib.server.backends import embedded_registry
+from chalicelib.server.backends import embedded_auth, embedded_registry
 from chalicelib.storage.embedded.sqlite_identities import FILE, SqliteIdentityStore
 from tests.auth.sts_emulator import StsEmulator
 from tests.contract.client import RouterClient, image_manifest, push_blob, put_manifest

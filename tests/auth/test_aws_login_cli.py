@@ -16,10 +16,9 @@ import pytest
 from chalicelib.api.router import Router
 from chalicelib.auth.audit import AuditEvent
 from chalicelib.auth.aws_login import AwsLoginVerifier, decode_secret
-from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import MAINTAINER, Team
 from chalicelib.cli.admin import open_store
-from chalicelib.server.backends import embedded_registry
+from chalicelib.server.backends import embedded_auth, embedded_registry
 from chalicelib.server.wsgi import WsgiApp
 from chalicelib.storage.embedded.sqlite_audit import SqliteAuditLog
 from chalicelib.storage.embedded.sqlite_identities import FILE

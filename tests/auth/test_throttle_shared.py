@@ -24,7 +24,7 @@ from chalicelib.auth.authenticator import Authenticator, LoginThrottled
 from chalicelib.auth.memory_throttle import SWEEP_FLOOR, MemoryFailureCounter
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
-from chalicelib.auth.throttle import LoginThrottle, dynamodb_throttle, sqlite_throttle
+from chalicelib.auth.throttle import LoginThrottle
 from chalicelib.auth.throttle_ports import KNOWN_SOURCES, CounterUnavailable, FailureCounter
 from chalicelib.storage.aws.clients import aws_clients
 from chalicelib.storage.aws.dynamodb_throttle import BUCKETS, DynamoFailureCounter
@@ -247,7 +247,7 @@ def _items(dynamodb: Any, table: str, key: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def broken_throttle(dynamodb_table: tuple[Any, str]) -> LoginThrottle:
     dynamodb, _ = dynamodb_table
-    return dynamodb_throttle(dynamodb, f"missing-{uuid.uuid4().hex[:8]}")
+    return LoginThrottle(counter=DynamoFailureCounter(dynamodb, f"missing-{uuid.uuid4().hex[:8]}"))
 
 
 def test_a_failing_counter_fails_the_check_closed(broken_throttle: LoginThrottle) -> None:
@@ -279,7 +279,8 @@ def test_a_failing_clear_after_a_success_is_logged_not_raised(
 
 
 def test_two_throttles_on_one_sqlite_file_see_each_others_failures(tmp_path: Path) -> None:
-    first, second = (sqlite_throttle(str(tmp_path / FILE)) for _ in range(2))
+    path = str(tmp_path / FILE)
+    first, second = (LoginThrottle(counter=SqliteFailureCounter(path)) for _ in range(2))
     for _ in range(5):
         first.failed("alice", "10.0.0.1")
         second.failed("alice", "10.0.0.2")
@@ -293,7 +294,7 @@ def test_two_throttles_on_one_dynamodb_table_see_each_others_failures(
     dynamodb_table: tuple[Any, str],
 ) -> None:
     account = f"alice-{uuid.uuid4().hex[:8]}"
-    first, second = (dynamodb_throttle(*dynamodb_table) for _ in range(2))
+    first, second = (LoginThrottle(counter=DynamoFailureCounter(*dynamodb_table)) for _ in range(2))
     for _ in range(5):
         first.failed(account, "")
         second.failed(account, "")
@@ -304,8 +305,9 @@ def test_two_throttles_on_one_dynamodb_table_see_each_others_failures(
 
 _FAIL = """
 import sys
-from chalicelib.auth.throttle import sqlite_throttle
-throttle = sqlite_throttle(sys.argv[1])
+from chalicelib.auth.throttle import LoginThrottle
+from chalicelib.storage.embedded.sqlite_throttle import SqliteFailureCounter
+throttle = LoginThrottle(counter=SqliteFailureCounter(sys.argv[1]))
 for _ in range(int(sys.argv[2])):
     throttle.failed("alice", sys.argv[3])
 print(throttle.blocked("alice", "10.9.9.9"))
@@ -384,9 +386,10 @@ def test_concurrent_wrong_passwords_get_at_most_the_limit_checked(
     account = f"racer-{uuid.uuid4().hex[:8]}"
     store.add_user(User(account, hash_password("right")))
     if backend == "sqlite":
-        throttle = sqlite_throttle(path)
+        throttle = LoginThrottle(counter=SqliteFailureCounter(path))
     else:
-        throttle = dynamodb_throttle(*request.getfixturevalue("dynamodb_table"))
+        table = request.getfixturevalue("dynamodb_table")
+        throttle = LoginThrottle(counter=DynamoFailureCounter(*table))
     authenticator = Authenticator(store, throttle)
     checked: list[str] = []
     check = authenticator._check
@@ -417,7 +420,7 @@ def test_a_right_password_is_not_left_counted_against_its_source(tmp_path: Path)
     path = str(tmp_path / FILE)
     store = SqliteIdentityStore(path)
     store.add_user(User("ci", hash_password("right")))
-    authenticator = Authenticator(store, sqlite_throttle(path))
+    authenticator = Authenticator(store, LoginThrottle(counter=SqliteFailureCounter(path)))
     for _ in range(20):
         assert authenticator.login("ci", "right", "10.2.0.1") is not None
     assert authenticator.throttle.counter.failures("source:10.2.0.1", time.time(), 300) == 0

@@ -14,11 +14,10 @@ import jwt
 from chalicelib.api.messages import Request
 from chalicelib.api.router import Router
 from chalicelib.auth.access_tokens import create_access_token
-from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.auth.throttle import CounterUnavailable, LoginThrottle
-from chalicelib.server.backends import embedded_registry
+from chalicelib.server.backends import embedded_auth, embedded_registry
 from tests.auth.conftest import PASSWORD, AuthWorld
 from tests.contract.client import RouterClient
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from chalicelib.api.router import Router
-from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
-from chalicelib.server.backends import embedded_registry
+from chalicelib.server.backends import embedded_auth, embedded_registry
 from chalicelib.storage.aws.clients import aws_clients
 from chalicelib.storage.aws.dynamodb_identities import DynamoIdentityStore
 from tests.contract.client import (

@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from chalicelib.api.router import Router
-from chalicelib.auth.context import embedded_auth
-from chalicelib.server.backends import embedded_registry
+from chalicelib.server.backends import embedded_auth, embedded_registry
 from tests.contract.client import Reply, RouterClient
 from tests.support.lambda_server import lambda_registry
 from tests.support.server import RegistryServer
@@ -74,9 +73,7 @@ def test_soute_serve_refuses_a_foreign_host(soute_server: RegistryServer) -> Non
     port = soute_server.address.rsplit(":", 1)[1]
     url = f"{soute_server.url}/v2/"
     _refused(requests.get(url, headers={"Host": "evil.example"}, timeout=30), "evil.example")
-    _refused(
-        requests.get(url, headers={"Host": f"evil.example:{port}"}, timeout=30), "evil:port"
-    )
+    _refused(requests.get(url, headers={"Host": f"evil.example:{port}"}, timeout=30), "evil:port")
     for host in (f"localhost:{port}", soute_server.address, f"[::1]:{port}"):
         assert requests.get(url, headers={"Host": host}, timeout=30).status_code == 200, host
     page = {"Origin": "http://evil.example"}

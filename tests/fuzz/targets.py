@@ -333,7 +333,7 @@ class RouterTarget(Target):
         os.makedirs(self.data_dir, exist_ok=True)
         self.context = None
         if auth:
-            from chalicelib.auth.context import embedded_auth
+            from chalicelib.server.backends import embedded_auth
 
             self.context = embedded_auth(self.data_dir)
         options = {}

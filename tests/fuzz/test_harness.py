@@ -83,4 +83,3 @@ def test_a_reproduction_names_the_request() -> None:
     text = reproduction(finding)
     assert "GET '/v2/a/tags/list?n=1'" in text
     assert "header Range: 'bytes=0-1'" in text
-

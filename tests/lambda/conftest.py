@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
+from chalicelib.server.backends import embedded_auth
 from tests.contract.client import LambdaClient, lambda_app
 from tests.support.token_client import TokenClient
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.api.router import Router
-from chalicelib.auth.context import embedded_auth
-from chalicelib.server.backends import embedded_registry
+from chalicelib.server.backends import embedded_auth, embedded_registry
 from chalicelib.server.wsgi import WsgiApp
 from tests.contract.client import LambdaClient, RouterClient, push_blob
 
@@ -56,9 +55,7 @@ def test_a_range_of_huge_or_other_digits_is_answered(
 def test_a_content_range_of_huge_numbers_is_416(client: RouterClient) -> None:
     started = client.request("POST", "/v2/x/blobs/uploads/")
     location = started.headers["Location"]
-    reply = client.request(
-        "PATCH", location, headers={"Content-Range": f"0-{HUGE}"}, data=b"chunk"
-    )
+    reply = client.request("PATCH", location, headers={"Content-Range": f"0-{HUGE}"}, data=b"chunk")
     assert (reply.status, reply.error_code()) == (416, "BLOB_UPLOAD_INVALID")
 
 
@@ -74,9 +71,7 @@ def test_a_content_length_of_other_digits_or_too_many_is_not_a_500(
 
 
 @pytest.mark.parametrize("encoded", ["é", "Zm9v:é", base64.b64encode(b"\xff\xfe:x").decode()])
-def test_basic_credentials_that_are_not_base64_ascii_are_401(
-    tmp_path: Path, encoded: str
-) -> None:
+def test_basic_credentials_that_are_not_base64_ascii_are_401(tmp_path: Path, encoded: str) -> None:
     data_dir = str(tmp_path)
     router = Router(embedded_registry(data_dir), embedded_auth(data_dir))
     reply = RouterClient(router).request(

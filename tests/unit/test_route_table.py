@@ -13,12 +13,11 @@ from chalicelib.api import routes
 from chalicelib.api.access import Gate
 from chalicelib.api.messages import Request
 from chalicelib.api.router import Router, resolve
-from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
 from chalicelib.auth.scopes import DELETE, PUSH, REPOSITORY_ACTIONS
 from chalicelib.oci.errors import OCIError
-from chalicelib.server.backends import embedded_registry
+from chalicelib.server.backends import embedded_auth, embedded_registry
 from tests.contract.client import RouterClient
 from tests.support.token_client import TokenClient
 

@@ -9,10 +9,9 @@ import pytest
 
 from chalicelib.api.messages import Request
 from chalicelib.api.router import Router
-from chalicelib.auth.context import embedded_auth
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
-from chalicelib.server.backends import embedded_registry
+from chalicelib.server.backends import embedded_auth, embedded_registry
 from chalicelib.storage.ports import IncompleteBody
 from tests.contract.client import RouterClient
 from tests.support.token_client import TokenClient

@@ -49,8 +49,20 @@ class AwsClients:
     dynamodb: Any
 
 
-@functools.cache
 def aws_clients(region: str | None, endpoint_url: str | None) -> AwsClients:
+    """One pair of clients per region and endpoint. A region left to the AWS configuration is
+    resolved before the cache, so the clients never outlive a change of that configuration."""
+    return _clients(region or _configured_region(), endpoint_url)
+
+
+def _configured_region() -> str | None:
+    import boto3
+
+    return boto3.session.Session().region_name
+
+
+@functools.cache
+def _clients(region: str | None, endpoint_url: str | None) -> AwsClients:
     import boto3  # imported here: it is most of a cold start, and only the aws backend needs it
     from botocore.config import Config
 
@@ -117,8 +129,12 @@ def _after_call_error(exception: BaseException, **_: Any) -> None:
         raise retyped(exception, StorageUnavailable) from exception
 
 
-@functools.cache
 def secrets_manager_client(region: str | None, endpoint_url: str | None) -> Any:
+    return _secrets_manager_client(region or _configured_region(), endpoint_url)
+
+
+@functools.cache
+def _secrets_manager_client(region: str | None, endpoint_url: str | None) -> Any:
     """Only auth on the aws backend reads a secret (its token signing key)."""
     import boto3
     from botocore.config import Config

@@ -16,9 +16,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from chalicelib.auth.keys import StaticKeys, from_pem, generate_key, load_or_create_key
+from chalicelib.auth.keys import StaticKeys, from_pem, generate_key
 from chalicelib.auth.scopes import repository_scope
 from chalicelib.auth.tokens import Grant, TokenInvalid, TokenService, VerifiedTokens
+from chalicelib.storage.embedded.signing_key_file import load_or_create_key
 
 KEY = generate_key()
 SERVICE = TokenService(issuer="soute", service="registry.test", keys=(KEY,))
