@@ -23,7 +23,7 @@ from chalicelib.oci.errors import OCIError
 from chalicelib.registry.manifests import MAX_TAGS_PER_PUT
 from chalicelib.registry.service import Registry
 from chalicelib.server.backends import BackendOptions
-from chalicelib.storage import dynamodb
+from chalicelib.storage.aws import dynamodb
 from chalicelib.storage.aws.clients import aws_clients
 from chalicelib.storage.aws.dynamodb import TAG_BODY_LIMIT
 from chalicelib.storage.ports import MAX_TAGS_PER_MANIFEST
