@@ -429,6 +429,9 @@ class DynamoMetadataStore:
             media_type=record.media_type,
             size=len(record.body),
             body=record.body if small else None,
+            # With the copy, what the manifest's record says, so a pull by tag reads it all.
+            subject=record.subject if small else None,
+            artifact_type=record.artifact_type if small else None,
         )
 
     def _tag_operations(
