@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from chalicelib.oci.errors import OCIError
+from chalicelib.registry.errors import Conflict
 from chalicelib.registry.service import Registry
 from chalicelib.storage.ports import BlobRecord
 from tests.aws.conftest import CallCounter
@@ -121,9 +122,9 @@ def test_more_references_than_one_transaction_holds(registry: Registry) -> None:
         {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
     ).encode()
     registry.manifests.put(repo, "v1", body, OCI_MANIFEST)
-    with pytest.raises(OCIError) as refused:
+    with pytest.raises(Conflict) as refused:
         registry.blobs.delete(repo, layers[107]["digest"])
-    assert refused.value.status == 409
+    assert refused.value.code == "DENIED"
     registry.manifests.delete(repo, _digest(body))
     registry.blobs.delete(repo, layers[107]["digest"])  # the counts went back to zero
 
