@@ -1,6 +1,7 @@
 """The one HTTP router of Soute: every front end turns its request into a `Request`, calls
 `Router.handle`, and sends back the `Response`. Routing (from the route table of routes.py),
-name checks and error rendering live here and nowhere else."""
+name checks and error rendering live here and nowhere else (an error's status and headers come
+from service_errors.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..storage.ports import IncompleteBody, StorageFull, StorageUnavailable
 from . import auditing, blobs, direct_uploads, listings, manifests, routes, uploads
 from .local_hosts import LocalHosts
 from .messages import API_VERSION_HEADER, Request, Response
+from .service_errors import status_and_headers
 from .storage_faults import storage_fault
 
 if TYPE_CHECKING:
@@ -169,4 +171,5 @@ def _query_name(request: Request) -> str:
 
 
 def error_response(error: OCIError) -> Response:
-    return Response.json(error.status, error.body(), error.headers)
+    status, headers = status_and_headers(error)
+    return Response.json(status, error.body(), headers)

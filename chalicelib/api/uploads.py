@@ -10,13 +10,22 @@ from .messages import Request, Response
 from .ranges import chunk_range
 
 
+def upload_location(repository: str, upload_id: str) -> str:
+    """The URL of an upload session, for its Location header."""
+    return f"/v2/{repository}/blobs/uploads/{upload_id}"
+
+
+def upload_range(size: int) -> str:
+    """The Range header of an upload that holds `size` bytes (0-0 when it holds none)."""
+    return f"0-{max(size - 1, 0)}"
+
+
 def _progress(session: UploadSession, status: int, registry: Registry) -> Response:
-    end = max(session.size - 1, 0)
     return Response(
         status,
         {
-            "Location": f"/v2/{session.repository}/blobs/uploads/{session.upload_id}",
-            "Range": f"0-{end}",
+            "Location": upload_location(session.repository, session.upload_id),
+            "Range": upload_range(session.size),
             "Docker-Upload-UUID": session.upload_id,
             "OCI-Chunk-Min-Length": str(registry.settings.chunk_min_length),
             "Content-Length": "0",

@@ -1,10 +1,12 @@
-"""Blob reads, deletes and cross-repository mounts."""
+"""Blob reads, deletes and cross-repository mounts; a blob a manifest still uses is refused
+with a Conflict (registry/errors.py)."""
 
 from __future__ import annotations
 
 from ..oci.digest import parse_digest
 from ..oci.errors import OCIError
 from ..storage.ports import BlobBody, BlobRecord, BlobStore, MetadataStore, StillReferenced
+from .errors import Conflict
 
 
 class Blobs:
@@ -27,11 +29,10 @@ class Blobs:
         try:
             self.meta.unlink_blob(repository, digest)
         except StillReferenced as error:
-            raise OCIError(
+            raise Conflict(
                 "DENIED",
                 f"blob {digest} is used by manifest {error.referrer} in {repository};"
                 " delete that manifest first",
-                status=409,
             ) from None
 
     def mount(self, repository: str, digest: str, source: str | None) -> BlobRecord | None:

@@ -6,6 +6,8 @@ The session is an ordinary UploadSession: `size` is the blob's size and `state` 
 BlobStore's bookkeeping plus, under "direct", the digest, part layout and status
 (uploading → verifying → available | failed). A blob verified in the background is marked
 pending meanwhile, so a manifest that references it is told to retry rather than refused.
+Refusals that need more than an OCI code to answer (a session changed meanwhile, too many
+uploads starting in a namespace at once) are registry/errors.py types.
 
 Limits per namespace (issue 10, A2): each part URL stores exactly its part (its signature
 covers the length), so what a namespace can make S3 hold through part URLs is bounded by the
@@ -48,6 +50,7 @@ from ..storage.ports import (
     Reservation,
     UploadSession,
 )
+from .errors import Busy, Conflict
 from .settings import Settings
 from .verification import ThreadVerifier, Verifier
 
@@ -154,10 +157,9 @@ class DirectUploads:
             mine = Reservation(upload_id, repository, size, expires_at)
             if self.meta.save_direct_reservations(namespace, [*held, mine], version):
                 return
-        raise OCIError(
-            "TOOMANYREQUESTS",
+        raise Busy(
             f"too many direct uploads are starting in namespace {namespace} at once; retry",
-            headers={"Retry-After": "1"},
+            retry_after=1,
         )
 
     def _over_limits(self, held: list[Reservation], size: int) -> str | None:
@@ -361,11 +363,10 @@ class DirectUploads:
             direct["message"] = message
         updated = replace(session, version=session.version + 1, state={**state, "direct": direct})
         if not self.meta.update_upload(updated):
-            raise OCIError(
+            raise Conflict(
                 "BLOB_UPLOAD_INVALID",
                 f"upload {session.upload_id} changed meanwhile (completed twice at once?);"
                 " ask for its status",
-                status=409,
             )
         return updated
 

@@ -14,7 +14,7 @@ from .settings import Settings
 @dataclass(frozen=True)
 class Page:
     items: list[str]
-    more: bool  # another page follows (send a Link header)
+    more: bool  # another page follows
 
 
 class Listing:

@@ -3,6 +3,9 @@
 The limits here hold on every backend, so that a push that works on one works on all; the
 DynamoDB adapter is what sets them (dynamodb.py): one transaction takes 100 items and 4 MB,
 one item 400 KB.
+
+Refusals that need more than an OCI code to answer (a manifest still referenced, a blob still
+being verified, tags changed by many clients at once) are raised as registry/errors.py types.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ..storage.ports import (
     StillReferenced,
     TooManyTags,
 )
+from .errors import Busy, Conflict, ReferenceMissing
 
 # Tags one PUT may set (the reference and its `?tag=` parameters): each may move a tag off
 # another manifest, two items of the one transaction that stores the manifest (at most 100
@@ -155,11 +159,10 @@ class Manifests:
         except Contention:
             raise _busy(repository) from None
         except StillReferenced as error:
-            raise OCIError(
+            raise Conflict(
                 "DENIED",
                 f"manifest {digest} is listed in index {error.referrer} in {repository};"
                 " delete the index first",
-                status=409,
             ) from None
         if not deleted:
             raise OCIError("MANIFEST_UNKNOWN", f"manifest {digest} is not in {repository}")
@@ -170,9 +173,9 @@ def _unknown(repository: str, reference: str) -> OCIError:
 
 
 def _body_missing(repository: str, digest: str) -> OCIError:
-    # 404 MANIFEST_UNKNOWN, not 503: the content is gone until someone pushes it again, so a
-    # retry cannot help, and every client shows a 404's message ("manifest unknown: ...")
-    # where a 503 is retried and then reported as a bare status.
+    # MANIFEST_UNKNOWN, not UNAVAILABLE: the content is gone until someone pushes it again, so
+    # a retry cannot help, and every client shows an unknown manifest's message ("manifest
+    # unknown: ...") where an unavailable registry is retried and then reported without one.
     return OCIError(
         "MANIFEST_UNKNOWN",
         f"manifest {digest} of {repository} is recorded but its content is missing from"
@@ -192,35 +195,32 @@ def _check_type_lengths(media_type: str, artifact_type: str | None) -> None:
             )
 
 
-def _missing(repository: str, missing: MissingReference) -> OCIError:
+def _missing(repository: str, missing: MissingReference) -> ReferenceMissing:
     if missing.kind == "blob":
-        return OCIError(
+        return ReferenceMissing(
             "MANIFEST_BLOB_UNKNOWN",
             f"blob {missing.digest} is not in {repository}; push it before the manifest",
-            detail={"digest": missing.digest},
+            digest=missing.digest,
         )
-    return OCIError(
+    return ReferenceMissing(
         "MANIFEST_UNKNOWN",
         f"manifest {missing.digest} is not in {repository}; push it before the index",
-        status=400,
-        detail={"digest": missing.digest},
+        digest=missing.digest,
     )
 
 
-def _pending(repository: str, digest: str) -> OCIError:
-    return OCIError(
+def _pending(repository: str, digest: str) -> Conflict:
+    return Conflict(
         "MANIFEST_BLOB_UNKNOWN",
         f"blob {digest} of {repository} is still being verified after its upload; retry the"
         " manifest in a few seconds",
-        status=409,
         detail={"digest": digest},
-        headers={"Retry-After": "5"},
+        retry_after=5,
     )
 
 
-def _busy(repository: str) -> OCIError:
-    return OCIError(
-        "TOOMANYREQUESTS",
+def _busy(repository: str) -> Busy:
+    return Busy(
         f"too many clients are changing the same tags of {repository} at once; retry shortly",
-        headers={"Retry-After": "1"},
+        retry_after=1,
     )

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Settings:
-    # Advertised as OCI-Chunk-Min-Length; chunks may still be smaller on the embedded backend.
+    # Advertised to clients as the smallest chunk to send; chunks may still be smaller on the
+    # embedded backend.
     chunk_min_length: int = 1 << 20
     # Page size of /v2/_catalog when the client does not send `n`, and the largest page.
     catalog_page: int = 1000
     # Page size of tags/list without `n`: a page costs DynamoDB reads in proportion to its
     # length, and 101 tag items of at most ~8.3 KiB (dynamodb.py) fit one Query's 1 MB, so a
-    # client that names no size gets one Query and a Link header to the next page, never
-    # 10,000 tags (clients that list tags follow Link: skopeo, crane, regclient, oras).
+    # client that names no size gets one Query and a link to the next page, never 10,000
+    # tags (clients that list tags follow the link: skopeo, crane, regclient, oras).
     tags_page: int = 100
     max_page: int = 10000
     # Upload sessions untouched for this long are swept with their bytes.

@@ -1,4 +1,7 @@
-"""Blob upload sessions: start, append chunks, finish with a verified digest, cancel."""
+"""Blob upload sessions: start, append chunks, finish with a verified digest, cancel.
+
+A chunk that does not start where the upload ends is refused with UploadOutOfOrder, which says
+where the upload ends; the API layer turns that into the answer that tells the client so."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from ..storage.ports import (
     MetadataStore,
     UploadSession,
 )
+from .errors import UploadOutOfOrder
 
 
 class Uploads:
@@ -47,7 +51,7 @@ class Uploads:
         start: int | None = None,
         last: bool = False,
     ) -> UploadSession:
-        """Add a chunk; `start` is where the client says it begins (Content-Range)."""
+        """Add a chunk; `start` is the offset where the client says it begins, if it says."""
         session = self.session(repository, upload_id)
         if start is not None and start != session.size:
             raise _out_of_order(session)
@@ -130,15 +134,5 @@ class Uploads:
         return swept
 
 
-def _out_of_order(session: UploadSession) -> OCIError:
-    end = max(session.size - 1, 0)
-    return OCIError(
-        "BLOB_UPLOAD_INVALID",
-        f"chunk does not start where the upload ends; send the bytes from offset {session.size}",
-        status=416,
-        headers={
-            "Range": f"0-{end}",
-            "Location": f"/v2/{session.repository}/blobs/uploads/{session.upload_id}",
-            "Docker-Upload-UUID": session.upload_id,
-        },
-    )
+def _out_of_order(session: UploadSession) -> UploadOutOfOrder:
+    return UploadOutOfOrder(session.repository, session.upload_id, session.size)
