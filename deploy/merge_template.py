@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.auth.tokens import DEFAULT_SERVICE
-from chalicelib.server.gateway import GATEWAY_RESPONSES
+from chalicelib.server.gateway_emulator import GATEWAY_RESPONSES
 from chalicelib.storage.aws.provision import (
     ABORT_MULTIPART_DAYS,
     NONCURRENT_VERSION_DAYS,

@@ -89,7 +89,7 @@ def lambda_gateway(backend: BackendOptions, host: str) -> Callable[..., Any]:
         os.environ.pop(name, None)
     os.environ.update(backend.environment())
     from .chalice_routes import BOUND_ADDRESS_VARIABLE
-    from .gateway import make_gateway_app
+    from .gateway_emulator import make_gateway_app
 
     # The address it listens on, for the router's open-mode Host check (ignored with auth).
     os.environ[BOUND_ADDRESS_VARIABLE] = host

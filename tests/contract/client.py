@@ -227,7 +227,7 @@ class ConfiguredFunction:
     active: ConfiguredFunction | None = None  # whose settings the function's router is from
 
     def __init__(self, settings: Mapping[str, str]) -> None:
-        from chalicelib.server.gateway import make_gateway_app
+        from chalicelib.server.gateway_emulator import make_gateway_app
 
         self.settings = dict(settings)
         self.gateway = make_gateway_app(_function().app)

@@ -13,7 +13,7 @@ import pytest
 from chalice import Chalice, Response
 
 from chalicelib.server.chalice_routes import accept_any
-from chalicelib.server.gateway import (
+from chalicelib.server.gateway_emulator import (
     GATEWAY_RESPONSES,
     INVOCATION_PAYLOAD_LIMIT,
     Gateway,

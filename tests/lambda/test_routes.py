@@ -27,7 +27,7 @@ from chalicelib.server.chalice_routes import (
     route_table,
     to_chalice,
 )
-from chalicelib.server.gateway import GATEWAY_RESPONSES, make_gateway_app
+from chalicelib.server.gateway_emulator import GATEWAY_RESPONSES, make_gateway_app
 from chalicelib.storage.ports import BlobBody
 from tests.contract.client import (
     OCI_INDEX,
