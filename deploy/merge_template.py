@@ -5,8 +5,8 @@
   table, the token signing secret and its resource policy, their names in the functions'
   environments, each function's least-privilege policy (its own log group included), the
   limits on what a flood of requests can use (reserved concurrency, stage throttling, an
-  optional AWS WAF web ACL), and the API's gateway responses (the ones the emulator in
-  chalicelib/server/gateway.py answers with);
+  optional AWS WAF web ACL), and the API's gateway responses
+  (chalicelib/server/gateway_responses.py, which the emulator answers with too);
 - .chalice/policy-<stage>.json and policy-<stage>-verifier.json, the same two policies for
   `chalice deploy`, on the bucket, table and secret that .chalice/config.json names for the
   stage (created beforehand by `soute aws init`).
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.auth.tokens import DEFAULT_SERVICE
-from chalicelib.server.gateway_emulator import GATEWAY_RESPONSES
+from chalicelib.server.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.storage.aws.provision import (
     ABORT_MULTIPART_DAYS,
     NONCURRENT_VERSION_DAYS,

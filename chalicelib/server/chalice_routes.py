@@ -11,7 +11,7 @@ they are, and the token endpoint.
 
 Names the Lambda endpoint cannot address, which every front end therefore refuses with
 NAME_INVALID (oci/names.py; through Lambda, API Gateway answers first, with its
-MISSING_AUTHENTICATION_TOKEN gateway response, see gateway.py):
+MISSING_AUTHENTICATION_TOKEN gateway response, see gateway_responses.py):
 - names of more than MAX_DEPTH components;
 - names with a component other than the first named `manifests`, `blobs`, `tags` or
   `referrers`: API Gateway resolves a path one segment at a time and prefers a literal child

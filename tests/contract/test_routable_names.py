@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.server.gateway_emulator import GATEWAY_RESPONSES
+from chalicelib.server.gateway_responses import GATEWAY_RESPONSES
 from tests.contract.client import Client, new_repo
 from tests.contract.direct import initiate
 

@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.server.backends import BackendOptions
 from chalicelib.server.chalice_routes import API_GATEWAY_RESOURCE_QUOTA, resource_count
-from chalicelib.server.gateway_emulator import GATEWAY_RESPONSES
+from chalicelib.server.gateway_responses import GATEWAY_RESPONSES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

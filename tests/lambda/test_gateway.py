@@ -14,13 +14,13 @@ from chalice import Chalice, Response
 
 from chalicelib.server.chalice_routes import accept_any
 from chalicelib.server.gateway_emulator import (
-    GATEWAY_RESPONSES,
     INVOCATION_PAYLOAD_LIMIT,
     Gateway,
     Limits,
     ResourceTree,
     make_gateway_app,
 )
+from chalicelib.server.gateway_responses import GATEWAY_RESPONSES
 from tests.contract.client import LambdaClient, Reply, new_repo, push_blob, wsgi_environ
 
 MiB = 1024 * 1024

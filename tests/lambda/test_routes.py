@@ -27,7 +27,8 @@ from chalicelib.server.chalice_routes import (
     route_table,
     to_chalice,
 )
-from chalicelib.server.gateway_emulator import GATEWAY_RESPONSES, make_gateway_app
+from chalicelib.server.gateway_emulator import make_gateway_app
+from chalicelib.server.gateway_responses import GATEWAY_RESPONSES
 from chalicelib.storage.ports import BlobBody
 from tests.contract.client import (
     OCI_INDEX,
