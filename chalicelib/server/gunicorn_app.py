@@ -7,13 +7,10 @@ request and shuts down cleanly on SIGTERM and SIGINT.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -80,35 +77,22 @@ class SouteServer(BaseApplication):
 
 
 def lambda_gateway(backend: BackendOptions, host: str) -> Callable[..., Any]:
-    """The Chalice app of app.py behind the API Gateway emulator, configured as Lambda is:
-    through its environment."""
+    """The Chalice app Lambda runs (chalice_app.create_app, as app.py builds it) behind the API
+    Gateway emulator, configured as Lambda is: through its environment."""
     # Exactly the options' settings, as a function has exactly its configuration: a variable
     # left in the shell (SOUTE_AUTH=on, say) must not change what the flags say. Others, such
     # as SOUTE_LOG_LEVEL, pass through.
     for name in BackendOptions.variable_names():
         os.environ.pop(name, None)
     os.environ.update(backend.environment())
+    from .chalice_app import create_app
     from .chalice_routes import BOUND_ADDRESS_VARIABLE
     from .gateway_emulator import make_gateway_app
 
     # The address it listens on, for the router's open-mode Host check (ignored with auth).
     os.environ[BOUND_ADDRESS_VARIABLE] = host
 
-    return make_gateway_app(_load_lambda_module().app)
-
-
-def _load_lambda_module() -> Any:
-    """app.py, the module Lambda runs, from the source tree this package belongs to."""
-    path = Path(__file__).resolve().parents[2] / "app.py"
-    if not path.exists():
-        raise SystemExit(
-            f"soute serve --lambda runs the Chalice app of a source checkout; {path} is missing"
-        )
-    spec = importlib.util.spec_from_file_location("app", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["app"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return make_gateway_app(create_app())
 
 
 def prepare(options: ServeOptions) -> None:

@@ -1,6 +1,7 @@
 """One small HTTP client interface for the contract tests, with one implementation per front
-end: straight into the shared router (in process), over HTTP to a running `soute serve`, and
-through the API Gateway emulator into the Chalice app of app.py (in process, as a WSGI call)."""
+end: into the shared router through the WSGI front end's converter (in process), over HTTP to
+a running `soute serve`, and through the API Gateway emulator into the Chalice app Lambda runs
+(in process, as a WSGI call)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from chalicelib.api.messages import Request
 from chalicelib.api.router import Router
-from chalicelib.storage.ports import BlobBody
+from chalicelib.server.wsgi import WsgiApp
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -68,12 +68,15 @@ def _in_process(
 
 
 class RouterClient:
-    """Calls the router directly, as every front end does."""
+    """Calls the router through the WSGI front end's converter (server/wsgi.py), as `soute
+    serve` does, without a server or a socket."""
 
     name = "router"
 
     def __init__(self, router: Router) -> None:
         self.router = router
+        # No peer address: in process there is none, and the throttle counts no unknown source.
+        self._call = WsgiCaller(WsgiApp(router), remote_addr=None)
 
     def request(
         self,
@@ -84,23 +87,7 @@ class RouterClient:
         headers: dict[str, str] | None = None,
         data: bytes | Iterable[bytes] = b"",
     ) -> Reply:
-        path, query, body, chunked = _in_process(path, params, data)
-        lowered = {k.lower(): v for k, v in (headers or {}).items()}
-        if not chunked:
-            lowered.setdefault("content-length", str(len(body)))
-        request = Request(
-            method=method,
-            path=path,
-            query=parse_qs(query, keep_blank_values=True),
-            headers=lowered,
-            body=io.BytesIO(body),
-            content_length=None if chunked else len(body),
-        )
-        response = self.router.handle(request)
-        payload = response.body
-        if isinstance(payload, BlobBody):
-            payload = b"".join(payload.iter_chunks()) if payload.path else b""
-        return Reply(response.status, CaseInsensitiveDict(response.headers), payload)
+        return self._call(method, path, params, headers, data)
 
 
 class LiveClient:
@@ -130,29 +117,28 @@ class LiveClient:
         return Reply(response.status_code, response.headers, response.content)
 
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+WsgiCallable = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class LambdaClient:
-    """Calls a WSGI app in process, as a WSGI server would: here the API Gateway emulator in
-    front of the Chalice app, so every request goes through the Lambda front end."""
+class WsgiCaller:
+    """Calls a WSGI app in process, as a WSGI server would, from `remote_addr`."""
 
-    name = "lambda"
-
-    def __init__(self, app: WsgiApp) -> None:
+    def __init__(self, app: WsgiCallable, remote_addr: str | None = "127.0.0.1") -> None:
         self.app = app
+        self.remote_addr = remote_addr
 
-    def request(
+    def __call__(
         self,
         method: str,
         path: str,
-        *,
-        params: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-        data: bytes | Iterable[bytes] = b"",
+        params: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        data: bytes | Iterable[bytes],
     ) -> Reply:
         path, query, body, chunked = _in_process(path, params, data)
         environ = wsgi_environ(method, path, query, body)
+        if self.remote_addr is None:
+            del environ["REMOTE_ADDR"]
         for name, value in (headers or {}).items():
             key = name.upper().replace("-", "_")
             environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
@@ -166,7 +152,30 @@ class LambdaClient:
             captured["headers"] = CaseInsensitiveDict(response_headers)
 
         payload = b"".join(self.app(environ, start_response))
-        reply = Reply(captured["status"], captured["headers"], payload)
+        return Reply(captured["status"], captured["headers"], payload)
+
+
+class LambdaClient:
+    """Calls a WSGI app in process: here the API Gateway emulator in front of the Chalice app,
+    so every request goes through the Lambda front end. It follows a GET's 307 to S3, as
+    registry clients do."""
+
+    name = "lambda"
+
+    def __init__(self, app: WsgiCallable) -> None:
+        self.app = app
+        self._call = WsgiCaller(app)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | Iterable[bytes] = b"",
+    ) -> Reply:
+        reply = self._call(method, path, params, headers, data)
         if reply.status == 307 and method == "GET":
             return follow_redirect(reply, headers)
         return reply
@@ -219,52 +228,31 @@ def environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 class ConfiguredFunction:
-    """The API Gateway emulator in front of app.py, with the function configured by `settings`
-    for each request. app.py is one module, like the one function it is on Lambda: when tests
-    keep several configurations alive at once (the session's lambda and lambda+auth clients),
-    each call makes sure the function's router was built from its own."""
-
-    active: ConfiguredFunction | None = None  # whose settings the function's router is from
+    """The API Gateway emulator in front of the Chalice app Lambda runs (create_app, as app.py
+    and `soute serve --lambda` build it), configured by the SOUTE_* environment `settings` for
+    each request: one app per configuration, as each deployed function has its own, so tests
+    can keep several alive at once (the session's lambda and lambda+auth clients)."""
 
     def __init__(self, settings: Mapping[str, str]) -> None:
+        from chalicelib.server.chalice_app import create_app
         from chalicelib.server.gateway_emulator import make_gateway_app
 
         self.settings = dict(settings)
-        self.gateway = make_gateway_app(_function().app)
-
-    def activate(self) -> None:
-        if ConfiguredFunction.active is not self:
-            _function().router.reset()  # the next request builds it from self.settings
-            _function().registry.reset()
-            ConfiguredFunction.active = self
+        self.app = create_app()
+        self.gateway = make_gateway_app(self.app)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with environment(self.settings):
-            self.activate()
             return list(self.gateway(environ, start_response))
 
 
-def _function() -> Any:
-    import app as lambda_function
-
-    return lambda_function
-
-
 @contextmanager
-def lambda_app(settings: Mapping[str, str]) -> Iterator[WsgiApp]:
-    """app.py's Chalice app behind the API Gateway emulator, configured by the SOUTE_*
-    environment `settings` (BackendOptions.environment()), as `soute serve --lambda` serves it.
-    The settings are also the environment for the duration, for tests that call the function's
-    objects directly."""
-    function = ConfiguredFunction(settings)
+def lambda_app(settings: Mapping[str, str]) -> Iterator[ConfiguredFunction]:
+    """The Lambda function configured by `settings` (BackendOptions.environment()), as `soute
+    serve --lambda` serves it. The settings are also the environment for the duration, for
+    tests that call the function's objects (`.app.router()`, `.app.verifier`) directly."""
     with environment(settings):
-        function.activate()
-        try:
-            yield function
-        finally:
-            ConfiguredFunction.active = None
-            _function().router.reset()
-            _function().registry.reset()
+        yield ConfiguredFunction(settings)
 
 
 Client = RouterClient | LiveClient | LambdaClient

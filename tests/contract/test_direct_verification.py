@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-import app as lambda_function
 from chalicelib.api.router import Router
 from chalicelib.registry import direct_uploads
 from chalicelib.registry.service import Registry
@@ -70,8 +69,8 @@ def held(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Clien
         return
     endpoint = request.getfixturevalue("moto_endpoint")
     settings = aws_backend(endpoint, inline_verify_limit=0).environment()
-    with lambda_app(settings) as app:
-        yield LambdaClient(app), _hold(lambda_function.router().registry)
+    with lambda_app(settings) as function:
+        yield LambdaClient(function), _hold(function.app.router().registry)
 
 
 def _complete_in_background(client: Client, repo: str, data: bytes, digest: str) -> str:
@@ -207,13 +206,13 @@ def test_access_log_of_soute_serve_omits_part_url_signatures(soute_server: Regis
 def test_verifier_function_of_the_chalice_app_verifies(moto_endpoint: str) -> None:
     """What the deployed `verifier` function does with the event LambdaVerifier sends."""
     settings = aws_backend(moto_endpoint, inline_verify_limit=0).environment()
-    with lambda_app(settings) as app:
-        client = LambdaClient(app)
-        held = _hold(lambda_function.router().registry)
+    with lambda_app(settings) as function:
+        client = LambdaClient(function)
+        held = _hold(function.app.router().registry)
         repo, data = new_repo(), os.urandom(4000)
         upload_id = _complete_in_background(client, repo, data, sha256(data))
         assert held.submitted == [(repo, upload_id)]
-        result = lambda_function.verifier({"repository": repo, "upload_id": upload_id}, None)
+        result = function.app.verifier({"repository": repo, "upload_id": upload_id}, None)
         assert result == {"upload_id": upload_id, "status": "available"}
         assert client.request("GET", f"/v2/{repo}/blobs/{sha256(data)}").body == data
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,8 @@ import app as lambda_function
 from chalicelib.api import routes as table
 from chalicelib.api.messages import Request, Response
 from chalicelib.api.router import ROUTES, TOKEN_PATH
+from chalicelib.server.backends import BackendOptions
+from chalicelib.server.chalice_app import SouteApp
 from chalicelib.server.chalice_routes import (
     API_GATEWAY_RESOURCE_QUOTA,
     MAX_DEPTH,
@@ -29,6 +32,7 @@ from chalicelib.server.chalice_routes import (
 )
 from chalicelib.server.gateway_emulator import make_gateway_app
 from chalicelib.server.gateway_responses import GATEWAY_RESPONSES
+from chalicelib.server.gunicorn_app import lambda_gateway
 from chalicelib.storage.ports import BlobBody
 from tests.contract.client import (
     OCI_INDEX,
@@ -339,3 +343,29 @@ def test_import_app_does_not_load_the_router() -> None:
     assert "chalicelib.api.routes" in loaded
     for heavy in ("chalicelib.api.router", "chalicelib.registry", "chalicelib.auth.tokens"):
         assert heavy not in loaded, heavy
+
+
+def test_every_function_chalice_deploys_is_a_name_of_app_py() -> None:
+    """Chalice deploys each function as a handler string (`app.app`, `app.verifier`): each
+    must name an attribute of app.py that calls the factory's function, or Lambda fails to
+    start it."""
+    handlers = {f.name: f.handler_string for f in lambda_function.app.pure_lambda_functions}
+    assert handlers == {"verifier": "app.verifier"}
+    for handler in handlers.values():
+        module, name = handler.split(".")
+        assert module == "app" and callable(getattr(lambda_function, name))
+    assert lambda_function.verifier == lambda_function.app.verifier
+
+
+def test_soute_serve_lambda_serves_an_app_the_factory_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`soute serve --lambda` builds its app with the factory app.py calls, not by loading
+    app.py: an app of its own, with the same routes, binary types and functions."""
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # lambda_gateway configures it
+    gateway = lambda_gateway(BackendOptions(data_dir=str(tmp_path)), "127.0.0.1:5000")
+    served = gateway.handler  # type: ignore[attr-defined]
+    assert isinstance(served, SouteApp) and served is not lambda_function.app
+    assert served.routes.keys() == lambda_function.app.routes.keys()
+    assert served.api.binary_types == lambda_function.app.api.binary_types
+    assert [f.name for f in served.pure_lambda_functions] == ["verifier"]
