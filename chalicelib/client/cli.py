@@ -1,9 +1,9 @@
-"""The `soute push` command line, and the `docker-soute` Docker CLI plugin."""
+"""The `soute push` command line (its parser and its run), which `soute` and the `docker-soute`
+Docker CLI plugin (cli/docker_plugin.py) both offer."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -163,37 +163,3 @@ def _stop(message: str, code: int, spool: Path) -> int:
         shutil.rmtree(spool, ignore_errors=True)
         os._exit(code)
     return code
-
-
-METADATA = {
-    "SchemaVersion": "0.1.0",
-    "Vendor": "Soute",
-    "Version": "0.1.0",
-    "ShortDescription": "Push images to a Soute registry (resumable, direct to storage)",
-}
-
-
-def plugin_main(argv: list[str] | None = None) -> int:
-    """`docker-soute`: the Docker CLI plugin; `docker soute push IMAGE DEST`."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["docker-cli-plugin-metadata"]:
-        print(json.dumps(METADATA))
-        return 0
-    if argv[:1] == ["soute"]:  # docker passes the plugin's name first
-        argv = argv[1:]
-    from ..cli.errors import run_verb
-
-    args = plugin_parser().parse_args(argv)
-    return run_verb(args, prog="docker soute")
-
-
-def plugin_parser() -> argparse.ArgumentParser:
-    """The verbs of `docker soute`."""
-    parser = argparse.ArgumentParser(prog="docker soute", description="Soute's registry client.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    add_push_parser(commands)
-    return parser
-
-
-def main() -> None:
-    sys.exit(plugin_main())

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.cli.docker_plugin import plugin_parser
 from chalicelib.cli.main import build_parser
-from chalicelib.client.cli import plugin_parser
 from tests.support.images import build_image
 
 BIN = Path(sys.executable).parent
