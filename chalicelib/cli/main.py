@@ -10,6 +10,7 @@ from ..api.local_hosts import is_loopback
 from ..auth.tokens import DEFAULT_SERVICE
 from ..client.cli import add_push_parser
 from ..client.images.cli import add_image_parsers
+from ..oci.lambda_limits import LAMBDA_CHUNK_BYTES
 from ..server.backends import BackendOptions, aws_login_problem
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .aws_deploy import add_deploy_parsers
@@ -34,7 +35,7 @@ def _backend(args: argparse.Namespace) -> BackendOptions:
         max_upload_bytes=args.max_upload_bytes,
         # Through Lambda every request stays under ~4.5 MB of raw body: ask chunking clients
         # for 4 MiB chunks. The embedded server takes chunks of any size.
-        chunk_min_length=4 << 20 if args.lambda_emulation else 1 << 20,
+        chunk_min_length=LAMBDA_CHUNK_BYTES if args.lambda_emulation else 1 << 20,
         auth=args.auth,
         auth_service=args.auth_service,
         signing_secret=args.signing_secret,

@@ -1,15 +1,14 @@
-"""Media types the client writes or recognises."""
+"""Media types the client writes or recognises: the manifest types are the registry's own
+(`oci/mediatypes.py`), the config and layer types are the client's alone."""
 
 from __future__ import annotations
 
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+from ..oci.mediatypes import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST
+
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
 DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DOCKER_LAYER_ZSTD = "application/vnd.docker.image.rootfs.diff.tar.zstd"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -23,7 +22,8 @@ OCI_FOR_DOCKER = {
     DOCKER_LAYER_ZSTD: OCI_LAYER_ZSTD,
 }
 
-INDEXES = (OCI_INDEX, DOCKER_LIST)
+# Ordered, unlike the registry's sets: the Accept header lists them in this order.
+INDEXES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
 MANIFESTS = (OCI_MANIFEST, DOCKER_MANIFEST)
 ACCEPT = ", ".join((*MANIFESTS, *INDEXES))
 

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..oci.lambda_limits import LAMBDA_CHUNK_BYTES
 from .direct_upload import DirectUploader, NoExtension
 from .errors import PushError
 from .model import Blob, Image, Manifest
@@ -18,7 +19,8 @@ from .resume_state import ResumeState
 from .session import RegistrySession, oci_error
 from .standard_upload import TooLarge, blob_exists, mount, standard_upload
 
-SMALL_BLOB = 4 << 20  # up to this size one v2 request is cheaper, and fits through Lambda
+# Up to this size one v2 request is cheaper, and it fits through Lambda.
+SMALL_BLOB = LAMBDA_CHUNK_BYTES
 MANIFEST_WAIT = 900  # seconds to keep retrying a manifest while its blobs are verified
 
 

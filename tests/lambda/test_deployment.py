@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.oci.lambda_limits import LAMBDA_CHUNK_BYTES
 from chalicelib.server.backends import BackendOptions
 from chalicelib.server.chalice_routes import API_GATEWAY_RESOURCE_QUOTA, resource_count
 from chalicelib.server.gateway_responses import GATEWAY_RESPONSES
@@ -270,7 +271,7 @@ def test_stage_config_and_policy(stage: str) -> None:
     assert config["autogen_policy"] is False
     settings = stage_variables(config, stage, "api_handler")
     assert settings["SOUTE_BACKEND"] == "aws"
-    assert settings["SOUTE_CHUNK_MIN_LENGTH"] == "4194304"
+    assert settings["SOUTE_CHUNK_MIN_LENGTH"] == str(LAMBDA_CHUNK_BYTES)  # the one definition
     assert settings["SOUTE_PRESIGN_EXPIRES"] == "300"  # short-lived URLs (A6)
     assert settings["SOUTE_AUTH"] == "on"  # a deployed registry asks for logins
     bucket, table = settings["SOUTE_S3_BUCKET"], settings["SOUTE_DYNAMODB_TABLE"]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from chalice import Chalice, Response
 
+from chalicelib.oci.lambda_limits import LAMBDA_CHUNK_BYTES
 from chalicelib.server.chalice_routes import accept_any
 from chalicelib.server.gateway_emulator import (
     INVOCATION_PAYLOAD_LIMIT,
@@ -365,7 +366,7 @@ def test_a_chunk_of_the_advertised_size_fits(registry: LambdaClient) -> None:
     repo = new_repo()
     start = registry.request("POST", f"/v2/{repo}/blobs/uploads/")
     chunk_size = int(start.headers["OCI-Chunk-Min-Length"])
-    assert chunk_size == 4 * MiB  # what SOUTE_CHUNK_MIN_LENGTH sets in .chalice/config.json
+    assert chunk_size == LAMBDA_CHUNK_BYTES  # SOUTE_CHUNK_MIN_LENGTH in .chalice/config.json
     reply = registry.request(
         "PATCH",
         start.headers["Location"],
