@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..registry.listing import Page
+from ..registry.listings import Page
 from ..registry.service import Registry
 from .listings import _link, _page_size
 from .messages import Request, Response

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from ..oci.errors import OCIError
 from ..oci.mediatypes import OCI_INDEX
-from ..registry.listing import Page
+from ..registry.listings import Page
 from ..registry.service import Registry
 from .messages import Request, Response
 from .numbers import decimal

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..storage.ports import BlobStore, MetadataStore
 from .blobs import Blobs
 from .direct_uploads import DirectUploads
-from .listing import Listing
+from .listings import Listing
 from .manifests import Manifests
 from .settings import Settings
 from .uploads import Uploads
