@@ -29,10 +29,10 @@ class Blobs:
         try:
             self.meta.unlink_blob(repository, digest)
         except StillReferenced as error:
+            user = f"manifest {error.referrer}" if error.referrer else "a manifest"
             raise Conflict(
                 "DENIED",
-                f"blob {digest} is used by manifest {error.referrer} in {repository};"
-                " delete that manifest first",
+                f"blob {digest} is used by {user} in {repository}; delete that manifest first",
             ) from None
 
     def mount(self, repository: str, digest: str, source: str | None) -> BlobRecord | None:

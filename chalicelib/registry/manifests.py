@@ -159,10 +159,10 @@ class Manifests:
         except Contention:
             raise _busy(repository) from None
         except StillReferenced as error:
+            index = f"index {error.referrer}" if error.referrer else "an index"
             raise Conflict(
                 "DENIED",
-                f"manifest {digest} is listed in index {error.referrer} in {repository};"
-                " delete the index first",
+                f"manifest {digest} is listed in {index} in {repository}; delete the index first",
             ) from None
         if not deleted:
             raise OCIError("MANIFEST_UNKNOWN", f"manifest {digest} is not in {repository}")

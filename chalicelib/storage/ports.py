@@ -87,10 +87,13 @@ class TooManyTags(Exception):
 
 
 class StillReferenced(Exception):
-    """A blob or manifest cannot go: a manifest in the repository still points at it."""
+    """A blob or manifest cannot go: a manifest in the repository still points at it.
 
-    def __init__(self, referrer: str) -> None:
-        super().__init__(referrer)
+    `referrer` is that manifest's digest when the adapter knows it; None when it only counts
+    references (DynamoDB keeps a count on the target, not the list of its users)."""
+
+    def __init__(self, referrer: str | None = None) -> None:
+        super().__init__(referrer or "a manifest of the repository")
         self.referrer = referrer
 
 

@@ -336,6 +336,11 @@ def test_child_of_an_index_cannot_be_deleted_first(client: Client) -> None:
     put_manifest(client, repo, "all", index, OCI_INDEX)
     reply = client.request("DELETE", f"/v2/{repo}/manifests/{sha256(child)}")
     assert reply.status == 409
+    assert reply.json()["errors"][0]["message"] in {
+        f"manifest {sha256(child)} is listed in index {sha256(index)} in {repo};"
+        " delete the index first",
+        f"manifest {sha256(child)} is listed in an index in {repo}; delete the index first",
+    }
     assert client.request("DELETE", f"/v2/{repo}/manifests/{sha256(index)}").status == 202
     assert client.request("DELETE", f"/v2/{repo}/manifests/{sha256(child)}").status == 202
 

@@ -199,9 +199,9 @@ class DynamoMetadataStore:
         )
 
     def unlink_blob(self, repository: str, digest: str) -> bool:
-        return self._delete_unreferenced(repository, f"BLOB#{digest}", "a manifest")
+        return self._delete_unreferenced(repository, f"BLOB#{digest}")
 
-    def _delete_unreferenced(self, repository: str, sk: str, user: str) -> bool:
+    def _delete_unreferenced(self, repository: str, sk: str) -> bool:
         try:
             self.db.delete_item(
                 TableName=self.table,
@@ -213,7 +213,7 @@ class DynamoMetadataStore:
         except self.db.exceptions.ConditionalCheckFailedException:
             if self._get(_repo(repository), sk) is None:
                 return False
-            raise StillReferenced(f"{user} in {repository}") from None
+            raise StillReferenced() from None  # a count names no referrer
         return True
 
     # -- manifests -------------------------------------------------------------------------
@@ -525,7 +525,7 @@ class DynamoMetadataStore:
         if item is None:
             return False
         if int(item.get("refs", 0)) > 0:
-            raise StillReferenced(f"an index in {repository}")
+            raise StillReferenced()
         tags = set(item.get("tags", set()))
         condition = "(attribute_not_exists(refs) OR refs <= :zero) AND "
         condition += "tags = :tags" if tags else "attribute_not_exists(tags)"

@@ -107,7 +107,7 @@ def test_a_blob_in_use_cannot_be_unlinked(meta: MetadataStore) -> None:
     with pytest.raises(StillReferenced) as refused:
         meta.unlink_blob("a/used", image.blobs[0])
     # Which manifest is not promised: DynamoDB counts references and names none.
-    assert refused.value.referrer
+    assert refused.value.referrer in {None, image.record.digest}
     assert meta.delete_manifest("a/used", image.record.digest)
     assert meta.unlink_blob("a/used", image.blobs[0])
 
@@ -188,8 +188,9 @@ def test_an_index_counts_its_children(meta: MetadataStore) -> None:
     digests = tuple(child.record.digest for child in children)
     index = _write(children=digests, media_type=OCI_INDEX, tags=("all",))
     meta.put_manifest("m/children", index)
-    with pytest.raises(StillReferenced):
+    with pytest.raises(StillReferenced) as refused:
         meta.delete_manifest("m/children", digests[0])
+    assert refused.value.referrer in {None, index.record.digest}
     assert meta.manifest("m/children", digests[0]) == children[0].record
     assert meta.delete_tag("m/children", "all")  # a tag is no reference: still counted
     with pytest.raises(StillReferenced):
