@@ -28,6 +28,12 @@ def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dynamodb-table", help="the registry's DynamoDB table (aws backend)")
     parser.add_argument("--endpoint-url", help="DynamoDB endpoint (an emulator); default AWS")
     parser.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+    parser.add_argument(
+        "--primary-region",
+        metavar="REGION",
+        help="several regions: the primary region, whose table takes every write (the verb"
+        " acts there, whatever --region says)",
+    )
 
 
 class StorageMissing(Exception):
@@ -71,6 +77,7 @@ def _storage(args: argparse.Namespace, creates: bool) -> Storage:
         data_dir=args.data_dir,
         dynamodb_table=getattr(args, "dynamodb_table", None),
         endpoint_url=getattr(args, "endpoint_url", None),
-        region=getattr(args, "region", None),
+        # With several regions every write goes to the primary's table (storage/aws/regions).
+        region=getattr(args, "primary_region", None) or getattr(args, "region", None),
     )
     return open_storage(options)

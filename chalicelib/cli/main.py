@@ -11,7 +11,12 @@ from ..auth.tokens import DEFAULT_SERVICE
 from ..client.cli import add_push_parser
 from ..client.images.cli import add_image_parsers
 from ..oci.lambda_limits import LAMBDA_CHUNK_BYTES
-from ..server.backends import BackendOptions, aws_login_problem
+from ..server.backends import (
+    BackendOptions,
+    aws_login_problem,
+    parse_region_bucket,
+    regions_problem,
+)
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .aws_deploy import add_deploy_parsers
 from .errors import run_verb
@@ -21,10 +26,12 @@ from .verify import add_verify_parser
 
 def _backend(args: argparse.Namespace) -> BackendOptions:
     backend = "aws" if args.lambda_emulation else args.backend
+    buckets = tuple(args.region_bucket)
     return BackendOptions(
         backend=backend,
         data_dir=args.data_dir,
-        s3_bucket=args.s3_bucket,
+        # With several regions the local bucket may be given by --region-bucket alone.
+        s3_bucket=args.s3_bucket or dict(buckets).get(args.region or ""),
         dynamodb_table=args.dynamodb_table,
         endpoint_url=args.endpoint_url,
         region=args.region,
@@ -41,13 +48,24 @@ def _backend(args: argparse.Namespace) -> BackendOptions:
         signing_secret=args.signing_secret,
         aws_login=args.aws_login,
         sts_endpoints=tuple(args.sts_endpoint),
+        primary_region=args.primary_region,
+        region_buckets=buckets,
     )
 
 
 def _check_backend(options: BackendOptions) -> str | None:
+    if problem := regions_problem(options):
+        return problem
     if options.backend == "aws" and not (options.s3_bucket and options.dynamodb_table):
         return "the aws backend (and --lambda) need --s3-bucket and --dynamodb-table"
     return aws_login_problem(options)
+
+
+def _region_bucket(text: str) -> tuple[str, str]:
+    try:
+        return parse_region_bucket(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _check_open(host: str, options: BackendOptions) -> str | None:
@@ -133,6 +151,20 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
         help="where the embedded backend keeps blobs and metadata",
     )
     _storage_options(serve, required=False)
+    serve.add_argument(
+        "--primary-region",
+        metavar="REGION",
+        help="several regions (aws backend): the region whose table takes every write; this"
+        " server's own is --region (default: one region)",
+    )
+    serve.add_argument(
+        "--region-bucket",
+        action="append",
+        default=[],
+        type=_region_bucket,
+        metavar="REGION=BUCKET",
+        help="with --primary-region: a region's bucket, once per region, this one's included",
+    )
     serve.add_argument(
         "--presign-expires",
         type=int,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -69,6 +70,11 @@ class BackendOptions:
     # for emulators only (scheme://host:port), real STS hosts are always allowed.
     aws_login: bool = False
     sts_endpoints: tuple[str, ...] = ()
+    # Several regions (storage/aws/regions/): the region whose table takes every write (None:
+    # one region, as before), and every region's bucket, the local one (`s3_bucket`, in
+    # `region`) included.
+    primary_region: str | None = None
+    region_buckets: tuple[tuple[str, str], ...] = ()
 
     @property
     def signing_secret_id(self) -> str:
@@ -104,6 +110,8 @@ class BackendOptions:
             "SOUTE_SIGNING_SECRET": self.signing_secret,
             "SOUTE_AWS_LOGIN": "on" if self.aws_login else None,
             "SOUTE_STS_ENDPOINTS": ",".join(self.sts_endpoints),
+            "SOUTE_PRIMARY_REGION": self.primary_region,
+            "SOUTE_S3_BUCKETS": format_region_buckets(self.region_buckets),
         }
 
 
@@ -129,7 +137,73 @@ def options_from_environment(env: Mapping[str, str] | None = None) -> BackendOpt
         signing_secret=env.get("SOUTE_SIGNING_SECRET") or None,
         aws_login=_on(env.get("SOUTE_AWS_LOGIN", "off")),
         sts_endpoints=tuple(filter(None, env.get("SOUTE_STS_ENDPOINTS", "").split(","))),
+        primary_region=env.get("SOUTE_PRIMARY_REGION") or None,
+        region_buckets=parse_region_buckets(env.get("SOUTE_S3_BUCKETS", "")),
     )
+
+
+# us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-4...
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+# S3's rules for a bucket name, without the rarer ones (no IP address form, no "xn--").
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def parse_region_bucket(text: str) -> tuple[str, str]:
+    """`REGION=BUCKET`, checked; ValueError saying what is wrong."""
+    region, equals, bucket = text.strip().partition("=")
+    region, bucket = region.strip(), bucket.strip()
+    if not equals or not region or not bucket:
+        raise ValueError(f"{text!r} is not REGION=BUCKET (e.g. eu-west-1=my-registry-eu)")
+    if not _REGION.fullmatch(region):
+        raise ValueError(f"{region!r} in {text!r} is not an AWS region name (e.g. eu-west-1)")
+    if not _BUCKET.fullmatch(bucket):
+        raise ValueError(
+            f"{bucket!r} in {text!r} is not an S3 bucket name (3-63 characters: lower-case"
+            " letters, digits, dots and hyphens)"
+        )
+    return region, bucket
+
+
+def parse_region_buckets(text: str) -> tuple[tuple[str, str], ...]:
+    """`us-east-1=bucket-a,eu-west-1=bucket-b` (SOUTE_S3_BUCKETS); empty: none."""
+    return tuple(parse_region_bucket(part) for part in text.split(",") if part.strip())
+
+
+def format_region_buckets(buckets: tuple[tuple[str, str], ...]) -> str:
+    return ",".join(f"{region}={bucket}" for region, bucket in buckets)
+
+
+def regions_problem(options: BackendOptions) -> str | None:
+    """Why these options cannot run several regions, or None (also None for one region)."""
+    buckets = dict(options.region_buckets)
+    if options.primary_region is None:
+        if buckets:
+            return (
+                "--region-bucket (SOUTE_S3_BUCKETS) needs --primary-region (SOUTE_PRIMARY_REGION)"
+            )
+        return None
+    if options.backend != "aws":
+        return "several regions (--primary-region) need the aws backend"
+    if len(buckets) != len(options.region_buckets):
+        regions = [region for region, _ in options.region_buckets]
+        twice = sorted({region for region in regions if regions.count(region) > 1})
+        return f"--region-bucket names a bucket twice for {', '.join(twice)}"
+    if not _REGION.fullmatch(options.primary_region):
+        return f"--primary-region {options.primary_region!r} is not an AWS region name"
+    if not options.region:
+        return "--primary-region needs the local region too: --region (SOUTE_AWS_REGION)"
+    for role, region in (("primary", options.primary_region), ("local", options.region)):
+        if region not in buckets:
+            return (
+                f"the {role} region {region} has no bucket: add --region-bucket"
+                f" {region}=BUCKET (SOUTE_S3_BUCKETS lists every region's bucket)"
+            )
+    if options.s3_bucket and options.s3_bucket != buckets[options.region]:
+        return (
+            f"--s3-bucket {options.s3_bucket} is not the bucket --region-bucket gives the local"
+            f" region {options.region} ({buckets[options.region]}): give one of them"
+        )
+    return None
 
 
 def _on(value: str) -> bool:
@@ -151,13 +225,26 @@ def open_storage(options: BackendOptions) -> Storage:
     if options.backend == "aws":
         from ..storage.aws.backend import AwsStorage
 
+        if options.primary_region is None:
+            return AwsStorage(
+                options.dynamodb_table,
+                options.s3_bucket,
+                region=options.region,
+                endpoint_url=options.endpoint_url,
+                signing_secret_id=options.signing_secret_id,
+                presign_expires=options.presign_expires,
+            )
+        if problem := regions_problem(options):
+            raise ValueError(problem)
         return AwsStorage(
             options.dynamodb_table,
-            options.s3_bucket,
+            options.s3_bucket or dict(options.region_buckets)[str(options.region)],
             region=options.region,
             endpoint_url=options.endpoint_url,
             signing_secret_id=options.signing_secret_id,
             presign_expires=options.presign_expires,
+            primary_region=options.primary_region,
+            region_buckets=options.region_buckets,
         )
     raise ValueError(f"unknown backend {options.backend!r}; use 'embedded' or 'aws'")
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 APP_NAME = "soute"
 VERIFIER = "verifier"  # the second function's name, and its handler's: app.py exports it
+BLOB_COPIES = "blob_copies"  # the third's (several regions): S3 event notifications invoke it
 
 
 class SouteApp(Chalice):
@@ -43,6 +44,10 @@ class SouteApp(Chalice):
         """The verifier function, as Lambda calls it."""
         return self.handler_map[VERIFIER](event, context)
 
+    def blob_copies(self, event: dict[str, Any], context: object) -> Any:
+        """The blob_copies function, as Lambda calls it."""
+        return self.handler_map[BLOB_COPIES](event, context)
+
 
 def create_app() -> SouteApp:
     install_log_escaping()  # client-chosen values (account names, paths) cannot forge log lines
@@ -52,6 +57,7 @@ def create_app() -> SouteApp:
     register_routes(app, app.router)  # also sets app.api.binary_types
     app.registry = Lazy(registry_from_environment)
     _register_verifier(app)
+    _register_blob_copies(app)
     return app
 
 
@@ -72,3 +78,14 @@ def _register_verifier(app: SouteApp) -> None:
         from .verifiers import verify_event
 
         return verify_event(app.registry(), event)
+
+
+def _register_blob_copies(app: SouteApp) -> None:
+    @app.lambda_function(name=BLOB_COPIES)
+    def blob_copies(event: dict[str, Any], context: object) -> dict[str, Any]:
+        """The third function, deployed with several regions only: S3 event notifications of
+        each region's bucket invoke it, and it records which buckets hold each blob
+        (server/blob_copies.py)."""
+        from .blob_copies import handle
+
+        return handle(event)

@@ -4,6 +4,10 @@
 facts (blob records and repository links, manifests, tags, referrers, upload sessions). Each
 read-modify-write is one conditional call here, so adapters can make it atomic (a SQLite
 transaction, a DynamoDB condition expression or transaction).
+
+With several regions (storage/aws/regions/) a blob's bytes may have a copy in more than one
+region's bucket: `BlobRecord.regions` says which, so the BlobStore picks where to send a pull
+without asking S3, and `BlobStore.remove` deletes every copy.
 """
 
 from __future__ import annotations
@@ -102,6 +106,9 @@ class BlobRecord:
     digest: str
     size: int
     key: str = ""  # where the BlobStore keeps the bytes, if not derived from the digest
+    # The regions whose buckets hold a copy of the bytes (multi-region aws backend only; empty
+    # everywhere else, and for blobs stored before a deployment had several regions).
+    regions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,11 @@ class BlobStore(Protocol):
 
     def upload_ids(self) -> list[str]:
         """Uploads that have bytes in the store, to sweep those that lost their session."""
+
+    def remove(self, blob: BlobRecord) -> None:
+        """Delete the blob's bytes, every copy of them (in each region that holds one); a blob
+        already gone is no error. Only the lifecycle GC may call it, once no record can lead a
+        client to the bytes (its argument goes with it): nothing in the service does yet."""
 
     # -- direct uploads: the client sends parts straight to the store ----------------------
     def start_parts(self, upload_id: str) -> dict[str, Any]:

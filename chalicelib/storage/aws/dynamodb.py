@@ -18,7 +18,16 @@ Items (pk, sk):
   CATALOG   R#<repo>              the repository has manifests
   QUOTA#<namespace> DIRECT        the namespace's open direct uploads: a version and a list
                                   bounded by the limit (registry/direct_uploads.py)
+  OBJ#<s3 key> COPIES            with several regions: the regions whose bucket holds the
+                                  object (regions/copies.py)
   (users, teams, public marks and access tokens: see dynamodb_identities.py)
+
+With several regions (regions/, issue 13) `dynamodb` is the primary region's client: every
+write, and every read whose answer decides a write (the reads inside put_manifest and the
+deletes, upload sessions, pending marks, reservations), goes to the primary's table. The reads
+of the pull path (blobs, manifests, tags, the catalog, referrers) go through `reads`, the local
+replica with the primary as its fallback, and a blob's record lists the regions holding its
+bytes (`copies`). With one region both are None: one client, the calls of before.
 
 `refs` counts the manifests that use a blob or child manifest: a manifest write raises it in
 the same transaction that checks the target exists, and a delete of a target whose count is
@@ -41,7 +50,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...oci.manifest import parse_manifest
 from ..ports import (
@@ -77,6 +86,10 @@ CONFLICT_RETRIES = 8
 
 T = TypeVar("T")
 
+if TYPE_CHECKING:
+    from .regions.copies import BlobCopies
+    from .regions.reads import RegionalReader
+
 
 def _retry_conflicts(attempt: Callable[[], T]) -> T:
     """Run a read-then-transact `attempt` again, after a jittered pause, while another writer
@@ -99,14 +112,25 @@ class _Conflict(Exception):
 
 class DynamoMetadataStore:
     def __init__(
-        self, dynamodb: Any, table: str, s3: Any | None = None, bucket: str | None = None
+        self,
+        dynamodb: Any,
+        table: str,
+        s3: Any | None = None,
+        bucket: str | None = None,
+        *,
+        reads: RegionalReader | None = None,
+        copies: BlobCopies | None = None,
     ) -> None:
+        """`s3` and `bucket` hold manifest bodies too big for an item (the primary region's,
+        with several regions)."""
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
         self.db = dynamodb
         self.table = table
         self.s3 = s3
         self.bucket = bucket
+        self.reads = reads
+        self.copies = copies
         self._serialize = TypeSerializer().serialize
         self._deserialize = TypeDeserializer().deserialize
 
@@ -125,12 +149,30 @@ class DynamoMetadataStore:
     def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
         return {key: self._deserialize(value) for key, value in item.items()}
 
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        reply = self.db.get_item(TableName=self.table, Key=self._key(pk, sk), ConsistentRead=True)
+    def _get(self, pk: str, sk: str, db: Any = None) -> dict[str, Any] | None:
+        db = db or self.db
+        reply = db.get_item(TableName=self.table, Key=self._key(pk, sk), ConsistentRead=True)
         return self._plain(reply["Item"]) if "Item" in reply else None
 
-    def _query(self, pk: str, prefix: str, after: str | None, limit: int) -> Iterator[dict]:
+    def _read(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """A read of the pull path: the local replica, then the primary (see the docstring)."""
+        if self.reads is None:
+            return self._get(pk, sk)
+        return self.reads.item(lambda db: self._get(pk, sk, db), f"{pk} {sk}")
+
+    def _read_list(self, pk: str, prefix: str, after: str | None, limit: int) -> list[dict]:
+        """A page of a listing of the pull path: the local replica, an empty one the primary's."""
+        if self.reads is None:
+            return list(self._query(pk, prefix, after, limit))
+        return self.reads.listing(
+            lambda db: list(self._query(pk, prefix, after, limit, db)), f"{pk} {prefix}*"
+        )
+
+    def _query(
+        self, pk: str, prefix: str, after: str | None, limit: int, db: Any = None
+    ) -> Iterator[dict]:
         """Items of partition `pk` whose sort key starts with `prefix`, after `prefix+after`."""
+        db = db or self.db
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
@@ -142,7 +184,7 @@ class DynamoMetadataStore:
         yielded = 0
         while yielded < limit:
             request["Limit"] = limit - yielded  # a later page reads no more than is left
-            reply = self.db.query(**request)
+            reply = db.query(**request)
             for item in reply["Items"]:
                 yield self._plain(item)
                 yielded += 1
@@ -166,14 +208,19 @@ class DynamoMetadataStore:
 
     # -- blobs -----------------------------------------------------------------------------
     def blob(self, repository: str, digest: str) -> BlobRecord | None:
-        item = self._get(_repo(repository), f"BLOB#{digest}")
+        item = self._read(_repo(repository), f"BLOB#{digest}")
         if item is None or "size" not in item:
             return None
-        return BlobRecord(digest, int(item["size"]), item.get("key", ""))
+        return self._blob_record(digest, item)
 
     def any_blob(self, digest: str) -> BlobRecord | None:
-        item = self._get(f"B#{digest}", "BLOB")
-        return BlobRecord(digest, int(item["size"]), item.get("key", "")) if item else None
+        item = self._read(f"B#{digest}", "BLOB")
+        return self._blob_record(digest, item) if item else None
+
+    def _blob_record(self, digest: str, item: dict[str, Any]) -> BlobRecord:
+        key = item.get("key", "")
+        regions = self.copies.regions(key) if self.copies is not None and key else frozenset()
+        return BlobRecord(digest, int(item["size"]), key, regions)
 
     def add_blob(self, repository: str, blob: BlobRecord) -> None:
         self.db.put_item(
@@ -218,11 +265,11 @@ class DynamoMetadataStore:
 
     # -- manifests -------------------------------------------------------------------------
     def manifest(self, repository: str, digest: str) -> ManifestRecord | None:
-        item = self._get(_repo(repository), f"MAN#{digest}")
+        item = self._read(_repo(repository), f"MAN#{digest}")
         return self._record(digest, item) if item else None
 
     def tagged_manifest(self, repository: str, tag: str) -> ManifestRecord | None:
-        item = self._get(_repo(repository), f"TAG#{tag}")
+        item = self._read(_repo(repository), f"TAG#{tag}")
         if item is None:
             return None
         if "body" in item or "body_key" in item:  # a copy (or, written before, its S3 key)
@@ -230,11 +277,11 @@ class DynamoMetadataStore:
         return self.manifest(repository, item["digest"])  # too big for a copy: a second read
 
     def manifest_info(self, repository: str, digest: str) -> ManifestInfo | None:
-        item = self._get(_repo(repository), f"MAN#{digest}")
+        item = self._read(_repo(repository), f"MAN#{digest}")
         return ManifestInfo(digest, item["media_type"], int(item["size"])) if item else None
 
     def tagged_manifest_info(self, repository: str, tag: str) -> ManifestInfo | None:
-        item = self._get(_repo(repository), f"TAG#{tag}")
+        item = self._read(_repo(repository), f"TAG#{tag}")
         if item is None:
             return None
         if "size" in item:
@@ -512,7 +559,7 @@ class DynamoMetadataStore:
         return failed is None or self.delete_tag(repository, tag)
 
     def tags(self, repository: str, last: str | None, limit: int) -> list[str]:
-        items = self._query(_repo(repository), "TAG#", last, limit)
+        items = self._read_list(_repo(repository), "TAG#", last, limit)
         return [item["sk"][4:] for item in items]
 
     # -- deletes ---------------------------------------------------------------------------
@@ -566,15 +613,15 @@ class DynamoMetadataStore:
 
     # -- listings --------------------------------------------------------------------------
     def repository_exists(self, repository: str) -> bool:
-        return self._get("CATALOG", _repo(repository)) is not None
+        return self._read("CATALOG", _repo(repository)) is not None
 
     def repositories(self, last: str | None, limit: int) -> list[str]:
-        return [item["sk"][2:] for item in self._query("CATALOG", "R#", last, limit)]
+        return [item["sk"][2:] for item in self._read_list("CATALOG", "R#", last, limit)]
 
     def referrers(self, repository: str, subject: str) -> list[Referrer]:
         prefix = f"REF#{subject}#"
         found = []
-        for item in self._query(_repo(repository), prefix, None, 10000):
+        for item in self._read_list(_repo(repository), prefix, None, 10000):
             digest = item["sk"][len(prefix) :]
             if item.get("annotations_in_body"):
                 manifest = self.manifest(repository, digest)

@@ -224,7 +224,7 @@ class S3BlobStore:
                 # Completed (this is the clean-up after finish) or aborted already.
                 self.s3.abort_multipart_upload(
                     Bucket=self.bucket,
-                    Key=state.get("key", _object_key(upload_id)),
+                    Key=state.get("key", object_key(upload_id)),
                     UploadId=state["mpu"],
                 )
         if state.get("tail"):
@@ -237,7 +237,7 @@ class S3BlobStore:
 
     # -- direct uploads: the client PUTs parts to presigned UploadPart URLs -----------------
     def start_parts(self, upload_id: str) -> dict[str, Any]:
-        key = _object_key(upload_id)
+        key = object_key(upload_id)
         created = self.s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, ContentType="application/octet-stream"
         )
@@ -324,15 +324,24 @@ class S3BlobStore:
         )
         return BlobBody(redirect_url=url, offset=offset, length=length)
 
+    def remove(self, blob: BlobRecord) -> None:
+        self.delete_object(blob.key)
 
-def _object_key(upload_id: str) -> str:
+    def delete_object(self, key: str) -> None:
+        """Delete `key` (idempotent: S3 answers a delete of a missing key like any other). The
+        bucket is versioned, so the bytes stay recoverable until the lifecycle rule expires
+        noncurrent versions (provision.py)."""
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+
+def object_key(upload_id: str) -> str:
     """The object an upload becomes, and so its blob's storage key."""
     return f"blobs/{upload_id}"
 
 
 def _with_defaults(upload_id: str, state: dict[str, Any]) -> dict[str, Any]:
     """The session state of a v2 upload, with what its first request sets."""
-    return {"key": _object_key(upload_id), "parts": [], **state}
+    return {"key": object_key(upload_id), "parts": [], **state}
 
 
 def _retire_tail(state: dict[str, Any]) -> None:

@@ -292,6 +292,10 @@ class FilesystemBlobStore:
     def body(self, blob: BlobRecord, offset: int, length: int) -> BlobBody:
         return BlobBody(path=self.blob_path(blob.digest), offset=offset, length=length)
 
+    def remove(self, blob: BlobRecord) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.blob_path(blob.digest))
+
 
 def _copy_body(body: BinaryIO, length: int | None, path: str, hasher: Any) -> int:
     written = 0

@@ -1,6 +1,12 @@
 """Fixtures of the storage contract suites: each port once per adapter, SQLite and files on a
 temporary directory, DynamoDB and S3 on the session's moto server, so one test states one
-promise of the port and holds every adapter to it."""
+promise of the port and holds every adapter to it.
+
+The multi-region stores (storage/aws/regions/) are held to the same contracts: the metadata
+store as a region other than the primary sees it (every write to the primary's table; with no
+replication here, every read falls back to the primary), the blob store in the primary region
+(records made here list no regions, which sends a pull to the primary's bucket; the
+cross-region cases are in tests/aws/test_regions.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
+from chalicelib.server.backends import open_storage
 from chalicelib.storage.aws.clients import aws_clients
 from chalicelib.storage.aws.dynamodb import DynamoMetadataStore
 from chalicelib.storage.aws.s3 import S3BlobStore
@@ -21,12 +28,16 @@ from chalicelib.storage.embedded.filesystem import FilesystemBlobStore
 from chalicelib.storage.embedded.sqlite import SqliteMetadataStore
 from chalicelib.storage.ports import BlobBody, BlobStore, MetadataStore
 from tests.support.moto import aws_backend
+from tests.support.regions import OTHER, PRIMARY, two_regions
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", "dynamodb", "dynamodb-regions"])
 def meta(request: pytest.FixtureRequest, tmp_path: Path) -> MetadataStore:
     if request.param == "sqlite":
         return SqliteMetadataStore(str(tmp_path / "metadata.sqlite"))
+    if request.param == "dynamodb-regions":
+        world = two_regions(request.getfixturevalue("moto_endpoint"))
+        return open_storage(world.options(OTHER)).metadata()
     options = aws_backend(request.getfixturevalue("moto_endpoint"))
     clients = aws_clients(options.region, options.endpoint_url)
     return DynamoMetadataStore(
@@ -60,7 +71,7 @@ class Blobs:
 BASE_URL = "http://registry.test"
 
 
-@pytest.fixture(params=["filesystem", "s3"])
+@pytest.fixture(params=["filesystem", "s3", "s3-regions"])
 def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Blobs:
     if request.param == "filesystem":
         store = FilesystemBlobStore(str(tmp_path / "data"))
@@ -70,6 +81,9 @@ def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Blobs:
             return store.receive_part(upload_id, number, query, io.BytesIO(data), len(data))
 
         return Blobs(store, deliver)
+    if request.param == "s3-regions":
+        world = two_regions(request.getfixturevalue("moto_endpoint"))
+        return Blobs(open_storage(world.options(PRIMARY)).blobs(), _put_to_s3)
     options = aws_backend(request.getfixturevalue("moto_endpoint"))
     s3 = aws_clients(options.region, options.endpoint_url).s3
     return Blobs(S3BlobStore(s3, options.s3_bucket or ""), _put_to_s3)

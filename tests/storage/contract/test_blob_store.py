@@ -11,6 +11,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from chalicelib.oci.digest import Digest
 from chalicelib.storage.ports import (
@@ -78,6 +79,15 @@ def test_a_body_is_read_by_ranges(blobs: Blobs) -> None:
     blob = _finished(blobs, [data[:700], data[700:]])
     assert blobs.read(blobs.store.body(blob, 100, 50)) == data[100:150]
     assert blobs.read(blobs.store.body(blob, 2000, 48)) == data[2000:]
+
+
+def test_a_removed_blob_has_no_bytes_left(blobs: Blobs) -> None:
+    blob = _finished(blobs, [b"gone soon"])
+    assert blobs.read(blobs.store.body(blob, 0, 9)) == b"gone soon"
+    blobs.store.remove(blob)
+    with pytest.raises((FileNotFoundError, requests.HTTPError)):
+        blobs.read(blobs.store.body(blob, 0, 9))
+    blobs.store.remove(blob)  # already gone: no error
 
 
 def test_an_empty_upload_is_the_empty_blob(blobs: Blobs) -> None:
