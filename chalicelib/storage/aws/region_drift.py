@@ -191,7 +191,14 @@ def check(
                     drift=False,
                 )
             )
+    report.findings.sort(key=_order)
     return report
+
+
+def _order(finding: Finding) -> tuple[Any, ...]:
+    """Drift before notes, then by kind, region and subject: the same report for the same
+    state, whatever order the Scan returned items in."""
+    return (not finding.drift, finding.kind, finding.region, sorted(finding.subject.items()))
 
 
 def require_resources(regions: list[Region]) -> None:
@@ -434,7 +441,8 @@ def _check_object(
     for name, region in regions.items():
         listing = listings[name]
         held = listing.holds(key)
-        listing.keys.discard(key)  # recorded (or removed): not an unrecorded replica
+        if removed or name in recorded:
+            listing.keys.discard(key)  # not an unrecorded replica
         if removed:
             if held is not False and _exists(region, key):
                 findings.append(
