@@ -17,7 +17,6 @@ import sys
 from typing import Any
 
 from ..server.logs import escape_controls
-from .aws_errors import DeployError
 
 PROG = "soute aws regions check"
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
@@ -101,7 +100,8 @@ def _check(args: argparse.Namespace) -> int:
             lag_timeout=None if args.skip_lag else args.lag_timeout,
         )
     except region_drift.MissingResources as error:
-        raise DeployError(str(error)) from None  # one line, status 1 (cli/errors.py)
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:

@@ -25,7 +25,8 @@ read again (GetItem, Query with Select=COUNT, HeadObject) before it is reported,
 lands between two regions' scans is not reported unless it is still unreplicated.
 
 Memory is bounded by `max_items`: the primary's settings (a digest per attribute), the
-repositories counted, and each bucket's listing hold at most that many entries. Past it, the
+repositories counted, each bucket's listing and each region's findings hold at most that many
+entries (differences past the findings' bound are counted, not read again). Past it, the
 comparison of that part is cut short and said so (an `incomplete` finding): a listing cut
 short is still exact for the keys up to its last one (S3 lists in key order), and HeadObject
 answers for the rest.
@@ -123,6 +124,22 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     scanned: dict[str, int] = field(default_factory=dict)  # items read per region's Scan
     listed: dict[str, int] = field(default_factory=dict)  # objects listed per bucket
+    limit: int = 0  # findings kept per region (0: no limit)
+    kept: dict[str, int] = field(default_factory=dict)  # findings per region
+    unkept: dict[str, int] = field(default_factory=dict)  # differences past the limit
+
+    def room(self, region: str) -> bool:
+        """Whether another finding of `region` is kept; if not, it is counted only (and not
+        read again: a bucket that lost everything costs no HEAD per object)."""
+        if not self.limit or self.kept.get(region, 0) < self.limit:
+            return True
+        self.unkept[region] = self.unkept.get(region, 0) + 1
+        return False
+
+    def add(self, finding: Finding | None) -> None:
+        if finding is not None:
+            self.findings.append(finding)
+            self.kept[finding.region] = self.kept.get(finding.region, 0) + 1
 
     @property
     def drift(self) -> bool:
@@ -156,12 +173,12 @@ def check(
     """Compare `others` with `primary`; `lag_timeout` None skips the lag probe."""
     regions = [primary, *others]
     require_resources(regions)
-    report = Report(primary.name, [region.name for region in regions])
+    report = Report(primary.name, [region.name for region in regions], limit=max_items)
     if lag_timeout is not None and others:
         report.lag = measure_lag(primary, others, lag_timeout, poll_seconds)
         for name, seconds in report.lag.items():
             if seconds is None:
-                report.findings.append(
+                report.add(
                     Finding("lag", name, {}, detail=f"no replica of a probe after {lag_timeout} s")
                 )
     listings = {region.name: _Listing.read(region, max_items) for region in regions}
@@ -172,7 +189,7 @@ def check(
     for region in regions:
         listing = listings[region.name]
         if not listing.complete:
-            report.findings.append(
+            report.add(
                 Finding(
                     "incomplete",
                     region.name,
@@ -182,7 +199,7 @@ def check(
                 )
             )
         for key in sorted(listing.keys):
-            report.findings.append(
+            report.add(
                 Finding(
                     "object-unrecorded",
                     region.name,
@@ -191,6 +208,16 @@ def check(
                     drift=False,
                 )
             )
+    for name, count in report.unkept.items():
+        report.findings.append(
+            Finding(
+                "incomplete",
+                name,
+                {},
+                detail=f"{count} more differences, not listed or read again"
+                f" (--max-items {max_items})",
+            )
+        )
     report.findings.sort(key=_order)
     return report
 
@@ -395,11 +422,11 @@ def _scan_primary(
             recorded = set(item.get("regions", {}).get("SS", []))
             unchecked |= recorded - set(by_name)
             key = pk[len(OBJECT_PREFIX) :]
-            report.findings += _check_object(key, recorded, _removed(item), by_name, listings)
+            _check_object(key, recorded, _removed(item), by_name, listings, report)
         elif pk.startswith(REPOSITORY_PREFIX) and not _count(reference.counts, pk, sk, max_items):
             reference.counts_complete = False
     if unchecked:
-        report.findings.append(
+        report.add(
             Finding(
                 "unchecked-regions",
                 primary.name,
@@ -414,7 +441,7 @@ def _scan_primary(
         ("repositories", reference.counts_complete),
     ):
         if not complete:
-            report.findings.append(
+            report.add(
                 Finding(
                     "incomplete",
                     primary.name,
@@ -436,16 +463,16 @@ def _check_object(
     removed: bool,
     regions: dict[str, Region],
     listings: dict[str, _Listing],
-) -> list[Finding]:
-    findings = []
+    report: Report,
+) -> None:
     for name, region in regions.items():
         listing = listings[name]
         held = listing.holds(key)
         if removed or name in recorded:
             listing.keys.discard(key)  # not an unrecorded replica
         if removed:
-            if held is not False and _exists(region, key):
-                findings.append(
+            if held is not False and report.room(name) and _exists(region, key):
+                report.add(
                     Finding(
                         "object-leftover",
                         name,
@@ -453,8 +480,10 @@ def _check_object(
                         detail=f"still in bucket {region.bucket} after the blob was removed",
                     )
                 )
-        elif name in recorded and held is not True and not _exists(region, key):
-            findings.append(
+        elif name in recorded and held is not True and report.room(name):
+            if _exists(region, key):
+                continue
+            report.add(
                 Finding(
                     "object-missing",
                     name,
@@ -462,7 +491,6 @@ def _check_object(
                     detail=f"recorded in this region but not in bucket {region.bucket}",
                 )
             )
-    return findings
 
 
 def _count(counts: dict[str, list[int]], pk: str, sk: str, max_items: int) -> bool:
@@ -499,17 +527,17 @@ def _compare_replica(
                 counts_complete = False
     candidates += sorted(unseen)
     for pk, sk in candidates:
-        if finding := _setting_difference(primary, region, pk, sk):
-            report.findings.append(finding)
+        if report.room(region.name):
+            report.add(_setting_difference(primary, region, pk, sk))
     for repository in sorted(set(reference.counts) | set(counts)):
         if repository not in reference.counts and not reference.counts_complete:
             continue
         if reference.counts.get(repository) == counts.get(repository):
             continue
-        if finding := _count_difference(primary, region, repository):
-            report.findings.append(finding)
+        if report.room(region.name):
+            report.add(_count_difference(primary, region, repository))
     if not counts_complete:
-        report.findings.append(
+        report.add(
             Finding(
                 "incomplete",
                 region.name,
