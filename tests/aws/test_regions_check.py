@@ -132,7 +132,13 @@ def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, 
 
 
 def report(capsys: pytest.CaptureFixture[str], regions: Regions) -> tuple[int, dict[str, Any]]:
-    status, out, _ = run(capsys, regions.argv("--json", "--skip-lag"))
+    return report_with(capsys, regions)
+
+
+def report_with(
+    capsys: pytest.CaptureFixture[str], regions: Regions, *extra: str
+) -> tuple[int, dict[str, Any]]:
+    status, out, _ = run(capsys, regions.argv("--json", "--skip-lag", *extra))
     return status, json.loads(out)
 
 
@@ -294,6 +300,23 @@ def test_max_items_cuts_the_check_short_and_says_so(
     assert "object-missing" not in out  # upload-1 is past the listing: HEAD found it
 
 
+def test_findings_are_bounded_too(regions: Regions, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bucket that lost everything gives one finding per object: past --max-items they are
+    counted, not kept (nor read again with a HEAD each)."""
+    for number in range(5):
+        regions.record(f"blobs/upload-{number}", [OTHER])
+    status, found = report_with(capsys, regions, "--max-items", "2")
+    assert status == 1
+    assert kinds(found) == [
+        ("incomplete", OTHER, ""),
+        ("object-missing", OTHER, "blobs/upload-0"),
+        ("object-missing", OTHER, "blobs/upload-1"),
+    ]
+    assert found["findings"][0]["detail"] == (
+        "3 more differences, not listed or read again (--max-items 2)"
+    )
+
+
 # -- lag -----------------------------------------------------------------------------------
 @pytest.fixture
 def copier(regions: Regions) -> Iterator[list[float]]:
@@ -368,7 +391,7 @@ def test_a_region_without_its_table(moto_endpoint: str, capsys: pytest.CaptureFi
     ensure_bucket(found.s3(PRIMARY), found.buckets[PRIMARY], PRIMARY)
     status, out, err = run(capsys, found.argv("--skip-lag"))
     assert status == 1 and out == ""
-    assert err.count("\n") == 1
+    assert err.count("\n") == 1 and err.startswith("soute aws regions check: ")
     assert f"region eu-west-1 has no table {name}" in err
     assert f"region eu-west-1: no bucket {name}-euw1" in err
 
