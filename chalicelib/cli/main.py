@@ -19,6 +19,7 @@ from ..server.backends import (
 )
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .aws_deploy import add_deploy_parsers
+from .aws_regions import add_regions_parsers
 from .errors import run_verb
 from .login import add_login_parser
 from .verify import add_verify_parser
@@ -255,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(run=_aws_init)
     add_aws_login_parsers(aws)
     add_deploy_parsers(aws)
+    add_regions_parsers(aws)
     return parser
 
 
