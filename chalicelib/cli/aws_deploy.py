@@ -109,6 +109,12 @@ def _deploy(args: argparse.Namespace) -> int:
     else:
         certificate = aws_domain.find_certificate(acm, host, region)
     console.print(f"certificate {certificate}")
+    previous = aws_stack.describe(aws.client("cloudformation"), args.stack_name)
+    if previous and previous.parameters.get("PrimaryRegion"):
+        raise DeployError(
+            f"stack {args.stack_name} in {region} is one region of several (primary"
+            f" {previous.parameters['PrimaryRegion']}): deploy it with --regions and --primary"
+        )
     stack = _build_and_deploy(aws, console, project, args, parameters)
     try:
         api_id, table = stack.outputs["RestAPIId"], stack.outputs["RegistryTableName"]
@@ -155,6 +161,8 @@ def _deploy_regions(args: argparse.Namespace) -> int:
     records (aws_regions.py gives the order and the choices)."""
     if args.region:
         raise DeployError("--region is for one region: with --regions, list them all there")
+    if args.artifact_bucket:
+        raise DeployError("--artifact-bucket names one region's: leave it out with --regions")
     plan = aws_regions.plan(args.regions, args.primary, args.replication_time_control)
     host = _host(args)
     given = _parameters(args.parameter)
@@ -215,9 +223,11 @@ def _deploy_regions(args: argparse.Namespace) -> int:
     primary = stacks[plan.primary]
     table = primary.outputs["RegistryTableName"]
     secret = primary.outputs["TokenSigningSecretArn"]
-    aws_regions.ensure_table_replicas(
+    replicated = aws_regions.ensure_table_replicas(
         aws[plan.primary].client("dynamodb"), table, plan.replicas, say
     )
+    for region in replicated:
+        aws_regions.protect_replica(aws[region].client("dynamodb"), table)
     aws_regions.ensure_secret_replicas(
         aws[plan.primary].client("secretsmanager"), secret, plan.replicas, say
     )

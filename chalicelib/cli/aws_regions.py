@@ -159,13 +159,16 @@ def _wait(what: str, done: Callable[[], bool]) -> None:
 
 def ensure_table_replicas(
     dynamodb: Any, table: str, regions: tuple[str, ...], say: Callable[[str], None]
-) -> None:
-    """The global table's replica in each of `regions` (version 2019.11.21), one at a time."""
+) -> list[str]:
+    """The global table's replica in each of `regions` (version 2019.11.21), one at a time;
+    the regions whose replica the endpoint lists."""
+    listed_regions = []
     for region in regions:
         described = dynamodb.describe_table(TableName=table)["Table"]
         listed = {r["RegionName"]: r for r in described.get("Replicas", [])}
         if region in listed:
             say(f"table {table}: replica in {region} reused ({listed[region]['ReplicaStatus']})")
+            listed_regions.append(region)
             continue
         _wait(
             f"table {table}",
@@ -186,6 +189,8 @@ def ensure_table_replicas(
 
         _wait(f"the replica of {table} in {region}", active)
         say(f"table {table}: replica in {region} created")
+        listed_regions.append(region)
+    return listed_regions
 
 
 def protect_replica(dynamodb: Any, table: str) -> None:

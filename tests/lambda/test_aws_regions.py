@@ -426,3 +426,122 @@ def test_the_links_on_moto(moto_endpoint: str) -> None:
 def test_single_region_deploy_passes_empty_region_parameters() -> None:
     assert set(aws_regions.single_region_parameters()) == set(merge_template.region_parameters())
     assert not any(aws_regions.single_region_parameters().values())
+
+
+@pytest.fixture(scope="module")
+def regional_fixture_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/lambda/deploy_project with the region parameters and outputs of Soute's template
+    (moto cannot create Soute's own, see above): the table only in the primary's stack, and
+    role ARNs as outputs (the fixture has no roles; the ARNs only travel between stacks)."""
+    source = Path(__file__).parent / "deploy_project"
+    names = ["app.py", "requirements.txt", "deploy", ".chalice"]
+    project = copy_project(source, names, tmp_path_factory.mktemp("regional-fixture"))
+    path = project / "deploy" / "resources.json"
+    template = json.loads(path.read_text())
+    template["Parameters"] |= {
+        name: {"Type": "String", "Default": ""} for name in merge_template.region_parameters()
+    }
+    template["Conditions"] = {"CreatesTable": merge_template.conditions()["CreatesTable"]}
+    template["Resources"]["RegistryTable"]["Condition"] = "CreatesTable"
+    role = "arn:aws:iam::${AWS::AccountId}:role/${AWS::StackName}-${AWS::Region}"
+    template["Outputs"] |= {
+        "RegistryTableName": {"Value": merge_template.table_name()},
+        "TokenSigningSecretArn": {
+            "Value": {
+                "Fn::If": [
+                    "CreatesTable",
+                    {"Ref": "TokenSigningSecretArn"},
+                    {"Ref": "ReplicaSecretArn"},
+                ]
+            }
+        },
+        "ApiHandlerRoleArn": {"Value": {"Fn::Sub": f"{role}-handler"}},
+        "ReplicationRoleArn": {"Value": {"Fn::Sub": f"{role}-replication"}},
+    }
+    path.write_text(json.dumps(template))
+    return project
+
+
+def test_regions_deploy_links_the_stacks_on_moto(
+    moto_endpoint: str, regional_fixture_project: Path
+) -> None:
+    """The whole --regions run on the fixture's stacks: both stacks, the second pass, the
+    secret's replica, replication both ways, the domains, alarms, health checks, records; and
+    a rerun that reuses them."""
+    host = f"registry.r{uuid.uuid4().hex[:8]}.test"
+    stack = f"soute-{uuid.uuid4().hex[:8]}"
+    import_certificate(moto_endpoint, host)
+    _import_in(moto_endpoint, host, "eu-west-1")
+    route53 = client(moto_endpoint, "route53", "us-east-1")
+    zone = route53.create_hosted_zone(Name=host.split(".", 1)[1], CallerReference=stack)
+    zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    secret = client(moto_endpoint, "secretsmanager", "us-east-1").create_secret(
+        Name=stack, SecretString="k"
+    )["ARN"]
+    args = _regions_args(moto_endpoint, host, stack, regional_fixture_project)
+    args += ["--parameter", f"TokenSigningSecretArn={secret}", "--replication-time-control"]
+    # moto's UpdateStack fails (500, KeyError) on UsePreviousValue for a parameter the stack
+    # took its default for; AWS does not: give it.
+    args += ["--parameter", "ApiHandlerReservedConcurrency=100"]
+    stopped = soute(*args)
+    # moto's CloudFormation makes the bucket but ignores its VersioningConfiguration, which
+    # AWS applies and S3 replication requires: the run stops there, with S3's message ...
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert "Versioning must be 'Enabled'" in stopped.stderr.strip().splitlines()[-1]
+    for region in TWO:
+        found = client(moto_endpoint, "cloudformation", region).describe_stacks(StackName=stack)
+        bucket = next(
+            o["OutputValue"]
+            for o in found["Stacks"][0]["Outputs"]
+            if o["OutputKey"] == "RegistryBucketName"
+        )
+        client(moto_endpoint, "s3", region).put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+    # ... and, versioned as the template has it, the next run takes up where that one stopped.
+    first = soute(*args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = stopped.stdout + first.stdout
+    for line in (
+        f"us-east-1: stack {stack} (primary)",
+        "replica in eu-west-1 requested; the endpoint does not list it",
+        "secret: replica in eu-west-1 created",
+        f"eu-west-1: stack {stack} (replica)",
+        "us-east-1: second pass (the other regions' buckets and roles)",
+        "the app has no blob_copies function: no bucket notification",
+        f"Route 53 zone {zone_id}: {host} A, latency alias per region (us-east-1, eu-west-1)",
+        "--dynamodb-table",
+    ):
+        assert line in out, (line, out)
+    assert "eu-west-1: second pass" not in out  # it knew the primary's bucket already
+    stacks = {
+        region: {
+            o["OutputKey"]: o["OutputValue"]
+            for o in client(moto_endpoint, "cloudformation", region).describe_stacks(
+                StackName=stack
+            )["Stacks"][0]["Outputs"]
+        }
+        for region in TWO
+    }
+    east, west = (stacks[r]["RegistryBucketName"] for r in TWO)
+    assert stacks["eu-west-1"]["RegistryTableName"] == stacks["us-east-1"]["RegistryTableName"]
+    assert stacks["eu-west-1"]["TokenSigningSecretArn"] == aws_regions.in_region(
+        secret, "eu-west-1"
+    )
+    for region, source, target in (("us-east-1", east, west), ("eu-west-1", west, east)):
+        s3 = client(moto_endpoint, "s3", region)
+        [rule] = s3.get_bucket_replication(Bucket=source)["ReplicationConfiguration"]["Rules"]
+        assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{target}"
+        assert rule["Destination"]["ReplicationTime"]["Status"] == "Enabled"
+        domain = client(moto_endpoint, "apigateway", region).get_domain_name(domainName=host)
+        assert domain["regionalCertificateArn"].split(":")[3] == region
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    latency = [r for r in records if r["Name"].rstrip(".") == host]
+    assert sorted(r["Region"] for r in latency) == sorted(TWO)
+    assert len({r["HealthCheckId"] for r in latency}) == 2
+    again = soute(*args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "secret: replica in eu-west-1 reused" in again.stdout
+    assert "replicates blobs/ to" in again.stdout and ": reused" in again.stdout
+    assert "health check" in again.stdout and "created" not in again.stdout.split("custom")[-1]
+    assert "second pass" not in again.stdout
