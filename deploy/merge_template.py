@@ -16,7 +16,7 @@ in the background. The handler may invoke that one function (lambda:InvokeFuncti
 only), and finds its name in SOUTE_VERIFIER_FUNCTION. The verifier reads back and hashes the
 parts of one upload, and records the result: its policy allows that and nothing else.
 
-Several regions (`soute aws deploy --regions`, chalicelib/cli/aws_regions.py): every region's
+Several regions (`soute aws deploy --regions`, chalicelib/cli/aws_deploy_regions.py): every region's
 stack is this one template; its parameters say which region is the primary (PrimaryRegion, empty:
 one region, the template as it always was) and name the other regions' buckets, the primary's
 table and the local replica of the signing secret. Only the primary's stack holds the table and
@@ -110,7 +110,7 @@ DEFAULT_API_CONCURRENCY, DEFAULT_VERIFIER_CONCURRENCY = 100, 10
 DEFAULT_THROTTLE_RATE, DEFAULT_THROTTLE_BURST = 200, 400
 # Reading back a blob of any size: the longest a Lambda function may run.
 VERIFIER_TIMEOUT = 900
-# Several regions: the parameters the deploy gives every region's stack (aws_regions.py).
+# Several regions: the parameters the deploy gives every region's stack (aws_deploy_regions.py).
 PRIMARY_REGION = "PrimaryRegion"  # "": one region
 PRIMARY_TABLE = "PrimaryTableName"  # replicas: the primary's table (a global table's name)
 REPLICA_SECRET = "ReplicaSecretArn"  # replicas: the local replica of the primary's secret
@@ -334,7 +334,7 @@ def bucket_policy() -> dict[str, Any]:
 def table() -> dict[str, Any]:
     """The registry's table, in the primary's stack only. With several regions it is the
     global table (version 2019.11.21) whose replicas the deploy adds by UpdateTable
-    ReplicaUpdates (aws_regions.py says why it stays an AWS::DynamoDB::Table): replicas need
+    ReplicaUpdates (aws_deploy_regions.py says why it stays an AWS::DynamoDB::Table): replicas need
     its stream, new and old images."""
     return {
         "Type": "AWS::DynamoDB::Table",

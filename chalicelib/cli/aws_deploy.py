@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import aws_data, aws_domain, aws_package, aws_regions, aws_stack
+from . import aws_data, aws_deploy_regions, aws_domain, aws_package, aws_stack
 from .aws_errors import DeployError, region_or_fail
 
 HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -143,7 +143,7 @@ def _build_and_deploy(
         key = aws_package.upload_code(s3, bucket, args.stack_name, built.code)
     template = aws_package.with_code(built.template, bucket, key)
     if "PrimaryRegion" in template.get("Parameters", {}):  # one region unless told otherwise
-        parameters = {**aws_regions.single_region_parameters(), **parameters}
+        parameters = {**aws_deploy_regions.single_region_parameters(), **parameters}
     if args.translate_sam:
         from .aws_sam_local import translate
 
@@ -158,12 +158,12 @@ def _build_and_deploy(
 
 def _deploy_regions(args: argparse.Namespace) -> int:
     """Every region's stack, the replicas, the replication, the domains and the latency
-    records (aws_regions.py gives the order and the choices)."""
+    records (aws_deploy_regions.py gives the order and the choices)."""
     if args.region:
         raise DeployError("--region is for one region: with --regions, list them all there")
     if args.artifact_bucket:
         raise DeployError("--artifact-bucket names one region's: leave it out with --regions")
-    plan = aws_regions.plan(args.regions, args.primary, args.replication_time_control)
+    plan = aws_deploy_regions.plan(args.regions, args.primary, args.replication_time_control)
     host = _host(args)
     given = _parameters(args.parameter)
     project = Path(args.project_dir) if args.project_dir else aws_package.default_project_dir()
@@ -172,7 +172,7 @@ def _deploy_regions(args: argparse.Namespace) -> int:
     say = console.print
     aws = {region: Aws(region, args.endpoint_url) for region in plan.regions}
     # Everything that can refuse, before anything is built: certificates, zone, the stacks.
-    named = aws_regions.certificates(args.certificate_arn)
+    named = aws_deploy_regions.certificates(args.certificate_arn)
     unknown = sorted(set(named) - set(plan.regions))
     if unknown:
         raise DeployError(f"--certificate-arn in {', '.join(unknown)}, not one of --regions")
@@ -185,12 +185,12 @@ def _deploy_regions(args: argparse.Namespace) -> int:
             certificates[region] = aws_domain.find_certificate(acm, host, region)
         say(f"{region}: certificate {certificates[region]}")
     route53 = aws[plan.primary].client("route53")
-    zone = aws_regions.hosted_zone(route53, host, args.hosted_zone_id)
+    zone = aws_deploy_regions.hosted_zone(route53, host, args.hosted_zone_id)
     existing = {
         region: aws_stack.describe(aws[region].client("cloudformation"), args.stack_name)
         for region in plan.regions
     }
-    aws_regions.check_existing(plan, existing)
+    aws_deploy_regions.check_existing(plan, existing)
     buckets = {
         r: s.outputs["RegistryBucketName"]
         for r, s in existing.items()
@@ -205,7 +205,7 @@ def _deploy_regions(args: argparse.Namespace) -> int:
     deployed: dict[str, dict[str, str]] = {}
 
     def deploy(region: str) -> None:
-        regional = aws_regions.stack_parameters(
+        regional = aws_deploy_regions.stack_parameters(
             plan, region, buckets, roles, stacks.get(plan.primary)
         )
         parameters = {"RegistryDomainName": host, **regional, **given}
@@ -223,19 +223,19 @@ def _deploy_regions(args: argparse.Namespace) -> int:
     primary = stacks[plan.primary]
     table = primary.outputs["RegistryTableName"]
     secret = primary.outputs["TokenSigningSecretArn"]
-    replicated = aws_regions.ensure_table_replicas(
+    replicated = aws_deploy_regions.ensure_table_replicas(
         aws[plan.primary].client("dynamodb"), table, plan.replicas, say
     )
     for region in replicated:
-        aws_regions.protect_replica(aws[region].client("dynamodb"), table)
-    aws_regions.ensure_secret_replicas(
+        aws_deploy_regions.protect_replica(aws[region].client("dynamodb"), table)
+    aws_deploy_regions.ensure_secret_replicas(
         aws[plan.primary].client("secretsmanager"), secret, plan.replicas, say
     )
     for region in plan.replicas:
         deploy(region)
     # 4: a second pass where a stack did not know every other region's bucket and role yet.
     for region in plan.regions:
-        wanted = aws_regions.stack_parameters(plan, region, buckets, roles, primary)
+        wanted = aws_deploy_regions.stack_parameters(plan, region, buckets, roles, primary)
         if wanted != deployed[region]:
             say(f"\n{region}: second pass (the other regions' buckets and roles)")
             deploy(region)
@@ -246,10 +246,10 @@ def _deploy_regions(args: argparse.Namespace) -> int:
         stack, clients = stacks[region], aws[region]
         s3 = clients.client("s3")
         if len(plan.regions) > 1:
-            rules = aws_regions.replication_rules(
+            rules = aws_deploy_regions.replication_rules(
                 buckets, region, stack.outputs["ReplicationRoleArn"], plan.replication_time_control
             )
-            written = aws_regions.ensure_replication(s3, buckets[region], rules)
+            written = aws_deploy_regions.ensure_replication(s3, buckets[region], rules)
             targets = ", ".join(
                 rule["Destination"]["Bucket"].rsplit(":", 1)[-1] for rule in rules["Rules"]
             )
@@ -258,7 +258,7 @@ def _deploy_regions(args: argparse.Namespace) -> int:
                 f" {'written' if written else 'reused'}"
             )
         if "BlobCopiesArn" in stack.outputs:
-            written = aws_regions.ensure_notification(
+            written = aws_deploy_regions.ensure_notification(
                 s3, buckets[region], stack.outputs["BlobCopiesArn"]
             )
             say(
@@ -275,16 +275,18 @@ def _deploy_regions(args: argparse.Namespace) -> int:
             f" {'created' if domain.created else 'reused'}, empty base path → {api_id}/{stage}"
         )
         api_name = apigw.get_rest_api(restApiId=api_id)["name"]
-        alarm = aws_regions.ensure_alarm(
+        alarm = aws_deploy_regions.ensure_alarm(
             clients.client("cloudwatch"), args.stack_name, api_name, stage
         )
-        check, created = aws_regions.ensure_health_check(route53, region, alarm)
+        check, created = aws_deploy_regions.ensure_health_check(route53, region, alarm)
         say(f"{region}: alarm {alarm}, health check {check}: {'created' if created else 'reused'}")
         changes.append(
-            aws_regions.latency_record(host, region, domain.target, domain.hosted_zone, check)
+            aws_deploy_regions.latency_record(
+                host, region, domain.target, domain.hosted_zone, check
+            )
         )
     # 6: one latency record per region.
-    aws_regions.ensure_records(route53, zone, changes)
+    aws_deploy_regions.ensure_records(route53, zone, changes)
     say(f"\nRoute 53 zone {zone}: {host} A, latency alias per region ({', '.join(plan.regions)})")
     endpoint = f" --endpoint-url {args.endpoint_url}" if args.endpoint_url else ""
     say("\nThen add the first administrator (in the primary region) and log in:")

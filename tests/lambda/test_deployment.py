@@ -115,7 +115,7 @@ def load(relative: str) -> dict[str, Any]:
 
 
 def single_region_template() -> dict[str, Any]:
-    """deploy/resources.json as a one-region stack sees it (tests/lambda/test_aws_regions.py
+    """deploy/resources.json as a one-region stack sees it (tests/lambda/test_aws_deploy_regions.py
     checks the primary's and a replica's)."""
     return resolve(load("deploy/resources.json"), SINGLE_REGION)
 

@@ -32,7 +32,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib.cli import aws_regions
+from chalicelib.cli import aws_deploy_regions
 from chalicelib.cli.aws_errors import DeployError
 from chalicelib.cli.aws_stack import Stack
 from deploy import merge_template
@@ -76,11 +76,11 @@ def blob_copies(event, context):
 )
 def test_region_lists_that_are_refused(regions: str, primary: str | None, said: str) -> None:
     with pytest.raises(DeployError, match=said):
-        aws_regions.plan(regions, primary, False)
+        aws_deploy_regions.plan(regions, primary, False)
 
 
 def test_the_primary_comes_first() -> None:
-    plan = aws_regions.plan("eu-west-1, us-east-1,ap-south-1", "us-east-1", True)
+    plan = aws_deploy_regions.plan("eu-west-1, us-east-1,ap-south-1", "us-east-1", True)
     assert plan.regions == ("us-east-1", "eu-west-1", "ap-south-1")
     assert plan.replicas == ("eu-west-1", "ap-south-1")
 
@@ -90,42 +90,46 @@ def _stack(**parameters: str) -> Stack:
 
 
 def test_moving_the_primary_is_refused() -> None:
-    plan = aws_regions.plan("us-east-1,eu-west-1", "eu-west-1", False)
+    plan = aws_deploy_regions.plan("us-east-1,eu-west-1", "eu-west-1", False)
     # A one-region deployment in us-east-1: its table is there.
     with pytest.raises(DeployError, match="belongs to us-east-1's stack.*--primary us-east-1"):
-        aws_regions.check_existing(plan, {"us-east-1": _stack(PrimaryRegion=""), "eu-west-1": None})
+        aws_deploy_regions.check_existing(
+            plan, {"us-east-1": _stack(PrimaryRegion=""), "eu-west-1": None}
+        )
     with pytest.raises(DeployError, match="has us-east-1 as its primary"):
-        aws_regions.check_existing(plan, {"eu-west-1": _stack(PrimaryRegion="us-east-1")})
+        aws_deploy_regions.check_existing(plan, {"eu-west-1": _stack(PrimaryRegion="us-east-1")})
     # Upgrading one region to two, the same primary: fine.
-    same = aws_regions.plan("us-east-1,eu-west-1", "us-east-1", False)
-    aws_regions.check_existing(same, {"us-east-1": _stack(PrimaryRegion=""), "eu-west-1": None})
+    same = aws_deploy_regions.plan("us-east-1,eu-west-1", "us-east-1", False)
+    aws_deploy_regions.check_existing(
+        same, {"us-east-1": _stack(PrimaryRegion=""), "eu-west-1": None}
+    )
 
 
 def test_dropping_a_region_is_refused() -> None:
-    plan = aws_regions.plan("us-east-1", "us-east-1", False)
+    plan = aws_deploy_regions.plan("us-east-1", "us-east-1", False)
     stack = _stack(PrimaryRegion="us-east-1", PeerBuckets="eu-west-1=b")
     with pytest.raises(DeployError, match="also serves eu-west-1.*us-east-1,eu-west-1"):
-        aws_regions.check_existing(plan, {"us-east-1": stack})
+        aws_deploy_regions.check_existing(plan, {"us-east-1": stack})
 
 
 def test_certificates_are_one_per_region() -> None:
     one = "arn:aws:acm:eu-west-1:123456789012:certificate/a"
-    assert aws_regions.certificates([one]) == {"eu-west-1": one}
+    assert aws_deploy_regions.certificates([one]) == {"eu-west-1": one}
     with pytest.raises(DeployError, match="two certificates in eu-west-1"):
-        aws_regions.certificates([one, one + "b"])
+        aws_deploy_regions.certificates([one, one + "b"])
     with pytest.raises(DeployError, match="not an ACM certificate ARN"):
-        aws_regions.certificates(["arn:aws:iam::1:role/x"])
+        aws_deploy_regions.certificates(["arn:aws:iam::1:role/x"])
 
 
 def test_each_stack_is_told_its_peers() -> None:
-    plan = aws_regions.plan("us-east-1,eu-west-1,ap-south-1", "us-east-1", False)
+    plan = aws_deploy_regions.plan("us-east-1,eu-west-1,ap-south-1", "us-east-1", False)
     buckets = {"us-east-1": "a", "eu-west-1": "b", "ap-south-1": "c"}
     roles = {region: f"arn:aws:iam::1:role/{region}" for region in buckets}
     secret = "arn:aws:secretsmanager:us-east-1:1:secret:s-AbCdEf"
     primary = Stack(
         "p", "CREATE_COMPLETE", {"RegistryTableName": "t", "TokenSigningSecretArn": secret}, {}
     )
-    first = aws_regions.stack_parameters(plan, "us-east-1", buckets, roles, None)
+    first = aws_deploy_regions.stack_parameters(plan, "us-east-1", buckets, roles, None)
     assert first == {
         "PrimaryRegion": "us-east-1",
         "PeerBuckets": "eu-west-1=b,ap-south-1=c",
@@ -134,7 +138,7 @@ def test_each_stack_is_told_its_peers() -> None:
         "ReplicaSecretArn": "",
         "PeerHandlerRoleArns": f"{roles['eu-west-1']},{roles['ap-south-1']}",
     }
-    replica = aws_regions.stack_parameters(plan, "eu-west-1", buckets, roles, primary)
+    replica = aws_deploy_regions.stack_parameters(plan, "eu-west-1", buckets, roles, primary)
     assert replica["PeerBuckets"] == "us-east-1=a,ap-south-1=c"
     assert (replica["PrimaryTableName"], replica["PeerHandlerRoleArns"]) == ("t", "")
     assert replica["ReplicaSecretArn"] == "arn:aws:secretsmanager:eu-west-1:1:secret:s-AbCdEf"
@@ -142,7 +146,7 @@ def test_each_stack_is_told_its_peers() -> None:
 
 def test_replication_rules() -> None:
     buckets = {"us-east-1": "a", "eu-west-1": "b", "ap-south-1": "c"}
-    plain = aws_regions.replication_rules(buckets, "eu-west-1", "arn:role", False)
+    plain = aws_deploy_regions.replication_rules(buckets, "eu-west-1", "arn:role", False)
     assert plain["Role"] == "arn:role"
     assert [rule["Destination"] for rule in plain["Rules"]] == [
         {"Bucket": "arn:aws:s3:::c"},
@@ -152,7 +156,7 @@ def test_replication_rules() -> None:
         assert rule["Filter"] == {"Prefix": "blobs/"}  # finished blobs, not uploads/
         assert rule["DeleteMarkerReplication"] == {"Status": "Disabled"}
     assert len({rule["Priority"] for rule in plain["Rules"]}) == 2
-    timed = aws_regions.replication_rules(buckets, "eu-west-1", "arn:role", True)
+    timed = aws_deploy_regions.replication_rules(buckets, "eu-west-1", "arn:role", True)
     destination = timed["Rules"][0]["Destination"]
     assert destination["ReplicationTime"] == {"Status": "Enabled", "Time": {"Minutes": 15}}
     assert destination["Metrics"] == {"Status": "Enabled", "EventThreshold": {"Minutes": 15}}
@@ -208,7 +212,7 @@ def test_primary_stack(two_region_package: dict[str, Any]) -> None:
     resources = template["Resources"]
     assert {"RegistryTable", "TokenSigningSecret", "ReplicationRole"} <= set(resources)
     table = resources["RegistryTable"]
-    assert table["Type"] == "AWS::DynamoDB::Table"  # never replaced (aws_regions.py)
+    assert table["Type"] == "AWS::DynamoDB::Table"  # never replaced (aws_deploy_regions.py)
     assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     handler = _policy(resources, "ApiHandlerRole")
     assert handler["Metadata"]["Resource"] == {"Fn::GetAtt": ["RegistryTable", "Arn"]}
@@ -355,7 +359,7 @@ def test_regions_deploy_on_moto_stops_at_the_primary_stack(
 
 
 def test_the_links_on_moto(moto_endpoint: str) -> None:
-    """Steps 2, 5 and 6 of aws_regions.py on two regions of moto."""
+    """Steps 2, 5 and 6 of aws_deploy_regions.py on two regions of moto."""
     said: list[str] = []
     name = f"soute-{uuid.uuid4().hex[:8]}"
     east = {s: client(moto_endpoint, s, "us-east-1") for s in ("dynamodb", "secretsmanager", "s3")}
@@ -367,16 +371,20 @@ def test_the_links_on_moto(moto_endpoint: str) -> None:
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
-    aws_regions.ensure_table_replicas(east["dynamodb"], name, ("eu-west-1",), said.append)
+    aws_deploy_regions.ensure_table_replicas(east["dynamodb"], name, ("eu-west-1",), said.append)
     assert said == [f"table {name}: replica in eu-west-1 requested; the endpoint does not list it"]
     arn = east["secretsmanager"].create_secret(Name=name, SecretString="k")["ARN"]
-    aws_regions.ensure_secret_replicas(east["secretsmanager"], arn, ("eu-west-1",), said.append)
-    aws_regions.ensure_secret_replicas(east["secretsmanager"], arn, ("eu-west-1",), said.append)
+    aws_deploy_regions.ensure_secret_replicas(
+        east["secretsmanager"], arn, ("eu-west-1",), said.append
+    )
+    aws_deploy_regions.ensure_secret_replicas(
+        east["secretsmanager"], arn, ("eu-west-1",), said.append
+    )
     assert said[1:] == [
         "secret: replica in eu-west-1 created",
         "secret: replica in eu-west-1 reused",
     ]
-    replica = aws_regions.in_region(arn, "eu-west-1")
+    replica = aws_deploy_regions.in_region(arn, "eu-west-1")
     assert west["secretsmanager"].get_secret_value(SecretId=replica)["SecretString"] == "k"
     buckets = {"us-east-1": f"{name}-a", "eu-west-1": f"{name}-b"}
     for region, clients in (("us-east-1", east), ("eu-west-1", west)):
@@ -388,8 +396,8 @@ def test_the_links_on_moto(moto_endpoint: str) -> None:
             Bucket=buckets[region], VersioningConfiguration={"Status": "Enabled"}
         )
     role = "arn:aws:iam::123456789012:role/replication"
-    rules = aws_regions.replication_rules(buckets, "us-east-1", role, True)
-    assert aws_regions.ensure_replication(east["s3"], buckets["us-east-1"], rules)
+    rules = aws_deploy_regions.replication_rules(buckets, "us-east-1", role, True)
+    assert aws_deploy_regions.ensure_replication(east["s3"], buckets["us-east-1"], rules)
     stored = east["s3"].get_bucket_replication(Bucket=buckets["us-east-1"])
     assert stored["ReplicationConfiguration"]["Rules"][0]["Destination"]["Bucket"] == (
         f"arn:aws:s3:::{buckets['eu-west-1']}"
@@ -397,26 +405,28 @@ def test_the_links_on_moto(moto_endpoint: str) -> None:
     east["s3"].put_object(Bucket=buckets["us-east-1"], Key="blobs/x", Body=b"x")
     assert west["s3"].list_objects_v2(Bucket=buckets["eu-west-1"])["KeyCount"] == 0  # ignored
     function = "arn:aws:lambda:us-east-1:123456789012:function:soute-BlobCopies-x"
-    assert aws_regions.ensure_notification(east["s3"], buckets["us-east-1"], function)
-    assert not aws_regions.ensure_notification(east["s3"], buckets["us-east-1"], function)
+    assert aws_deploy_regions.ensure_notification(east["s3"], buckets["us-east-1"], function)
+    assert not aws_deploy_regions.ensure_notification(east["s3"], buckets["us-east-1"], function)
     cloudwatch = client(moto_endpoint, "cloudwatch", "eu-west-1")
-    alarm = aws_regions.ensure_alarm(cloudwatch, name, "soute", "api")
+    alarm = aws_deploy_regions.ensure_alarm(cloudwatch, name, "soute", "api")
     [described] = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
     assert (described["MetricName"], described["Namespace"]) == ("5XXError", "AWS/ApiGateway")
     route53 = client(moto_endpoint, "route53", "us-east-1")
-    check, created = aws_regions.ensure_health_check(route53, "eu-west-1", alarm)
-    again, created_again = aws_regions.ensure_health_check(route53, "eu-west-1", alarm)
+    check, created = aws_deploy_regions.ensure_health_check(route53, "eu-west-1", alarm)
+    again, created_again = aws_deploy_regions.ensure_health_check(route53, "eu-west-1", alarm)
     assert created and not created_again and again == check
     host = f"registry.{name}.test"
     zone = route53.create_hosted_zone(Name=f"{name}.test", CallerReference=uuid.uuid4().hex)
-    zone_id = aws_regions.hosted_zone(route53, host, None)
+    zone_id = aws_deploy_regions.hosted_zone(route53, host, None)
     assert zone["HostedZone"]["Id"].endswith(zone_id)
     records = [
-        aws_regions.latency_record(host, region, f"d-{region}.execute-api", "Z2OJLYMUO9EFXC", check)
+        aws_deploy_regions.latency_record(
+            host, region, f"d-{region}.execute-api", "Z2OJLYMUO9EFXC", check
+        )
         for region in buckets
     ]
-    aws_regions.ensure_records(route53, zone_id, records)
-    aws_regions.ensure_records(route53, zone_id, records)  # UPSERT: the same two
+    aws_deploy_regions.ensure_records(route53, zone_id, records)
+    aws_deploy_regions.ensure_records(route53, zone_id, records)  # UPSERT: the same two
     listed = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     latency = [r for r in listed if r["Name"].rstrip(".") == host]
     assert sorted(r["Region"] for r in latency) == sorted(buckets)
@@ -424,8 +434,10 @@ def test_the_links_on_moto(moto_endpoint: str) -> None:
 
 
 def test_single_region_deploy_passes_empty_region_parameters() -> None:
-    assert set(aws_regions.single_region_parameters()) == set(merge_template.region_parameters())
-    assert not any(aws_regions.single_region_parameters().values())
+    assert set(aws_deploy_regions.single_region_parameters()) == set(
+        merge_template.region_parameters()
+    )
+    assert not any(aws_deploy_regions.single_region_parameters().values())
 
 
 @pytest.fixture(scope="module")
@@ -525,7 +537,7 @@ def test_regions_deploy_links_the_stacks_on_moto(
     }
     east, west = (stacks[r]["RegistryBucketName"] for r in TWO)
     assert stacks["eu-west-1"]["RegistryTableName"] == stacks["us-east-1"]["RegistryTableName"]
-    assert stacks["eu-west-1"]["TokenSigningSecretArn"] == aws_regions.in_region(
+    assert stacks["eu-west-1"]["TokenSigningSecretArn"] == aws_deploy_regions.in_region(
         secret, "eu-west-1"
     )
     for region, source, target in (("us-east-1", east, west), ("eu-west-1", west, east)):
