@@ -16,6 +16,15 @@ in the background. The handler may invoke that one function (lambda:InvokeFuncti
 only), and finds its name in SOUTE_VERIFIER_FUNCTION. The verifier reads back and hashes the
 parts of one upload, and records the result: its policy allows that and nothing else.
 
+Several regions (`soute aws deploy --regions`, chalicelib/cli/aws_deploy_regions.py): every region's
+stack is this one template; its parameters say which region is the primary (PrimaryRegion, empty:
+one region, the template as it always was) and name the other regions' buckets, the primary's
+table and the local replica of the signing secret. Only the primary's stack holds the table and
+the secret (CreatesTable); every stack holds its own bucket, the role S3 replicates with, and the
+right of the `blob_copies` function (when the app has it) to be invoked by the bucket. What has
+one entry per other region and AWS creates by API (table replicas, secret replicas, replication
+rules, the bucket's notification, the latency records) is done by the deploy after the stacks.
+
 Run it from the repository root after changing any of them: `python deploy/merge_template.py`.
 `--check` only reports whether the files are up to date (the tests run it).
 """
@@ -86,6 +95,8 @@ STAGE_LOG_ACTIONS = ["logs:CreateLogGroup", *LOG_ACTIONS]
 # The API handler reads the secret its token signing key is derived from; nothing writes it.
 SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 VERIFIER_ACTIONS = ["lambda:InvokeFunction"]
+# A replica region's own replica of the table is read, never written (writes go to the primary).
+LOCAL_READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query"]
 DOMAIN, HAS_DOMAIN = "RegistryDomainName", "HasRegistryDomainName"
 # What a flood of requests may use: at most this many instances of each function (and always
 # that many available to it), and this many requests a second to the stage (a burst of more).
@@ -99,6 +110,29 @@ DEFAULT_API_CONCURRENCY, DEFAULT_VERIFIER_CONCURRENCY = 100, 10
 DEFAULT_THROTTLE_RATE, DEFAULT_THROTTLE_BURST = 200, 400
 # Reading back a blob of any size: the longest a Lambda function may run.
 VERIFIER_TIMEOUT = 900
+# Several regions: the parameters the deploy gives every region's stack (aws_deploy_regions.py).
+PRIMARY_REGION = "PrimaryRegion"  # "": one region
+PRIMARY_TABLE = "PrimaryTableName"  # replicas: the primary's table (a global table's name)
+REPLICA_SECRET = "ReplicaSecretArn"  # replicas: the local replica of the primary's secret
+PEER_BUCKETS = "PeerBuckets"  # "eu-west-1=bucket-b,...": the other regions' buckets
+PEER_BUCKET_ARNS = "PeerBucketArns"  # the same buckets' ARNs, for the policies
+PEER_HANDLER_ROLES = "PeerHandlerRoleArns"  # primary: the other regions' API handler roles
+IS_MULTI_REGION, CREATES_TABLE = "IsMultiRegion", "CreatesTable"
+HAS_PEERS, HAS_PEER_ROLES = "HasPeerBuckets", "HasPeerHandlerRoles"
+# The app's third function (chalicelib/server/chalice_app.py), when it has it: S3 invokes it for
+# each object created in the region's bucket, replicas included, and it records which region
+# holds the blob (in the primary's table). Chalice names its resources after it.
+BLOB_COPIES = "blob_copies"
+BLOB_COPIES_DYNAMODB_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+# Only finished blobs replicate: an upload in progress continues in the bucket it started in.
+REPLICATED_PREFIX = VERIFIED_PREFIX
+REPLICATION_SOURCE_BUCKET_ACTIONS = ["s3:GetReplicationConfiguration", "s3:ListBucket"]
+REPLICATION_SOURCE_OBJECT_ACTIONS = [
+    "s3:GetObjectVersionForReplication",
+    "s3:GetObjectVersionAcl",
+    "s3:GetObjectVersionTagging",
+]
+REPLICATION_DESTINATION_ACTIONS = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
 
 
 def _statement(sid: str, actions: list[str], resource: Any) -> dict[str, Any]:
@@ -156,6 +190,15 @@ def stage_policies(
     return _document(*api, logs(handler)), _document(*checks, logs(verifier))
 
 
+def stage_blob_copies_policy(table: str, function: str) -> dict[str, Any]:
+    """The blob_copies function's policy for `chalice deploy` (one region: nothing invokes it)."""
+    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function}"
+    return _document(
+        _statement("Metadata", BLOB_COPIES_DYNAMODB_ACTIONS, f"arn:aws:dynamodb:*:*:table/{table}"),
+        _statement("Logs", STAGE_LOG_ACTIONS, [group, f"{group}:*"]),
+    )
+
+
 def _sub(text: str) -> dict[str, str]:
     return {"Fn::Sub": text}
 
@@ -187,8 +230,23 @@ def secret_policy() -> dict[str, Any]:
     """Only the API handler's role may read the signing secret, whatever an identity policy
     elsewhere in the account allows (an administrator must change this policy first, which
     CloudTrail records)."""
+    # Secrets Manager copies a secret's resource policy to its replicas: the other regions'
+    # API handler roles are named here too (PeerHandlerRoleArns), or they could not read theirs.
+    readers = {
+        "Fn::If": [
+            HAS_PEER_ROLES,
+            {
+                "Fn::Split": [
+                    ",",
+                    {"Fn::Sub": f"${{ApiHandlerRole.Arn}},${{{PEER_HANDLER_ROLES}}}"},
+                ]
+            },
+            {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]},
+        ]
+    }
     return {
         "Type": "AWS::SecretsManager::ResourcePolicy",
+        "Condition": CREATES_TABLE,
         "Properties": {
             "SecretId": {"Ref": "TokenSigningSecret"},
             "BlockPublicPolicy": True,
@@ -201,11 +259,7 @@ def secret_policy() -> dict[str, Any]:
                         "Principal": {"AWS": "*"},
                         "Action": SECRET_ACTIONS,
                         "Resource": "*",  # in a secret's policy: this secret
-                        "Condition": {
-                            "StringNotEquals": {
-                                "aws:PrincipalArn": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}
-                            }
-                        },
+                        "Condition": {"StringNotEquals": {"aws:PrincipalArn": readers}},
                     }
                 ],
             },
@@ -278,8 +332,13 @@ def bucket_policy() -> dict[str, Any]:
 
 
 def table() -> dict[str, Any]:
+    """The registry's table, in the primary's stack only. With several regions it is the
+    global table (version 2019.11.21) whose replicas the deploy adds by UpdateTable
+    ReplicaUpdates (aws_deploy_regions.py says why it stays an AWS::DynamoDB::Table): replicas need
+    its stream, new and old images."""
     return {
         "Type": "AWS::DynamoDB::Table",
+        "Condition": CREATES_TABLE,
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
         "Properties": {
@@ -296,6 +355,13 @@ def table() -> dict[str, Any]:
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             # Retain keeps it when the stack goes; this refuses a DeleteTable by hand too.
             "DeletionProtectionEnabled": True,
+            "StreamSpecification": {
+                "Fn::If": [
+                    IS_MULTI_REGION,
+                    {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+                    {"Ref": "AWS::NoValue"},
+                ]
+            },
         },
     }
 
@@ -306,6 +372,9 @@ def signing_secret() -> dict[str, Any]:
     Rotate by putting a new value: tokens signed with the previous one stay valid."""
     return {
         "Type": "AWS::SecretsManager::Secret",
+        # With several regions the deploy replicates it (ReplicateSecretToRegions) to the
+        # others: a token signed in one region verifies in every other.
+        "Condition": CREATES_TABLE,
         "Properties": {
             "Description": "Soute: the secret its token signing key is derived from",
             "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
@@ -313,10 +382,64 @@ def signing_secret() -> dict[str, Any]:
     }
 
 
+def _if(condition: str, then: Any, otherwise: Any = None) -> dict[str, Any]:
+    nothing = {"Ref": "AWS::NoValue"}
+    return {"Fn::If": [condition, then, nothing if otherwise is None else otherwise]}
+
+
+def signing_secret_arn() -> dict[str, Any]:
+    """The primary's secret, or this region's replica of it (the same name and suffix)."""
+    return _if(CREATES_TABLE, {"Ref": "TokenSigningSecret"}, {"Ref": REPLICA_SECRET})
+
+
+def table_name() -> dict[str, Any]:
+    return _if(CREATES_TABLE, {"Ref": "RegistryTable"}, {"Ref": PRIMARY_TABLE})
+
+
+def _table_arn(region: str) -> dict[str, Any]:
+    return _sub(
+        f"arn:${{AWS::Partition}}:dynamodb:${{{region}}}:${{AWS::AccountId}}:table/"
+        f"${{{PRIMARY_TABLE}}}"
+    )
+
+
+def primary_table_arn() -> dict[str, Any]:
+    """Where every region writes: its own table in the primary's stack, else the primary's."""
+    return _if(CREATES_TABLE, {"Fn::GetAtt": ["RegistryTable", "Arn"]}, _table_arn(PRIMARY_REGION))
+
+
+def local_replica_reads() -> dict[str, Any]:
+    """A replica region reads its own replica of the table (and falls back to the primary's)."""
+    return _if(
+        CREATES_TABLE,
+        {"Ref": "AWS::NoValue"},
+        _statement("LocalReplicaReads", LOCAL_READ_ACTIONS, _table_arn("AWS::Region")),
+    )
+
+
+def peer_objects(suffix: str) -> dict[str, Any]:
+    """The other regions' buckets' ARNs with `suffix` (e.g. "/*"), a list."""
+    joined = {"Fn::Join": [f"{suffix},", {"Ref": PEER_BUCKET_ARNS}]}
+    return {"Fn::Split": [",", {"Fn::Join": ["", [joined, suffix]]}]}
+
+
+def peer_statement(sid: str, actions: list[str], resource: Any) -> dict[str, Any]:
+    return _if(HAS_PEERS, _statement(sid, actions, resource))
+
+
 def storage_variables() -> dict[str, Any]:
+    """Every function's storage. With several regions (absent with one): the region, the
+    primary region, and every region's bucket, `us-east-1=bucket-a,eu-west-1=bucket-b`."""
+    local = "${AWS::Region}=${RegistryBucket}"
     return {
         "SOUTE_S3_BUCKET": {"Ref": "RegistryBucket"},
-        "SOUTE_DYNAMODB_TABLE": {"Ref": "RegistryTable"},
+        "SOUTE_DYNAMODB_TABLE": table_name(),
+        "SOUTE_AWS_REGION": _if(IS_MULTI_REGION, {"Ref": "AWS::Region"}),
+        "SOUTE_PRIMARY_REGION": _if(IS_MULTI_REGION, {"Ref": PRIMARY_REGION}),
+        "SOUTE_S3_BUCKETS": _if(
+            IS_MULTI_REGION,
+            _if(HAS_PEERS, _sub(f"{local},${{{PEER_BUCKETS}}}"), _sub(local)),
+        ),
     }
 
 
@@ -364,6 +487,41 @@ def parameters() -> dict[str, Any]:
             "Description": "Optional: the ARN of an AWS WAF web ACL (regional) for the API"
             " stage, e.g. with a rate-based rule per source address. Empty: none.",
         },
+        **region_parameters(),
+    }
+
+
+def region_parameters() -> dict[str, Any]:
+    """What `soute aws deploy --regions` tells each region's stack; all empty: one region."""
+
+    def text(description: str, **more: Any) -> dict[str, Any]:
+        return {"Type": "String", "Default": "", "Description": description, **more}
+
+    return {
+        PRIMARY_REGION: text(
+            "Several regions: the primary region, whose stack holds the table and the secret"
+            " and whose table every region writes to. Empty: one region.",
+            AllowedPattern="^([a-z]{2}(-[a-z]+)+-[0-9])?$",
+        ),
+        PRIMARY_TABLE: text("A replica region: the primary's table (the global table)."),
+        # No default for the two ARN parameters: cfn-lint would check the default, "", as an
+        # ARN in the policies (where a false condition keeps it out). The deploy always gives
+        # them, empty with one region.
+        REPLICA_SECRET: {
+            "Type": "String",
+            "Description": "A replica region: the ARN of its replica of the signing secret.",
+        },
+        PEER_BUCKETS: text(
+            "Several regions: the other regions' buckets, REGION=BUCKET,REGION=BUCKET."
+        ),
+        PEER_BUCKET_ARNS: {
+            "Type": "CommaDelimitedList",
+            "Description": "The same buckets' ARNs.",
+        },
+        PEER_HANDLER_ROLES: text(
+            "The primary: the other regions' API handler role ARNs, comma-separated (they"
+            " read their replicas of the signing secret, whose resource policy is this one's)."
+        ),
     }
 
 
@@ -379,6 +537,15 @@ def conditions() -> dict[str, Any]:
     return {
         HAS_DOMAIN: _not_empty(DOMAIN),
         HAS_WEB_ACL: _not_empty(WEB_ACL),
+        IS_MULTI_REGION: _not_empty(PRIMARY_REGION),
+        CREATES_TABLE: {
+            "Fn::Or": [
+                {"Fn::Equals": [{"Ref": PRIMARY_REGION}, ""]},
+                {"Fn::Equals": [{"Ref": PRIMARY_REGION}, {"Ref": "AWS::Region"}]},
+            ]
+        },
+        HAS_PEERS: _not_empty(PEER_BUCKETS),
+        HAS_PEER_ROLES: _not_empty(PEER_HANDLER_ROLES),
         **{
             _reserves(name): {"Fn::Not": [{"Fn::Equals": [{"Ref": name}, 0]}]}
             for name in (API_CONCURRENCY, VERIFIER_CONCURRENCY)
@@ -440,7 +607,7 @@ def handler_variables() -> dict[str, Any]:
         **storage_variables(),
         "SOUTE_VERIFIER_FUNCTION": {"Ref": "Verifier"},
         # Ref of a secret is its ARN.
-        "SOUTE_SIGNING_SECRET": {"Ref": "TokenSigningSecret"},
+        "SOUTE_SIGNING_SECRET": signing_secret_arn(),
         # The host name clients use is the service name AWS logins are bound to (`soute login
         # --aws` checks it): with it, AWS login on.
         "SOUTE_AUTH_SERVICE": {"Fn::If": [HAS_DOMAIN, {"Ref": DOMAIN}, DEFAULT_SERVICE]},
@@ -448,67 +615,165 @@ def handler_variables() -> dict[str, Any]:
     }
 
 
-def merge_template() -> dict[str, Any]:
+def replication_role() -> dict[str, Any]:
+    """The role S3 replicates the bucket's blobs to the other regions' buckets with (the deploy
+    writes the rules, one per other region, once those buckets exist)."""
+    return {
+        "Type": "AWS::IAM::Role",
+        "Condition": HAS_PEERS,
+        "Properties": {
+            "AssumeRolePolicyDocument": _document(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                }
+            ),
+            "Policies": [
+                {
+                    "PolicyName": "ReplicationRolePolicy",
+                    "PolicyDocument": _document(
+                        _statement(
+                            "SourceBucket",
+                            REPLICATION_SOURCE_BUCKET_ACTIONS,
+                            {"Fn::GetAtt": ["RegistryBucket", "Arn"]},
+                        ),
+                        _statement(
+                            "SourceBlobs",
+                            REPLICATION_SOURCE_OBJECT_ACTIONS,
+                            _sub(f"${{RegistryBucket.Arn}}/{REPLICATED_PREFIX}*"),
+                        ),
+                        _statement(
+                            "DestinationBlobs",
+                            REPLICATION_DESTINATION_ACTIONS,
+                            peer_objects(f"/{REPLICATED_PREFIX}*"),
+                        ),
+                    ),
+                }
+            ],
+        },
+    }
+
+
+def blob_copies_resources() -> dict[str, Any]:
+    """Keys for Chalice's BlobCopies function and role, and the right of the registry's bucket
+    to invoke it (several regions only). The bucket's notification itself is written by the
+    deploy: in the template it would be a cycle (the bucket would wait for this permission,
+    which names the bucket's ARN, and the function's environment names the bucket)."""
+    return {
+        "BlobCopies": {"Properties": {"Environment": {"Variables": storage_variables()}}},
+        "BlobCopiesRole": _role(
+            "BlobCopiesRolePolicy",
+            [_statement("Metadata", BLOB_COPIES_DYNAMODB_ACTIONS, primary_table_arn())],
+        ),
+        "BlobCopiesLogs": log_policy("BlobCopiesRole", "BlobCopiesLogGroup"),
+        "BlobCopiesInvokedByBucket": {
+            "Type": "AWS::Lambda::Permission",
+            "Condition": IS_MULTI_REGION,
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Fn::GetAtt": ["BlobCopies", "Arn"]},
+                "Principal": "s3.amazonaws.com",
+                "SourceArn": {"Fn::GetAtt": ["RegistryBucket", "Arn"]},
+                "SourceAccount": {"Ref": "AWS::AccountId"},
+            },
+        },
+    }
+
+
+def merge_template(functions: frozenset[str] = frozenset()) -> dict[str, Any]:
     """What `chalice package --merge-template` deep-merges into Chalice's own template: new
     resources are added; for Chalice's resources (APIHandler, ApiHandlerRole, its log group,
-    RestAPI, and the same for Verifier) the keys given here replace or extend Chalice's."""
+    RestAPI, and the same for Verifier) the keys given here replace or extend Chalice's.
+    `functions`: the app's Lambda functions besides the API handler (app_functions())."""
     bucket_arn = {"Fn::GetAtt": ["RegistryBucket", "Arn"]}
-    table_arn = {"Fn::GetAtt": ["RegistryTable", "Arn"]}
+    table_arn = primary_table_arn()
+    handler_statements = handler_policy(
+        bucket_arn,
+        _sub("${RegistryBucket.Arn}/*"),
+        table_arn,
+        {"Fn::GetAtt": ["Verifier", "Arn"]},
+        signing_secret_arn(),
+    )
+    # Several regions: an upload that moved continues in the bucket it started in, a pull may
+    # be sent to another region's bucket, a delete removes the blob from every bucket.
+    handler_statements += [
+        peer_statement("PeerBlobObjects", S3_OBJECT_ACTIONS, peer_objects("/*")),
+        peer_statement("PeerBlobBuckets", S3_BUCKET_ACTIONS, {"Ref": PEER_BUCKET_ARNS}),
+        local_replica_reads(),
+    ]
+    verifier_statements = verifier_policy(
+        _sub(f"${{RegistryBucket.Arn}}/{VERIFIED_PREFIX}*"), table_arn
+    )
+    verifier_statements += [
+        peer_statement(
+            "PeerVerifiedObjects", VERIFIER_S3_ACTIONS, peer_objects(f"/{VERIFIED_PREFIX}*")
+        ),
+        local_replica_reads(),
+    ]
+    resources: dict[str, Any] = {
+        "RegistryBucket": bucket(),
+        "RegistryBucketPolicy": bucket_policy(),
+        "RegistryTable": table(),
+        "TokenSigningSecret": signing_secret(),
+        "TokenSigningSecretPolicy": secret_policy(),
+        "APIHandler": {
+            "Properties": {
+                "ReservedConcurrentExecutions": _reserved_concurrency(API_CONCURRENCY),
+                "Environment": {"Variables": handler_variables()},
+            }
+        },
+        # The verifier's environment is the storage alone (.chalice/config.json gives the
+        # handler's other variables to the handler only).
+        "Verifier": {
+            "Properties": {
+                "Timeout": VERIFIER_TIMEOUT,
+                "ReservedConcurrentExecutions": _reserved_concurrency(VERIFIER_CONCURRENCY),
+                "Environment": {"Variables": storage_variables()},
+            }
+        },
+        # (With autogen_policy false, Chalice gives each function a role named after it.)
+        "VerifierRole": _role("VerifierRolePolicy", verifier_statements),
+        "VerifierLogs": log_policy("VerifierRole", "VerifierLogGroup"),
+        "ApiHandlerRole": _role("ApiHandlerRolePolicy", handler_statements),
+        "ApiHandlerLogs": log_policy("ApiHandlerRole", "ApiHandlerLogGroup"),
+        # Chalice 1.34 names the log group after `ApiHandler`, a resource it renames to
+        # APIHandler once the REST API exists: the reference would dangle.
+        "ApiHandlerLogGroup": {"Properties": {"LogGroupName": _sub("/aws/lambda/${APIHandler}")}},
+        "RestAPI": rest_api(),
+        "RestAPIWebAcl": web_acl_association(),
+        "ReplicationRole": replication_role(),
+    }
+    outputs: dict[str, Any] = {
+        "RegistryBucketName": {"Value": {"Ref": "RegistryBucket"}},
+        "RegistryTableName": {"Value": table_name()},
+        "TokenSigningSecretArn": {"Value": signing_secret_arn()},
+        "ApiHandlerRoleArn": {"Value": {"Fn::GetAtt": ["ApiHandlerRole", "Arn"]}},
+        "ReplicationRoleArn": {
+            "Condition": HAS_PEERS,
+            "Value": {"Fn::GetAtt": ["ReplicationRole", "Arn"]},
+        },
+    }
+    if BLOB_COPIES in functions:
+        resources |= blob_copies_resources()
+        outputs["BlobCopiesArn"] = {
+            "Condition": IS_MULTI_REGION,
+            "Value": {"Fn::GetAtt": ["BlobCopies", "Arn"]},
+        }
     return {
         "Parameters": parameters(),
         "Conditions": conditions(),
-        "Resources": {
-            "RegistryBucket": bucket(),
-            "RegistryBucketPolicy": bucket_policy(),
-            "RegistryTable": table(),
-            "TokenSigningSecret": signing_secret(),
-            "TokenSigningSecretPolicy": secret_policy(),
-            "APIHandler": {
-                "Properties": {
-                    "ReservedConcurrentExecutions": _reserved_concurrency(API_CONCURRENCY),
-                    "Environment": {"Variables": handler_variables()},
-                }
-            },
-            # The verifier's environment is the storage alone (.chalice/config.json gives the
-            # handler's other variables to the handler only).
-            "Verifier": {
-                "Properties": {
-                    "Timeout": VERIFIER_TIMEOUT,
-                    "ReservedConcurrentExecutions": _reserved_concurrency(VERIFIER_CONCURRENCY),
-                    "Environment": {"Variables": storage_variables()},
-                }
-            },
-            # (With autogen_policy false, Chalice gives each function a role named after it.)
-            "VerifierRole": _role(
-                "VerifierRolePolicy",
-                verifier_policy(_sub(f"${{RegistryBucket.Arn}}/{VERIFIED_PREFIX}*"), table_arn),
-            ),
-            "VerifierLogs": log_policy("VerifierRole", "VerifierLogGroup"),
-            "ApiHandlerRole": _role(
-                "ApiHandlerRolePolicy",
-                handler_policy(
-                    bucket_arn,
-                    _sub("${RegistryBucket.Arn}/*"),
-                    table_arn,
-                    {"Fn::GetAtt": ["Verifier", "Arn"]},
-                    {"Ref": "TokenSigningSecret"},
-                ),
-            ),
-            "ApiHandlerLogs": log_policy("ApiHandlerRole", "ApiHandlerLogGroup"),
-            # Chalice 1.34 names the log group after `ApiHandler`, a resource it renames to
-            # APIHandler once the REST API exists: the reference would dangle.
-            "ApiHandlerLogGroup": {
-                "Properties": {"LogGroupName": _sub("/aws/lambda/${APIHandler}")}
-            },
-            "RestAPI": rest_api(),
-            "RestAPIWebAcl": web_acl_association(),
-        },
-        "Outputs": {
-            "RegistryBucketName": {"Value": {"Ref": "RegistryBucket"}},
-            "RegistryTableName": {"Value": {"Ref": "RegistryTable"}},
-            "TokenSigningSecretArn": {"Value": {"Ref": "TokenSigningSecret"}},
-        },
+        "Resources": resources,
+        "Outputs": outputs,
     }
+
+
+def app_functions() -> frozenset[str]:
+    """The app's Lambda functions besides the API handler, as `chalice package` finds them."""
+    from chalicelib.server.chalice_app import create_app
+
+    return frozenset(function.name for function in create_app().pure_lambda_functions)
 
 
 def stage_settings(config: dict[str, Any], stage: str) -> dict[str, Any]:
@@ -522,7 +787,7 @@ def stage_settings(config: dict[str, Any], stage: str) -> dict[str, Any]:
 
 
 def generated_files() -> dict[Path, str]:
-    files = {MERGE_TEMPLATE: _json(merge_template())}
+    files = {MERGE_TEMPLATE: _json(merge_template(app_functions()))}
     config = json.loads(CHALICE_CONFIG.read_text())
     for name, stage in config["stages"].items():
         variables = stage_settings(config, name)
@@ -536,6 +801,12 @@ def generated_files() -> dict[Path, str]:
         )
         files[CHALICE_CONFIG.parent / functions["api_handler"]["iam_policy_file"]] = _json(handler)
         files[CHALICE_CONFIG.parent / functions["verifier"]["iam_policy_file"]] = _json(verifier)
+        if BLOB_COPIES in functions:
+            files[CHALICE_CONFIG.parent / functions[BLOB_COPIES]["iam_policy_file"]] = _json(
+                stage_blob_copies_policy(
+                    variables["SOUTE_DYNAMODB_TABLE"], f"{config['app_name']}-{name}-{BLOB_COPIES}"
+                )
+            )
     return files
 
 

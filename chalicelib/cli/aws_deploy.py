@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import aws_data, aws_domain, aws_package, aws_stack
+from . import aws_data, aws_deploy_regions, aws_domain, aws_package, aws_stack
 from .aws_errors import DeployError, region_or_fail
 
 HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -80,21 +80,41 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
     return given
 
 
-def _deploy(args: argparse.Namespace) -> int:
-    region = region_or_fail(args.region)
-    host = args.domain.lower().rstrip(".")
+def _host(args: argparse.Namespace) -> str:
+    host = str(args.domain).lower().rstrip(".")
     if not HOST.match(host):
         raise DeployError(f"--domain {args.domain} is not a host name (e.g. registry.example.com)")
+    return host
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    if args.regions is not None:
+        return _deploy_regions(args)
+    if args.primary or args.hosted_zone_id or args.replication_time_control:
+        raise DeployError(
+            "--primary, --hosted-zone-id and --replication-time-control go with --regions"
+        )
+    if len(args.certificate_arn) > 1:
+        raise DeployError("one --certificate-arn for one region (several go with --regions)")
+    region = region_or_fail(args.region)
+    host = _host(args)
     parameters = {"RegistryDomainName": host, **_parameters(args.parameter)}
     project = Path(args.project_dir) if args.project_dir else aws_package.default_project_dir()
     aws_package.check_project(project)
     aws, console = Aws(region, args.endpoint_url), _console()
     acm = aws.client("acm")
     if args.certificate_arn:
-        certificate = aws_domain.check_certificate(acm, args.certificate_arn, host, region)
+        [arn] = args.certificate_arn
+        certificate = aws_domain.check_certificate(acm, arn, host, region)
     else:
         certificate = aws_domain.find_certificate(acm, host, region)
     console.print(f"certificate {certificate}")
+    previous = aws_stack.describe(aws.client("cloudformation"), args.stack_name)
+    if previous and previous.parameters.get("PrimaryRegion"):
+        raise DeployError(
+            f"stack {args.stack_name} in {region} is one region of several (primary"
+            f" {previous.parameters['PrimaryRegion']}): deploy it with --regions and --primary"
+        )
     stack = _build_and_deploy(aws, console, project, args, parameters)
     try:
         api_id, table = stack.outputs["RestAPIId"], stack.outputs["RegistryTableName"]
@@ -122,6 +142,8 @@ def _build_and_deploy(
         console.print(f"artifact bucket {bucket}: {'created' if created else 'reused'}")
         key = aws_package.upload_code(s3, bucket, args.stack_name, built.code)
     template = aws_package.with_code(built.template, bucket, key)
+    if "PrimaryRegion" in template.get("Parameters", {}):  # one region unless told otherwise
+        parameters = {**aws_deploy_regions.single_region_parameters(), **parameters}
     if args.translate_sam:
         from .aws_sam_local import translate
 
@@ -132,6 +154,149 @@ def _build_and_deploy(
     stack = aws_stack.deploy(cfn, args.stack_name, url, template, parameters, _show(console))
     console.print(f"stack {args.stack_name}: {stack.status}")
     return stack
+
+
+def _deploy_regions(args: argparse.Namespace) -> int:
+    """Every region's stack, the replicas, the replication, the domains and the latency
+    records (aws_deploy_regions.py gives the order and the choices)."""
+    if args.region:
+        raise DeployError("--region is for one region: with --regions, list them all there")
+    if args.artifact_bucket:
+        raise DeployError("--artifact-bucket names one region's: leave it out with --regions")
+    plan = aws_deploy_regions.plan(args.regions, args.primary, args.replication_time_control)
+    host = _host(args)
+    given = _parameters(args.parameter)
+    project = Path(args.project_dir) if args.project_dir else aws_package.default_project_dir()
+    aws_package.check_project(project)
+    console = _console()
+    say = console.print
+    aws = {region: Aws(region, args.endpoint_url) for region in plan.regions}
+    # Everything that can refuse, before anything is built: certificates, zone, the stacks.
+    named = aws_deploy_regions.certificates(args.certificate_arn)
+    unknown = sorted(set(named) - set(plan.regions))
+    if unknown:
+        raise DeployError(f"--certificate-arn in {', '.join(unknown)}, not one of --regions")
+    certificates = {}
+    for region in plan.regions:
+        acm = aws[region].client("acm")
+        if region in named:
+            certificates[region] = aws_domain.check_certificate(acm, named[region], host, region)
+        else:
+            certificates[region] = aws_domain.find_certificate(acm, host, region)
+        say(f"{region}: certificate {certificates[region]}")
+    route53 = aws[plan.primary].client("route53")
+    zone = aws_deploy_regions.hosted_zone(route53, host, args.hosted_zone_id)
+    existing = {
+        region: aws_stack.describe(aws[region].client("cloudformation"), args.stack_name)
+        for region in plan.regions
+    }
+    aws_deploy_regions.check_existing(plan, existing)
+    buckets = {
+        r: s.outputs["RegistryBucketName"]
+        for r, s in existing.items()
+        if s and "RegistryBucketName" in s.outputs
+    }
+    roles = {
+        r: s.outputs["ApiHandlerRoleArn"]
+        for r, s in existing.items()
+        if s and "ApiHandlerRoleArn" in s.outputs
+    }
+    stacks: dict[str, aws_stack.Stack] = {}
+    deployed: dict[str, dict[str, str]] = {}
+
+    def deploy(region: str) -> None:
+        regional = aws_deploy_regions.stack_parameters(
+            plan, region, buckets, roles, stacks.get(plan.primary)
+        )
+        parameters = {"RegistryDomainName": host, **regional, **given}
+        say(
+            f"\n{region}: stack {args.stack_name}"
+            f" ({'primary' if region == plan.primary else 'replica'})"
+        )
+        stack = _build_and_deploy(aws[region], console, project, args, parameters)
+        stacks[region], deployed[region] = stack, regional
+        buckets[region] = stack.outputs["RegistryBucketName"]
+        roles[region] = stack.outputs["ApiHandlerRoleArn"]
+
+    # 1-3: the primary, its table's and secret's replicas, the other regions.
+    deploy(plan.primary)
+    primary = stacks[plan.primary]
+    table = primary.outputs["RegistryTableName"]
+    secret = primary.outputs["TokenSigningSecretArn"]
+    replicated = aws_deploy_regions.ensure_table_replicas(
+        aws[plan.primary].client("dynamodb"), table, plan.replicas, say
+    )
+    for region in replicated:
+        aws_deploy_regions.protect_replica(aws[region].client("dynamodb"), table)
+    aws_deploy_regions.ensure_secret_replicas(
+        aws[plan.primary].client("secretsmanager"), secret, plan.replicas, say
+    )
+    for region in plan.replicas:
+        deploy(region)
+    # 4: a second pass where a stack did not know every other region's bucket and role yet.
+    for region in plan.regions:
+        wanted = aws_deploy_regions.stack_parameters(plan, region, buckets, roles, primary)
+        if wanted != deployed[region]:
+            say(f"\n{region}: second pass (the other regions' buckets and roles)")
+            deploy(region)
+    # 5: per region: replication, notification, domain and mapping, alarm.
+    stage = aws_package.api_stage(project)
+    changes = []
+    for region in plan.regions:
+        stack, clients = stacks[region], aws[region]
+        s3 = clients.client("s3")
+        if len(plan.regions) > 1:
+            rules = aws_deploy_regions.replication_rules(
+                buckets, region, stack.outputs["ReplicationRoleArn"], plan.replication_time_control
+            )
+            written = aws_deploy_regions.ensure_replication(s3, buckets[region], rules)
+            targets = ", ".join(
+                rule["Destination"]["Bucket"].rsplit(":", 1)[-1] for rule in rules["Rules"]
+            )
+            say(
+                f"{region}: bucket {buckets[region]} replicates blobs/ to {targets}:"
+                f" {'written' if written else 'reused'}"
+            )
+        if "BlobCopiesArn" in stack.outputs:
+            written = aws_deploy_regions.ensure_notification(
+                s3, buckets[region], stack.outputs["BlobCopiesArn"]
+            )
+            say(
+                f"{region}: bucket notification → blob_copies: {'written' if written else 'reused'}"
+            )
+        else:
+            say(f"{region}: the app has no blob_copies function: no bucket notification")
+        apigw = clients.client("apigateway")
+        api_id = stack.outputs["RestAPIId"]
+        domain = aws_domain.ensure_domain(apigw, host, certificates[region])
+        aws_domain.ensure_mapping(apigw, domain, api_id, stage)
+        say(
+            f"{region}: custom domain {host} ({domain.target}):"
+            f" {'created' if domain.created else 'reused'}, empty base path → {api_id}/{stage}"
+        )
+        api_name = apigw.get_rest_api(restApiId=api_id)["name"]
+        alarm = aws_deploy_regions.ensure_alarm(
+            clients.client("cloudwatch"), args.stack_name, api_name, stage
+        )
+        check, created = aws_deploy_regions.ensure_health_check(route53, region, alarm)
+        say(f"{region}: alarm {alarm}, health check {check}: {'created' if created else 'reused'}")
+        changes.append(
+            aws_deploy_regions.latency_record(
+                host, region, domain.target, domain.hosted_zone, check
+            )
+        )
+    # 6: one latency record per region.
+    aws_deploy_regions.ensure_records(route53, zone, changes)
+    say(f"\nRoute 53 zone {zone}: {host} A, latency alias per region ({', '.join(plan.regions)})")
+    endpoint = f" --endpoint-url {args.endpoint_url}" if args.endpoint_url else ""
+    say("\nThen add the first administrator (in the primary region) and log in:")
+    say(
+        f"  soute user add admin --admin --backend aws --dynamodb-table {table}"
+        f" --region {plan.primary}{endpoint}"
+    )
+    say(f"  docker login {host}")
+    say(f"To add a region later: rerun with it added to --regions {','.join(plan.regions)}")
+    return 0
 
 
 def _next_steps(
@@ -204,8 +369,24 @@ def add_deploy_parsers(aws: argparse._SubParsersAction) -> None:
     deploy.add_argument("--domain", required=True, help="host name clients use")
     deploy.add_argument(
         "--certificate-arn",
+        action="append",
+        default=[],
         help="ACM certificate for --domain, in the same region (default: an issued one that"
-        " covers the domain)",
+        " covers the domain); with --regions, once per region that needs one named",
+    )
+    deploy.add_argument(
+        "--regions",
+        help="several regions, e.g. us-east-1,eu-west-1: a stack in each, a global table,"
+        " replicated buckets and secret, Route 53 latency records (instead of --region)",
+    )
+    deploy.add_argument("--primary", help="with --regions: the region whose table all write to")
+    deploy.add_argument(
+        "--hosted-zone-id", help="with --regions: the Route 53 zone of --domain (default: found)"
+    )
+    deploy.add_argument(
+        "--replication-time-control",
+        action="store_true",
+        help="with --regions: S3 Replication Time Control (15 minutes, billed per GB)",
     )
     deploy.add_argument("--stage", default="prod", help="Chalice stage (default prod)")
     _common(deploy)

@@ -50,3 +50,24 @@ def test_lambda_duration_scales_with_memory() -> None:
         return number(usage.split("+")[1].split()[0])
 
     assert abs(gb_seconds("2048") - 2 * gb_seconds("1024")) <= 1
+
+
+def test_each_region_adds_its_copies_and_the_replication() -> None:
+    one, two, three = run(), run("--regions", "2"), run("--regions", "3")
+    rtc = run("--regions", "2", "--replication-time-control")
+    for rows in (two, three, rtc):
+        total = rows.pop("total")[1]
+        assert abs(total - sum(dollars for _, dollars in rows.values())) < 0.01 * len(rows)
+    assert "S3 storage, 1 more bucket" not in one
+    assert two["S3 storage, 1 more bucket"] == ("100 GB", 2.30)
+    assert three["S3 storage, 2 more buckets"] == ("200 GB", 4.60)
+    # 2,000 pushes of 2 new 20 MB layers, to each other region at $0.02/GB (and $0.015 RTC).
+    assert two["S3 replication: inter-region transfer"] == ("80 GB", 1.60)
+    assert three["S3 replication: inter-region transfer"] == ("160 GB", 3.20)
+    assert "S3 Replication Time Control" not in two
+    assert rtc["S3 Replication Time Control"] == ("80 GB", 1.20)
+    # Requests are spread over the regions, not repeated.
+    assert two["API Gateway (REST)"] == one["API Gateway (REST)"]
+    writes = number(one["DynamoDB reads + writes (on demand)"][0].split("+")[1].split()[0])
+    replicated = number(three["DynamoDB replicated writes (global table)"][0].split()[0])
+    assert replicated > 2 * writes  # every write, once per other region

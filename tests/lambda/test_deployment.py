@@ -20,6 +20,8 @@ from chalicelib.server.backends import BackendOptions
 from chalicelib.server.chalice_routes import API_GATEWAY_RESOURCE_QUOTA, resource_count
 from chalicelib.server.gateway_responses import GATEWAY_RESPONSES
 
+from .template_conditions import SINGLE_REGION, resolve
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROJECT_FILES = ["app.py", "chalicelib", "requirements.txt", "deploy", ".chalice"]
@@ -112,6 +114,12 @@ def load(relative: str) -> dict[str, Any]:
     return json.loads((ROOT / relative).read_text())
 
 
+def single_region_template() -> dict[str, Any]:
+    """deploy/resources.json as a one-region stack sees it (tests/lambda/test_aws_deploy_regions.py
+    checks the primary's and a replica's)."""
+    return resolve(load("deploy/resources.json"), SINGLE_REGION)
+
+
 def test_generated_files_are_up_to_date() -> None:
     result = subprocess.run(
         [sys.executable, "deploy/merge_template.py", "--check"],
@@ -124,7 +132,7 @@ def test_generated_files_are_up_to_date() -> None:
 
 
 def test_the_template_has_the_emulator_gateway_responses() -> None:
-    definition = load("deploy/resources.json")["Resources"]["RestAPI"]["Properties"]
+    definition = single_region_template()["Resources"]["RestAPI"]["Properties"]
     responses = definition["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
     assert set(responses) >= {
         "REQUEST_TOO_LARGE",
@@ -148,7 +156,7 @@ def test_the_template_has_the_emulator_gateway_responses() -> None:
 
 
 def test_bucket_table_and_wiring() -> None:
-    resources = load("deploy/resources.json")["Resources"]
+    resources = single_region_template()["Resources"]
     bucket = resources["RegistryBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert len(bucket["PublicAccessBlockConfiguration"]) == 4
@@ -236,7 +244,7 @@ def assert_verifier_policy(policy: dict[str, Any], blobs: Any, table: Any) -> No
 
 
 def test_packaged_policy_is_scoped_to_the_stack_bucket_and_table() -> None:
-    resources = load("deploy/resources.json")["Resources"]
+    resources = single_region_template()["Resources"]
     table = {"Fn::GetAtt": ["RegistryTable", "Arn"]}
     role = resources["ApiHandlerRole"]["Properties"]
     assert_handler_policy(
@@ -341,7 +349,7 @@ def test_package_passes_cfn_lint(packaged: Path) -> None:
 
 
 def test_packaged_template(packaged: Path) -> None:
-    template = json.loads((packaged / "sam.json").read_text())
+    template = packaged_template(packaged)
     resources = template["Resources"]
     assert {"RegistryBucket", "RegistryTable", "APIHandler", "RestAPI"} <= set(resources)
     assert "DefaultRole" not in resources  # the merge template names Chalice's own role
@@ -388,7 +396,7 @@ def test_package_size(packaged: Path) -> None:
 
 
 def packaged_template(packaged: Path) -> dict[str, Any]:
-    return json.loads((packaged / "sam.json").read_text())
+    return resolve(json.loads((packaged / "sam.json").read_text()), SINGLE_REGION)
 
 
 def test_packaged_iam_has_no_needless_wildcard(packaged: Path) -> None:

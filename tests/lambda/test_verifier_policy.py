@@ -23,6 +23,8 @@ from chalicelib.server.chalice_routes import registry_from_environment
 from chalicelib.storage.aws.clients import aws_clients
 from tests.support.moto import aws_backend
 
+from .template_conditions import SINGLE_REGION, resolve
+
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = "team/app"
 # The IAM action of each API call (S3 authorises several calls as one action).
@@ -46,6 +48,12 @@ TRANSACTION_ITEMS = {
     "ConditionCheck": "ConditionCheckItem",
     "Get": "GetItem",
 }
+
+
+def single_region_resources() -> dict[str, Any]:
+    """deploy/resources.json as a one-region stack sees it."""
+    template = json.loads((ROOT / "deploy" / "resources.json").read_text())
+    return resolve(template, SINGLE_REGION)["Resources"]
 
 
 class Calls:
@@ -73,7 +81,7 @@ def verifier_environment(
     backend: BackendOptions, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     """The verifier function's environment as the template sets it, with moto's names."""
-    resources = json.loads((ROOT / "deploy" / "resources.json").read_text())["Resources"]
+    resources = single_region_resources()
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     names = {"RegistryBucket": backend.s3_bucket, "RegistryTable": backend.dynamodb_table}
     variables = {
@@ -101,7 +109,7 @@ def backend(moto_endpoint: str) -> BackendOptions:
 
 
 def _verifier_policy() -> list[dict[str, Any]]:
-    resources = json.loads((ROOT / "deploy" / "resources.json").read_text())["Resources"]
+    resources = single_region_resources()
     [policy] = resources["VerifierRole"]["Properties"]["Policies"]
     return policy["PolicyDocument"]["Statement"]
 
