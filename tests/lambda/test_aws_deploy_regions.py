@@ -51,14 +51,6 @@ from .test_aws_deploy import (
 
 BIN = Path(sys.executable).parent
 TWO = ("us-east-1", "eu-west-1")
-# Until the app has its blob_copies function (chalicelib/server/chalice_app.py), the templates
-# are checked on a copy whose app.py has one, named as Chalice names it.
-STUB = """
-
-@app.lambda_function(name="blob_copies")
-def blob_copies(event, context):
-    return None
-"""
 
 
 # -- the checks that refuse ------------------------------------------------------------------
@@ -167,12 +159,12 @@ def test_replication_rules() -> None:
 
 @pytest.fixture(scope="module")
 def two_region_package(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """`chalice package` of a copy with a blob_copies function and the merge template that
-    goes with it."""
+    """`chalice package` of a copy of the project with the merge template for its functions
+    (the verifier and blob_copies)."""
     project = copy_project(ROOT, SOUTE_FILES, tmp_path_factory.mktemp("regions-project"))
-    with (project / "app.py").open("a") as app:
-        app.write(STUB)
-    merged = merge_template.merge_template(frozenset({"verifier", "blob_copies"}))
+    functions = merge_template.app_functions()
+    assert functions == {"verifier", "blob_copies"}
+    merged = merge_template.merge_template(functions)
     (project / "deploy" / "resources.json").write_text(json.dumps(merged, indent=2))
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     command = [str(BIN / "chalice"), "package", "--stage", "prod"]

@@ -425,8 +425,8 @@ def test_packaged_logs_are_each_functions_own(packaged: Path) -> None:
         for name, resource in resources.items()
         if resource["Type"] == "AWS::Serverless::Function"
     }
-    assert set(functions) == {"APIHandler", "Verifier"}
-    assert len(set(functions.values())) == 2  # a role each
+    assert set(functions) == {"APIHandler", "Verifier", "BlobCopies"}
+    assert len(set(functions.values())) == 3  # a role each
     for function, role in functions.items():
         granted = [
             statement

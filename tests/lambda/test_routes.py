@@ -350,11 +350,12 @@ def test_every_function_chalice_deploys_is_a_name_of_app_py() -> None:
     must name an attribute of app.py that calls the factory's function, or Lambda fails to
     start it."""
     handlers = {f.name: f.handler_string for f in lambda_function.app.pure_lambda_functions}
-    assert handlers == {"verifier": "app.verifier"}
+    assert handlers == {"verifier": "app.verifier", "blob_copies": "app.blob_copies"}
     for handler in handlers.values():
         module, name = handler.split(".")
         assert module == "app" and callable(getattr(lambda_function, name))
     assert lambda_function.verifier == lambda_function.app.verifier
+    assert lambda_function.blob_copies == lambda_function.app.blob_copies
 
 
 def test_soute_serve_lambda_serves_an_app_the_factory_built(
@@ -368,4 +369,4 @@ def test_soute_serve_lambda_serves_an_app_the_factory_built(
     assert isinstance(served, SouteApp) and served is not lambda_function.app
     assert served.routes.keys() == lambda_function.app.routes.keys()
     assert served.api.binary_types == lambda_function.app.api.binary_types
-    assert [f.name for f in served.pure_lambda_functions] == ["verifier"]
+    assert [f.name for f in served.pure_lambda_functions] == ["verifier", "blob_copies"]
