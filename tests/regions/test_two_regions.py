@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,48 +14,21 @@ import pytest
 import requests
 
 from tests.support.clients import Skopeo
-from tests.support.images import MiB, OciImage, assert_same_blobs, build_image
-from tests.support.regions import OTHER, PRIMARY, TwoRegions
+from tests.support.images import MiB
+from tests.support.regions import (
+    FALLBACK,
+    OTHER,
+    PRIMARY,
+    ServerLog,
+    TwoRegions,
+    pull_image,
+    push_image,
+    redirect_bucket,
+)
 from tests.support.replicator import Replicator
 from tests.support.server import RegistryServer
 
 pytestmark = [pytest.mark.realclient, pytest.mark.timeout(300)]
-FALLBACK = "read from the primary region us-east-1: not yet in eu-west-1"
-
-
-def _push(skopeo: Skopeo, tmp_path: Path, server: RegistryServer, repo: str) -> OciImage:
-    image = build_image(tmp_path / f"src-{repo.replace('/', '-')}", [200 * 1024, 1000], tag="v1")
-    skopeo.copy(image.ref, f"docker://{server.address}/{repo}:v1", "--preserve-digests")
-    return image
-
-
-def _pull(
-    skopeo: Skopeo, tmp_path: Path, server: RegistryServer, repo: str, image: OciImage
-) -> None:
-    back = tmp_path / f"back-{server.address.rsplit(':', 1)[1]}"
-    shutil.rmtree(back, ignore_errors=True)
-    skopeo.copy(f"docker://{server.address}/{repo}:v1", f"oci:{back}:v1")
-    assert_same_blobs(image.layout, back)
-
-
-def _redirect_bucket(server: RegistryServer, repo: str, digest: str) -> str:
-    reply = requests.get(
-        f"{server.url}/v2/{repo}/blobs/{digest}", allow_redirects=False, timeout=30
-    )
-    assert reply.status_code == 307, reply.text
-    return urlsplit(reply.headers["Location"]).path.split("/")[1]  # path-style on moto
-
-
-class Log:
-    """The lines a server logs from now on."""
-
-    def __init__(self, server: RegistryServer) -> None:
-        self.path, self.offset = server.log_path, server.log_path.stat().st_size
-
-    def text(self) -> str:
-        with open(self.path, "rb") as log:
-            log.seek(self.offset)
-            return log.read().decode(errors="replace")
 
 
 def test_push_in_a_pull_in_b_before_and_after_replication(
@@ -67,17 +39,17 @@ def test_push_in_a_pull_in_b_before_and_after_replication(
     region_b: RegistryServer,
     tmp_path: Path,
 ) -> None:
-    image = _push(skopeo, tmp_path, region_a, "ab/app")
+    image = push_image(skopeo, tmp_path, region_a, "ab/app")
     layer = image.layers[0].digest
-    before = Log(region_b)
-    _pull(skopeo, tmp_path, region_b, "ab/app", image)
-    assert _redirect_bucket(region_b, "ab/app", layer) == world.bucket(PRIMARY)
+    before = ServerLog(region_b)
+    pull_image(skopeo, tmp_path, region_b, "ab/app", image)
+    assert redirect_bucket(region_b, "ab/app", layer) == world.bucket(PRIMARY)
     said = before.text()
     assert f"R#ab/app TAG#v1 {FALLBACK}" in said  # the manifest, from the primary
     replicator.sync()
-    after = Log(region_b)
-    _pull(skopeo, tmp_path, region_b, "ab/app", image)
-    assert _redirect_bucket(region_b, "ab/app", layer) == world.bucket(OTHER)
+    after = ServerLog(region_b)
+    pull_image(skopeo, tmp_path, region_b, "ab/app", image)
+    assert redirect_bucket(region_b, "ab/app", layer) == world.bucket(OTHER)
     assert FALLBACK not in after.text()  # the local table answered everything
 
 
@@ -88,7 +60,7 @@ def test_push_in_b_lands_in_the_primary_table_and_b_bucket(
     region_b: RegistryServer,
     tmp_path: Path,
 ) -> None:
-    image = _push(skopeo, tmp_path, region_b, "ba/app")
+    image = push_image(skopeo, tmp_path, region_b, "ba/app")
     manifest = ("R#ba/app", f"MAN#{image.manifest_digest}")
     assert world.item(PRIMARY, *manifest) is not None
     assert world.item(OTHER, *manifest) is None
@@ -98,8 +70,8 @@ def test_push_in_b_lands_in_the_primary_table_and_b_bucket(
     assert world.has_object(OTHER, key) and not world.has_object(PRIMARY, key)
     copies = world.item(PRIMARY, f"OBJ#{key}", "COPIES")
     assert copies is not None and copies["regions"]["SS"] == [OTHER]
-    _pull(skopeo, tmp_path, region_a, "ba/app", image)  # the primary redirects to B's bucket
-    assert _redirect_bucket(region_a, "ba/app", image.layers[0].digest) == world.bucket(OTHER)
+    pull_image(skopeo, tmp_path, region_a, "ba/app", image)  # the primary redirects to B's bucket
+    assert redirect_bucket(region_a, "ba/app", image.layers[0].digest) == world.bucket(OTHER)
 
 
 def test_a_chunked_upload_started_in_a_is_finished_in_b(
@@ -148,7 +120,7 @@ def test_a_delete_in_a_is_gone_in_b(
     region_b: RegistryServer,
     tmp_path: Path,
 ) -> None:
-    image = _push(skopeo, tmp_path, region_a, "gone/app")
+    image = push_image(skopeo, tmp_path, region_a, "gone/app")
     replicator.sync()
     url = f"/v2/gone/app/manifests/{image.manifest_digest}"
     assert requests.head(region_b.url + url, timeout=30).status_code == 200
@@ -170,7 +142,7 @@ def test_a_replica_that_lands_after_its_blob_was_removed_is_deleted(
 ) -> None:
     from chalicelib.server.backends import build_registry, open_storage
 
-    image = _push(skopeo, tmp_path, region_a, "removed/app")
+    image = push_image(skopeo, tmp_path, region_a, "removed/app")
     record = build_registry(world.options(PRIMARY)).blobs.stat(
         "removed/app", image.layers[0].digest
     )

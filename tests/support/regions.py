@@ -9,22 +9,30 @@ serves both regions' tables, as AWS's regional endpoints would.
 from __future__ import annotations
 
 import shlex
+import shutil
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 
 from chalicelib.server.backends import BackendOptions
 from chalicelib.storage.aws.clients import aws_clients, secrets_manager_client
 from chalicelib.storage.aws.provision import ensure_bucket, ensure_table
 from chalicelib.storage.aws.secrets_manager_keys import ensure_signing_secret
 
+from .clients import Skopeo
+from .images import OciImage, assert_same_blobs, build_image
 from .moto import use_fake_credentials
 from .replicator import ReplicaRegion, Replicator
-from .server import default_soute
+from .server import RegistryServer, default_soute
 
 PRIMARY = "us-east-1"
 OTHER = "eu-west-1"
 REGIONS = (PRIMARY, OTHER)
+FALLBACK = f"read from the primary region {PRIMARY}: not yet in {OTHER}"  # B's log line
 
 
 @dataclass(frozen=True)
@@ -114,3 +122,41 @@ def two_regions(endpoint_url: str) -> TwoRegions:
     secrets = secrets_manager_client(PRIMARY, endpoint_url)
     ensure_signing_secret(secrets, world.options(PRIMARY).signing_secret_id)
     return world
+
+
+def push_image(skopeo: Skopeo, tmp_path: Path, server: RegistryServer, repo: str) -> OciImage:
+    """A small image of two layers, pushed as `repo`:v1 through `server` by skopeo."""
+    image = build_image(tmp_path / f"src-{repo.replace('/', '-')}", [200 * 1024, 1000], tag="v1")
+    skopeo.copy(image.ref, f"docker://{server.address}/{repo}:v1", "--preserve-digests")
+    return image
+
+
+def pull_image(
+    skopeo: Skopeo, tmp_path: Path, server: RegistryServer, repo: str, image: OciImage
+) -> None:
+    """Pull `repo`:v1 through `server` with skopeo and check it is `image`, blob for blob."""
+    back = tmp_path / f"back-{server.address.rsplit(':', 1)[1]}"
+    shutil.rmtree(back, ignore_errors=True)
+    skopeo.copy(f"docker://{server.address}/{repo}:v1", f"oci:{back}:v1")
+    assert_same_blobs(image.layout, back)
+
+
+def redirect_bucket(server: RegistryServer, repo: str, digest: str) -> str:
+    """The bucket `server` redirects a pull of the blob to."""
+    reply = requests.get(
+        f"{server.url}/v2/{repo}/blobs/{digest}", allow_redirects=False, timeout=30
+    )
+    assert reply.status_code == 307, reply.text
+    return urlsplit(reply.headers["Location"]).path.split("/")[1]  # path-style on moto
+
+
+class ServerLog:
+    """The lines a server logs from now on."""
+
+    def __init__(self, server: RegistryServer) -> None:
+        self.path, self.offset = server.log_path, server.log_path.stat().st_size
+
+    def text(self) -> str:
+        with open(self.path, "rb") as log:
+            log.seek(self.offset)
+            return log.read().decode(errors="replace")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .clients import Skopeo
 from .images import build_image
+from .regions import ServerLog
 from .replicator import Replicator
 from .server import RegistryServer
 
@@ -59,7 +60,7 @@ def measure(
             image = build_image(workdir / f"src-{stamp}", layer_sizes, tag="v1")
             repo = f"lag/app-{stamp}"
             skopeo.copy(image.ref, f"docker://{a.address}/{repo}:v1", "--preserve-digests")
-            offset = b.log_path.stat().st_size
+            said = ServerLog(b)
             back = workdir / f"back-{stamp}"
             pulled = skopeo.run(
                 "copy", "--src-tls-verify=false", f"docker://{b.address}/{repo}:v1",
@@ -69,9 +70,7 @@ def measure(
             if pulled.returncode != 0 or not (back / "index.json").exists():
                 result.failures += 1
                 result.failed.append(f"{repo}: {pulled.stderr.strip()[-300:]}")
-            with open(b.log_path, "rb") as log:
-                log.seek(offset)
-                fallbacks = log.read().decode(errors="replace").count(FALLBACK)
+            fallbacks = said.text().count(FALLBACK)
             result.fallback_reads += fallbacks
             result.pulls_with_fallback += fallbacks > 0
             shutil.rmtree(image.layout, ignore_errors=True)
