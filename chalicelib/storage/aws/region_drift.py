@@ -43,6 +43,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .regions.copies import SK as OBJECT_SORT_KEY
+from .regions.recorder import BLOB_PREFIX
+
 IDENTITY_PARTITIONS = (
     "USERS",
     "TEAMS",
@@ -72,12 +75,10 @@ IDENTITY_ATTRIBUTES = (
     "token_id",
 )
 OBJECT_PREFIX = "OBJ#"
-OBJECT_SORT_KEY = "COPIES"
 OBJECT_ATTRIBUTES = ("regions", "removed")
 REPOSITORY_PREFIX = "R#"
 PROBE_PARTITION = "REGIONCHECK"
 PROBE_TTL_SECONDS = 3600
-BLOB_PREFIX = "blobs/"
 POLL_SECONDS = 0.1
 
 
@@ -420,7 +421,7 @@ def _scan_primary(
                 reference.settings_complete = False
         elif pk.startswith(OBJECT_PREFIX) and sk == OBJECT_SORT_KEY:
             recorded = set(item.get("regions", {}).get("SS", []))
-            unchecked |= recorded - set(by_name)
+            unchecked |= recorded - by_name.keys()
             key = pk[len(OBJECT_PREFIX) :]
             _check_object(key, recorded, _removed(item), by_name, listings, report)
         elif pk.startswith(REPOSITORY_PREFIX) and not _count(reference.counts, pk, sk, max_items):
