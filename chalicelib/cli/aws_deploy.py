@@ -21,6 +21,7 @@ from typing import Any
 
 from . import aws_data, aws_deploy_regions, aws_domain, aws_package, aws_stack
 from .aws_errors import DeployError, region_or_fail
+from .console import plain_console
 
 HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -41,13 +42,6 @@ class Aws:
 
     def client(self, service: str) -> Any:
         return self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    # Names and ARNs print as they are: no markup, no :emoji: codes (":secret:" is one).
-    return Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 def _show(console: Any) -> Any:
@@ -101,7 +95,7 @@ def _deploy(args: argparse.Namespace) -> int:
     parameters = {"RegistryDomainName": host, **_parameters(args.parameter)}
     project = Path(args.project_dir) if args.project_dir else aws_package.default_project_dir()
     aws_package.check_project(project)
-    aws, console = Aws(region, args.endpoint_url), _console()
+    aws, console = Aws(region, args.endpoint_url), plain_console()
     acm = aws.client("acm")
     if args.certificate_arn:
         [arn] = args.certificate_arn
@@ -168,7 +162,7 @@ def _deploy_regions(args: argparse.Namespace) -> int:
     given = _parameters(args.parameter)
     project = Path(args.project_dir) if args.project_dir else aws_package.default_project_dir()
     aws_package.check_project(project)
-    console = _console()
+    console = plain_console()
     say = console.print
     aws = {region: Aws(region, args.endpoint_url) for region in plan.regions}
     # Everything that can refuse, before anything is built: certificates, zone, the stacks.
@@ -315,7 +309,7 @@ def _next_steps(
 
 def _destroy(args: argparse.Namespace) -> int:
     region = region_or_fail(args.region)
-    aws, console = Aws(region, args.endpoint_url), _console()
+    aws, console = Aws(region, args.endpoint_url), plain_console()
     cfn = aws.client("cloudformation")
     stack = aws_stack.describe(cfn, args.stack_name)
     if stack is None:

@@ -16,11 +16,12 @@ import re
 import sys
 from typing import Any
 
+from ..server.backends import parse_region_bucket
 from ..server.logs import escape_controls
+from .console import plain_console
 
 PROG = "soute aws regions check"
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 NOTES_SHOWN = 20  # per kind and region, in the text report; --json lists every one
 
@@ -51,9 +52,12 @@ def _regions(text: str) -> list[str]:
 def _buckets(pairs: list[str], regions: list[str]) -> dict[str, str]:
     buckets: dict[str, str] = {}
     for pair in pairs:
-        region, equals, bucket = pair.partition("=")
-        if not equals or not REGION.match(region) or not BUCKET.match(bucket):
-            raise UsageError(f"--region-bucket {pair!r}: write it REGION=BUCKET")
+        try:
+            region, bucket = parse_region_bucket(pair)
+        except ValueError as error:
+            raise UsageError(
+                f"--region-bucket {pair!r}: write it REGION=BUCKET ({error})"
+            ) from None
         if region not in regions:
             raise UsageError(f"--region-bucket {region}: not one of --regions")
         if region in buckets:
@@ -66,7 +70,7 @@ def _buckets(pairs: list[str], regions: list[str]) -> dict[str, str]:
 
 def _settings(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     regions = _regions(args.regions)
-    if not REGION.match(args.primary) or args.primary not in regions:
+    if args.primary not in regions:
         raise UsageError(f"--primary {args.primary!r}: name one of --regions")
     if not TABLE.match(args.table):
         raise UsageError(f"--table {args.table!r} is not a DynamoDB table name")
@@ -109,12 +113,6 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if report.drift else 0
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
-
-
 def _subject(subject: dict[str, str]) -> str:
     return " ".join(f"{name}={value}" for name, value in subject.items())
 
@@ -122,7 +120,7 @@ def _subject(subject: dict[str, str]) -> str:
 def _print(report: Any) -> None:
     from rich.text import Text
 
-    console = _console()
+    console = plain_console()
     others = [name for name in report.regions if name != report.primary]
     console.print(f"primary {report.primary}; compared: {', '.join(others) or 'none'}")
     for name, seconds in report.lag.items():
@@ -185,7 +183,6 @@ def add_check_parser(regions: argparse._SubParsersAction) -> None:
         "--region-bucket",
         action="append",
         required=True,
-        default=[],
         metavar="REGION=BUCKET",
         help="each region's bucket (once per region)",
     )
