@@ -16,6 +16,7 @@ import argparse
 import re
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def _deploy(args: argparse.Namespace) -> int:
             f"stack {args.stack_name} in {region} is one region of several (primary"
             f" {previous.parameters['PrimaryRegion']}): deploy it with --regions and --primary"
         )
-    stack = _build_and_deploy(aws, console, project, args, parameters)
+    stack = _deploy_stack(aws, console, args, _build(aws, console, project, args), parameters)
     try:
         api_id, table = stack.outputs["RestAPIId"], stack.outputs["RegistryTableName"]
     except KeyError as missing:
@@ -123,9 +124,16 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_and_deploy(
-    aws: Aws, console: Any, project: Path, args: argparse.Namespace, parameters: dict[str, str]
-) -> aws_stack.Stack:
+@dataclass(frozen=True)
+class Built:
+    """The app packaged for one region: its template (the code in the artifact bucket)."""
+
+    template: dict[str, Any]
+    bucket: str
+    account: str
+
+
+def _build(aws: Aws, console: Any, project: Path, args: argparse.Namespace) -> Built:
     s3 = aws.client("s3")
     account = aws.client("sts").get_caller_identity()["Account"]
     bucket = args.artifact_bucket or aws_package.artifact_bucket_name(account, aws.region)
@@ -135,14 +143,21 @@ def _build_and_deploy(
         created = aws_package.ensure_artifact_bucket(s3, bucket, aws.region)
         console.print(f"artifact bucket {bucket}: {'created' if created else 'reused'}")
         key = aws_package.upload_code(s3, bucket, args.stack_name, built.code)
-    template = aws_package.with_code(built.template, bucket, key)
+    return Built(aws_package.with_code(built.template, bucket, key), bucket, account)
+
+
+def _deploy_stack(
+    aws: Aws, console: Any, args: argparse.Namespace, built: Built, parameters: dict[str, str]
+) -> aws_stack.Stack:
+    template = built.template
     if "PrimaryRegion" in template.get("Parameters", {}):  # one region unless told otherwise
         parameters = {**aws_deploy_regions.single_region_parameters(), **parameters}
     if args.translate_sam:
         from .aws_sam_local import translate
 
-        template = translate(template, parameters, aws.client("iam"), account, aws.region)
-    url = aws_package.upload_template(s3, bucket, aws.region, args.stack_name, template)
+        template = translate(template, parameters, aws.client("iam"), built.account, aws.region)
+    s3 = aws.client("s3")
+    url = aws_package.upload_template(s3, built.bucket, aws.region, args.stack_name, template)
     console.print(f"stack {args.stack_name}: deploying {url}")
     cfn = aws.client("cloudformation")
     stack = aws_stack.deploy(cfn, args.stack_name, url, template, parameters, _show(console))
@@ -197,6 +212,7 @@ def _deploy_regions(args: argparse.Namespace) -> int:
     }
     stacks: dict[str, aws_stack.Stack] = {}
     deployed: dict[str, dict[str, str]] = {}
+    built: dict[str, Built] = {}
 
     def deploy(region: str) -> None:
         regional = aws_deploy_regions.stack_parameters(
@@ -207,7 +223,9 @@ def _deploy_regions(args: argparse.Namespace) -> int:
             f"\n{region}: stack {args.stack_name}"
             f" ({'primary' if region == plan.primary else 'replica'})"
         )
-        stack = _build_and_deploy(aws[region], console, project, args, parameters)
+        if region not in built:  # a second pass deploys what the first one packaged
+            built[region] = _build(aws[region], console, project, args)
+        stack = _deploy_stack(aws[region], console, args, built[region], parameters)
         stacks[region], deployed[region] = stack, regional
         buckets[region] = stack.outputs["RegistryBucketName"]
         roles[region] = stack.outputs["ApiHandlerRoleArn"]
@@ -244,9 +262,7 @@ def _deploy_regions(args: argparse.Namespace) -> int:
                 buckets, region, stack.outputs["ReplicationRoleArn"], plan.replication_time_control
             )
             written = aws_deploy_regions.ensure_replication(s3, buckets[region], rules)
-            targets = ", ".join(
-                rule["Destination"]["Bucket"].rsplit(":", 1)[-1] for rule in rules["Rules"]
-            )
+            targets = ", ".join(b for r, b in sorted(buckets.items()) if r != region)
             say(
                 f"{region}: bucket {buckets[region]} replicates blobs/ to {targets}:"
                 f" {'written' if written else 'reused'}"

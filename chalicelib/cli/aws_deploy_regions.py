@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..server.backends import format_region_buckets
 from .aws_errors import DeployError
 
 REGION_NAME = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
@@ -120,7 +121,7 @@ def stack_parameters(
     peers = {other: name for other, name in buckets.items() if other != region}
     values = {
         "PrimaryRegion": plan_.primary,
-        "PeerBuckets": ",".join(f"{other}={name}" for other, name in peers.items()),
+        "PeerBuckets": format_region_buckets(tuple(peers.items())),  # as SOUTE_S3_BUCKETS
         "PeerBucketArns": ",".join(f"arn:aws:s3:::{name}" for name in peers.values()),
         "PrimaryTableName": "",
         "ReplicaSecretArn": "",
