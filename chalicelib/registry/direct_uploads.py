@@ -52,6 +52,7 @@ from ..storage.ports import (
 )
 from .errors import Busy, Conflict
 from .settings import Settings
+from .uploads import keep_blob
 from .verification import ThreadVerifier, Verifier
 
 log = logging.getLogger("soute.direct")
@@ -334,7 +335,7 @@ class DirectUploads:
             self.store.discard(upload_id, session.state)
             self.meta.clear_pending(repository, upload.digest)
             return _upload(self._save(session, session.state, "failed", message))
-        self.meta.add_blob(repository, BlobRecord(upload.digest, upload.size, key))
+        keep_blob(self.meta, self.store, repository, BlobRecord(upload.digest, upload.size, key))
         self.meta.clear_pending(repository, upload.digest)
         self.store.discard(upload_id, {})  # the parts' leftovers; the blob is elsewhere now
         return _upload(self._save(session, session.state, "available"))

@@ -96,8 +96,9 @@ class Uploads:
                 f"uploaded content has digest {error.actual}, not {digest}; the upload is"
                 " discarded, push the blob again",
             ) from None
-        record = BlobRecord(str(parsed), session.size, key)
-        self.meta.add_blob(repository, record)
+        record = keep_blob(
+            self.meta, self.store, repository, BlobRecord(str(parsed), session.size, key)
+        )
         self.meta.delete_upload(repository, upload_id)
         self.store.discard(upload_id, session.state)
         return record
@@ -132,6 +133,17 @@ class Uploads:
                 self.store.discard(upload_id, {})
                 swept += 1
         return swept
+
+
+def keep_blob(
+    meta: MetadataStore, store: BlobStore, repository: str, uploaded: BlobRecord
+) -> BlobRecord:
+    """Record the verified upload and link it; if the registry holds the blob already, keep
+    those bytes and remove the copy just made. Return the record kept."""
+    kept = meta.add_blob(repository, uploaded)
+    if kept.key != uploaded.key:
+        store.remove(uploaded)
+    return kept
 
 
 def _out_of_order(session: UploadSession) -> UploadOutOfOrder:

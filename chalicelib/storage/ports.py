@@ -109,6 +109,10 @@ class BlobRecord:
     # The regions whose buckets hold a copy of the bytes (multi-region aws backend only; empty
     # everywhere else, and for blobs stored before a deployment had several regions).
     regions: frozenset[str] = frozenset()
+    # Read with a repository's link: since when no manifest of the repository has used the
+    # blob (the link's last touch), or None while one does. The lifecycle GC drops links idle
+    # longer than its grace; a HEAD of a long-idle link touches it (registry/blobs.py).
+    idle_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -250,8 +254,9 @@ class BlobStore(Protocol):
 
     def remove(self, blob: BlobRecord) -> None:
         """Delete the blob's bytes, every copy of them (in each region that holds one); a blob
-        already gone is no error. Only the lifecycle GC may call it, once no record can lead a
-        client to the bytes (its argument goes with it): nothing in the service does yet."""
+        already gone is no error. Called by the lifecycle GC once no record can lead a client
+        to the bytes (lifecycle/gc.py argues it), and for the redundant copy an upload made of
+        a blob the registry holds already (`MetadataStore.add_blob`)."""
 
     # -- direct uploads: the client sends parts straight to the store ----------------------
     def start_parts(self, upload_id: str) -> dict[str, Any]:
@@ -295,11 +300,19 @@ class MetadataStore(Protocol):
     # blobs and repository links
     def blob(self, repository: str, digest: str) -> BlobRecord | None: ...
     def any_blob(self, digest: str) -> BlobRecord | None: ...
-    def add_blob(self, repository: str, blob: BlobRecord) -> None:
-        """Record a blob just uploaded and link it to the repository."""
+    def add_blob(self, repository: str, blob: BlobRecord) -> BlobRecord:
+        """Record a blob just uploaded and link it to the repository; return the record kept.
+        A blob the registry holds already keeps its bytes (the record's key): the caller then
+        removes the copy it just made. A blob being collected (lifecycle/gc.py) is taken over:
+        its record points at the new bytes from then on."""
 
-    def link_blob(self, repository: str, blob: BlobRecord) -> None:
-        """Link a known blob (a mount): one write."""
+    def link_blob(self, repository: str, blob: BlobRecord) -> BlobRecord | None:
+        """Link a known blob (a mount) and return its record, or None when the blob is gone or
+        being collected (the client then uploads it)."""
+
+    def touch_link(self, repository: str, digest: str) -> bool:
+        """Mark the repository's link to the blob as just used (a HEAD of an idle link), so the
+        GC keeps it for its grace; False if the link is gone."""
 
     def unlink_blob(self, repository: str, digest: str) -> bool:
         """Remove the link; raise StillReferenced if a manifest of the repository uses it."""

@@ -126,12 +126,13 @@ def _check_completed(url: str, pushes: list[Pushed]) -> None:
 
 
 def _check_nothing_partial_or_dangling(data_dir: Path) -> None:
-    for path in (data_dir / "blobs" / "sha256").glob("*/*"):
-        assert sha256_digest(path.read_bytes()) == f"sha256:{path.name}", f"partial blob {path}"
+    for path in (data_dir / "blobs" / "sha256").glob("*/*"):  # <hex>.<upload id>
+        hexpart = path.name.split(".")[0]
+        assert sha256_digest(path.read_bytes()) == f"sha256:{hexpart}", f"partial blob {path}"
     db = sqlite3.connect(data_dir / "metadata.sqlite")
-    for (digest,) in db.execute("SELECT DISTINCT digest FROM repo_blobs"):
-        hexpart = digest.split(":")[1]
-        assert (data_dir / "blobs" / "sha256" / hexpart[:2] / hexpart).exists(), digest
+    linked = "SELECT DISTINCT b.digest, b.key FROM repo_blobs l JOIN blobs b USING (digest)"
+    for digest, key in db.execute(linked):
+        assert (data_dir / key).exists(), digest
     dangling_refs = db.execute(
         "SELECT r.repo, r.manifest, r.target FROM manifest_refs r LEFT JOIN repo_blobs b"
         " ON b.repo = r.repo AND b.digest = r.target WHERE r.kind = 'blob' AND b.digest IS NULL"

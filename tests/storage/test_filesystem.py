@@ -37,15 +37,16 @@ def test_finish_verifies_with_or_without_running_hash(
     if restart:
         store = FilesystemBlobStore(str(tmp_path))  # another process: no running hash
     data = b"".join(chunks)
-    store.finish("u1", state, size, _sha(data))
-    assert Path(store.blob_path(str(_sha(data)))).read_bytes() == data
+    key = store.finish("u1", state, size, _sha(data))
+    assert (tmp_path / key).read_bytes() == data
+    assert key == f"blobs/sha256/{_sha(data).hex[:2]}/{_sha(data).hex}.u1"  # the upload's own
 
 
 def test_sha512(tmp_path: Path) -> None:
     store = FilesystemBlobStore(str(tmp_path))
     size, state = _append_all(store, "u1", [b"x" * 100])
-    store.finish("u1", state, size, _sha(b"x" * 100, "sha512"))
-    assert Path(store.blob_path(str(_sha(b"x" * 100, "sha512")))).exists()
+    key = store.finish("u1", state, size, _sha(b"x" * 100, "sha512"))
+    assert key.startswith("blobs/sha512/") and (tmp_path / key).exists()
 
 
 def test_mismatch_stores_nothing(tmp_path: Path) -> None:
@@ -62,8 +63,8 @@ def test_chunk_not_in_the_session_is_ignored(tmp_path: Path) -> None:
     store = FilesystemBlobStore(str(tmp_path))
     size, state = _append_all(store, "u1", [b"kept"])
     store.append("u1", state, size, io.BytesIO(b"lost"), 4)  # its session update never happened
-    store.finish("u1", state, size, _sha(b"kept"))
-    assert Path(store.blob_path(str(_sha(b"kept")))).read_bytes() == b"kept"
+    key = store.finish("u1", state, size, _sha(b"kept"))
+    assert (tmp_path / key).read_bytes() == b"kept"
 
 
 def test_short_body_leaves_no_chunk(tmp_path: Path) -> None:

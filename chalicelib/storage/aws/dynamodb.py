@@ -2,7 +2,8 @@
 for every read-modify-write, no Scan.
 
 Items (pk, sk):
-  R#<repo>  BLOB#<digest>         the repository's link to a blob: size, key, refs
+  R#<repo>  BLOB#<digest>         the repository's link to a blob: size, key, refs, touched,
+                                  counted (dynamodb_links.py)
   R#<repo>  MAN#<digest>          a manifest: media type, size, body (or body_key in S3 when too
                                   big for the item), subject, artifact type, uses (the sort
                                   keys it references, unless too many: then read from the
@@ -14,7 +15,10 @@ Items (pk, sk):
   R#<repo>  REF#<subject>#<digest> a referrer of `subject`
   R#<repo>  UPLOAD#<id>           an upload session: size, version, state; TTL expires_at
   R#<repo>  PENDING#<digest>      a direct upload of the blob is being verified; TTL expires_at
-  B#<digest> BLOB                 the blob itself: size and storage key
+  B#<digest> BLOB                 the blob itself: size, storage key, linked (repositories
+                                  linking it), state while a GC removes it (dynamodb_links.py)
+  GC        PREPARED              every link made before the lifecycle GC is counted
+                                  (dynamodb_lifecycle.py)
   CATALOG   R#<repo>              the repository has manifests
   QUOTA#<namespace> DIRECT        the namespace's open direct uploads: a version and a list
                                   bounded by the limit (registry/direct_uploads.py)
@@ -68,6 +72,7 @@ from ..ports import (
     TooManyTags,
     UploadSession,
 )
+from .dynamodb_links import DELETING, BlobLinks, LinkConflict, timestamp
 
 INLINE_BODY_LIMIT = 192 * 1024  # larger manifests go to S3; an item stops at 400 KB
 # The copy of a body in its tag items. Manifests measured in this repository's test images
@@ -97,7 +102,7 @@ def _retry_conflicts(attempt: Callable[[], T]) -> T:
     for retry in range(CONFLICT_RETRIES):
         try:
             return attempt()
-        except _Conflict:
+        except (_Conflict, LinkConflict):
             time.sleep(random.uniform(0, 0.02 * 2**retry))
     raise Contention()
 
@@ -133,6 +138,7 @@ class DynamoMetadataStore:
         self.copies = copies
         self._serialize = TypeSerializer().serialize
         self._deserialize = TypeDeserializer().deserialize
+        self.links = BlobLinks(self)
 
     # -- item helpers ----------------------------------------------------------------------
     def _key(self, pk: str, sk: str) -> dict[str, Any]:
@@ -211,57 +217,33 @@ class DynamoMetadataStore:
         item = self._read(_repo(repository), f"BLOB#{digest}")
         if item is None or "size" not in item:
             return None
-        return self._blob_record(digest, item)
+        idle = None if int(item.get("refs", 0)) > 0 else float(item.get("touched", 0))
+        return self._blob_record(digest, item, idle)
 
     def any_blob(self, digest: str) -> BlobRecord | None:
         item = self._read(f"B#{digest}", "BLOB")
-        return self._blob_record(digest, item) if item else None
+        if item is None or item.get("state") == DELETING:
+            return None
+        return self._blob_record(digest, item)
 
-    def _blob_record(self, digest: str, item: dict[str, Any]) -> BlobRecord:
+    def _blob_record(
+        self, digest: str, item: dict[str, Any], idle_since: float | None = None
+    ) -> BlobRecord:
         key = item.get("key", "")
         regions = self.copies.regions(key) if self.copies is not None and key else frozenset()
-        return BlobRecord(digest, int(item["size"]), key, regions)
+        return BlobRecord(digest, int(item["size"]), key, regions, idle_since)
 
-    def add_blob(self, repository: str, blob: BlobRecord) -> None:
-        self.db.put_item(
-            TableName=self.table,
-            Item=self._item(
-                f"B#{blob.digest}",
-                "BLOB",
-                size=blob.size,
-                key=blob.key,
-                created=Decimal(int(time.time())),
-            ),
-        )
-        self.link_blob(repository, blob)
+    def add_blob(self, repository: str, blob: BlobRecord) -> BlobRecord:
+        return _retry_conflicts(lambda: self.links.add(repository, blob))
 
-    def link_blob(self, repository: str, blob: BlobRecord) -> None:
-        # An update, not a put: a link that manifests already count keeps its `refs`.
-        self.db.update_item(
-            TableName=self.table,
-            Key=self._key(_repo(repository), f"BLOB#{blob.digest}"),
-            UpdateExpression="SET #size = :size, #key = :key",
-            ExpressionAttributeNames={"#size": "size", "#key": "key"},
-            ExpressionAttributeValues=self._values(size=blob.size, key=blob.key),
-        )
+    def link_blob(self, repository: str, blob: BlobRecord) -> BlobRecord | None:
+        return _retry_conflicts(lambda: self.links.link(repository, blob.digest))
+
+    def touch_link(self, repository: str, digest: str) -> bool:
+        return self.links.touch(repository, digest)
 
     def unlink_blob(self, repository: str, digest: str) -> bool:
-        return self._delete_unreferenced(repository, f"BLOB#{digest}")
-
-    def _delete_unreferenced(self, repository: str, sk: str) -> bool:
-        try:
-            self.db.delete_item(
-                TableName=self.table,
-                Key=self._key(_repo(repository), sk),
-                ConditionExpression="attribute_exists(pk) AND"
-                " (attribute_not_exists(refs) OR refs <= :zero)",
-                ExpressionAttributeValues=self._values(zero=0),
-            )
-        except self.db.exceptions.ConditionalCheckFailedException:
-            if self._get(_repo(repository), sk) is None:
-                return False
-            raise StillReferenced() from None  # a count names no referrer
-        return True
+        return _retry_conflicts(lambda: self.links.drop(repository, digest))
 
     # -- manifests -------------------------------------------------------------------------
     def manifest(self, repository: str, digest: str) -> ManifestRecord | None:
@@ -395,10 +377,13 @@ class DynamoMetadataStore:
     def _count_use(
         self, pk: str, sk: str, delta: int, untag: set[str] | None = None
     ) -> dict[str, Any]:
-        """Count a use of a blob or child manifest; also take `untag` out of its tag set."""
+        """Count a use of a blob or child manifest; also take `untag` out of its tag set. A
+        use that ends touches the item: the GC's grace for an idle link counts from then."""
         expression, values = "SET refs = if_not_exists(refs, :zero) + :delta", {}
+        if delta < 0:
+            expression, values = f"{expression}, touched = :now", {"now": timestamp()}
         if untag:
-            expression, values = f"{expression} DELETE tags :tag", {"tag": untag}
+            expression, values = f"{expression} DELETE tags :tag", {**values, "tag": untag}
         return {
             "Update": {
                 "Key": self._key(pk, sk),

@@ -1,13 +1,18 @@
 """BlobStore on a local directory: content-addressed files, uploads kept as chunk files.
 
 Layout under the root:
-  blobs/<algorithm>/<first two hex>/<hex>   complete, verified blobs
+  blobs/<algorithm>/<first two hex>/<hex>.<upload id>
+                                            complete, verified blobs (a blob's record names
+                                            its file; stored before the lifecycle GC, a blob's
+                                            file was <hex> alone)
   uploads/<upload id>/<offset>-<random>     one file per accepted chunk of an upload
   uploads/<upload id>/parts/p<n>-<md5>      part n of a direct upload (its ETag in the name)
 
 A blob file appears only by an atomic rename after its digest verified, so a crash at any
-instant leaves either the whole blob or nothing under blobs/. Chunk files that a session does
-not list (a request cut short) are ignored and removed with the upload.
+instant leaves either the whole blob or nothing under blobs/. Each upload's file has a name of
+its own, as each upload's object has on S3: a GC deleting a blob's old file can never delete
+the bytes a new upload of the same digest just placed (lifecycle/gc.py). Chunk files that a
+session does not list (a request cut short) are ignored and removed with the upload.
 
 Directories are made 0700 and files 0600 whatever the umask (private_files.py). A full disk
 or an I/O error leaves every public method as the ports' StorageFull or StorageUnavailable
@@ -159,11 +164,11 @@ class FilesystemBlobStore:
             if source not in paths:
                 os.unlink(source)
             raise DigestMismatch(actual)
-        return self._place(source, digest)
+        return self._place(source, digest, upload_id)
 
-    def _place(self, source: str, digest: Digest) -> str:
-        """Rename the verified file `source` to the blob's path; return its storage key."""
-        target = self.blob_path(str(digest))
+    def _place(self, source: str, digest: Digest, upload_id: str) -> str:
+        """Rename the verified file `source` to the upload's blob file; return its key."""
+        target = f"{self.blob_path(str(digest))}.{upload_id}"
         make_private_dirs(os.path.dirname(target))
         os.replace(source, target)
         return os.path.relpath(target, self.root)
@@ -286,15 +291,24 @@ class FilesystemBlobStore:
         if actual != digest:
             os.unlink(joined)
             raise DigestMismatch(actual)
-        return self._place(joined, digest)
+        return self._place(joined, digest, upload_id)
 
     # -- blobs -----------------------------------------------------------------------------
     def body(self, blob: BlobRecord, offset: int, length: int) -> BlobBody:
-        return BlobBody(path=self.blob_path(blob.digest), offset=offset, length=length)
+        return BlobBody(path=self.file_of(blob), offset=offset, length=length)
 
     def remove(self, blob: BlobRecord) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.blob_path(blob.digest))
+            os.unlink(self.file_of(blob))
+
+    def file_of(self, blob: BlobRecord) -> str:
+        """The file holding the blob's bytes: its record's key, under the root."""
+        if not blob.key:
+            return self.blob_path(blob.digest)
+        path = os.path.normpath(os.path.join(self.root, blob.key))
+        if not path.startswith(self._blobs + os.sep):
+            raise ValueError(f"blob key {blob.key!r} is not under blobs/")
+        return path
 
 
 def _copy_body(body: BinaryIO, length: int | None, path: str, hasher: Any) -> int:

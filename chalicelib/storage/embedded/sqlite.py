@@ -2,6 +2,12 @@
 
 WAL mode and one transaction per port call: a process killed at any instant restarts with
 every committed write and none of a half-done one.
+
+The lifecycle GC (lifecycle/gc.py) adds two columns to files made before it: `blobs.state`
+('deleting' while a GC removes the bytes, NULL otherwise) and `repo_blobs.touched` (when the
+link was last received, mounted, HEADed while idle, or released by a deleted manifest; NULL in
+links made before, which the GC's first run stamps). Links hold no key: a repository's link
+reads the blob's one record, so every link of a digest leads to the same bytes.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ CREATE TABLE IF NOT EXISTS blobs (
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS repo_blobs (
     repo TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (repo, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS repo_blobs_by_digest ON repo_blobs (digest);
 CREATE TABLE IF NOT EXISTS manifests (
     repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, body BLOB NOT NULL,
     subject TEXT, artifact_type TEXT, annotations TEXT, created REAL NOT NULL,
@@ -56,12 +63,39 @@ CREATE TABLE IF NOT EXISTS pending_blobs (
 """
 
 
+# Columns added after files existed: (table, column, declaration).
+ADDED_COLUMNS = (("blobs", "state", "TEXT"), ("repo_blobs", "touched", "REAL"))
+DELETING = "deleting"
+
+
 class SqliteMetadataStore:
     def __init__(self, path: str) -> None:
         self._database = SqliteDatabase(path, SCHEMA)
         self.path = self._database.path
         self._db = self._database.connection
         self._write = self._database.write
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        if not self._missing_columns(self._db()):
+            return  # the usual case: no write lock taken
+        with self._write() as db:
+            for table, column, declaration in self._missing_columns(db):
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+    @staticmethod
+    def _missing_columns(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+        missing = []
+        for table, column, declaration in ADDED_COLUMNS:
+            present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                missing.append((table, column, declaration))
+        return missing
+
+    @property
+    def database(self) -> SqliteDatabase:
+        """The file, for the lifecycle adapter (sqlite_lifecycle.py) that shares it."""
+        return self._database
 
     def _one(self, sql: str, *args: object) -> tuple | None:
         return self._db().execute(sql, args).fetchone()
@@ -69,29 +103,55 @@ class SqliteMetadataStore:
     # -- blobs -----------------------------------------------------------------------------
     def blob(self, repository: str, digest: str) -> BlobRecord | None:
         row = self._one(
-            "SELECT b.size, b.key FROM repo_blobs l JOIN blobs b ON b.digest = l.digest"
-            " WHERE l.repo = ? AND l.digest = ?",
+            "SELECT b.size, b.key, l.touched, EXISTS (SELECT 1 FROM manifest_refs r"
+            " WHERE r.repo = l.repo AND r.target = l.digest) FROM repo_blobs l"
+            " JOIN blobs b ON b.digest = l.digest WHERE l.repo = ? AND l.digest = ?",
             repository,
             digest,
         )
-        return BlobRecord(digest, row[0], row[1]) if row else None
+        if not row:
+            return None
+        return BlobRecord(digest, row[0], row[1], idle_since=None if row[3] else row[2] or 0.0)
 
     def any_blob(self, digest: str) -> BlobRecord | None:
-        row = self._one("SELECT size, key FROM blobs WHERE digest = ?", digest)
+        row = self._one("SELECT size, key FROM blobs WHERE digest = ? AND state IS NULL", digest)
         return BlobRecord(digest, row[0], row[1]) if row else None
 
-    def add_blob(self, repository: str, blob: BlobRecord) -> None:
-        self.link_blob(repository, blob)
-
-    def link_blob(self, repository: str, blob: BlobRecord) -> None:
+    def add_blob(self, repository: str, blob: BlobRecord) -> BlobRecord:
         with self._write() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO blobs (digest, size, key, created) VALUES (?, ?, ?, ?)",
-                (blob.digest, blob.size, blob.key, time.time()),
-            )
-            db.execute(
-                "INSERT OR IGNORE INTO repo_blobs (repo, digest) VALUES (?, ?)",
-                (repository, blob.digest),
+            row = db.execute(
+                "SELECT size, key, state FROM blobs WHERE digest = ?", (blob.digest,)
+            ).fetchone()
+            if row is None or row[2] == DELETING:  # new, or taken over from a GC
+                db.execute(
+                    "INSERT OR REPLACE INTO blobs (digest, size, key, created, state)"
+                    " VALUES (?, ?, ?, ?, NULL)",
+                    (blob.digest, blob.size, blob.key, time.time()),
+                )
+                kept = blob
+            else:
+                kept = BlobRecord(blob.digest, row[0], row[1])
+            _link(db, repository, blob.digest)
+        return kept
+
+    def link_blob(self, repository: str, blob: BlobRecord) -> BlobRecord | None:
+        with self._write() as db:
+            row = db.execute(
+                "SELECT size, key FROM blobs WHERE digest = ? AND state IS NULL", (blob.digest,)
+            ).fetchone()
+            if row is None:
+                return None
+            _link(db, repository, blob.digest)
+        return BlobRecord(blob.digest, row[0], row[1])
+
+    def touch_link(self, repository: str, digest: str) -> bool:
+        with self._write() as db:
+            return (
+                db.execute(
+                    "UPDATE repo_blobs SET touched = ? WHERE repo = ? AND digest = ?",
+                    (time.time(), repository, digest),
+                ).rowcount
+                == 1
             )
 
     def unlink_blob(self, repository: str, digest: str) -> bool:
@@ -172,6 +232,12 @@ class SqliteMetadataStore:
     def delete_manifest(self, repository: str, digest: str) -> bool:
         with self._write() as db:
             _refuse_if_referenced(db, repository, digest)
+            # The blobs it used are idle from now: the GC's grace counts from here.
+            db.execute(
+                "UPDATE repo_blobs SET touched = ? WHERE repo = ? AND digest IN (SELECT target"
+                " FROM manifest_refs WHERE repo = ? AND manifest = ? AND kind = 'blob')",
+                (time.time(), repository, repository, digest),
+            )
             deleted = db.execute(
                 "DELETE FROM manifests WHERE repo = ? AND digest = ?", (repository, digest)
             ).rowcount
@@ -334,6 +400,15 @@ def _require(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> N
             "SELECT 1 FROM manifests WHERE repo = ? AND digest = ?", (repository, digest)
         ).fetchone():
             raise MissingReference(digest, "manifest")
+
+
+def _link(db: sqlite3.Connection, repository: str, digest: str) -> None:
+    """Link the blob to the repository (or touch the link it has): used from now."""
+    db.execute(
+        "INSERT INTO repo_blobs (repo, digest, touched) VALUES (?, ?, ?)"
+        " ON CONFLICT (repo, digest) DO UPDATE SET touched = excluded.touched",
+        (repository, digest, time.time()),
+    )
 
 
 def _refuse_too_many_tags(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> None:

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -87,19 +88,52 @@ def _run_together(count: int, work: Callable[[int], None]) -> list[BaseException
 # -- blobs and repository links ------------------------------------------------------------
 
 
+def _linked(meta: MetadataStore, repository: str, digest: str) -> BlobRecord | None:
+    """The link's record without the time it went idle (read, not written, by the caller)."""
+    found = meta.blob(repository, digest)
+    return replace(found, idle_since=None) if found else None
+
+
 def test_a_blob_is_linked_to_its_repository_and_known_everywhere(meta: MetadataStore) -> None:
     record = BlobRecord(_digest(b"layer"), 5, "blobs/somewhere")
-    meta.add_blob("a/one", record)
-    assert meta.blob("a/one", record.digest) == record
+    assert meta.add_blob("a/one", record) == record
+    assert _linked(meta, "a/one", record.digest) == record
     assert meta.blob("a/two", record.digest) is None
     assert meta.any_blob(record.digest) == record
-    meta.link_blob("a/two", record)  # a mount
-    assert meta.blob("a/two", record.digest) == record
+    assert meta.link_blob("a/two", record) == record  # a mount
+    assert _linked(meta, "a/two", record.digest) == record
     assert meta.unlink_blob("a/one", record.digest)
     assert not meta.unlink_blob("a/one", record.digest)
     assert meta.blob("a/one", record.digest) is None
-    assert meta.blob("a/two", record.digest) == record
+    assert _linked(meta, "a/two", record.digest) == record
     assert meta.any_blob(_digest(b"never")) is None
+
+
+def test_a_second_upload_of_a_blob_keeps_the_first_record(meta: MetadataStore) -> None:
+    first = BlobRecord(_digest(b"twice"), 5, "blobs/first")
+    meta.add_blob("a/one", first)
+    assert meta.add_blob("a/two", replace(first, key="blobs/second")) == first
+    assert meta.add_blob("a/one", replace(first, key="blobs/third")) == first
+    assert _linked(meta, "a/two", first.digest) == first
+    assert meta.any_blob(first.digest) == first
+
+
+def test_a_link_is_idle_while_no_manifest_uses_it(meta: MetadataStore) -> None:
+    before = time.time() - 1
+    image = _image(meta, "a/idle")
+    used = meta.blob("a/idle", image.blobs[0])
+    assert used is not None and used.idle_since is None
+    assert meta.delete_manifest("a/idle", image.record.digest)
+    idle = meta.blob("a/idle", image.blobs[0])
+    assert idle is not None and idle.idle_since is not None and idle.idle_since >= before
+    assert meta.touch_link("a/idle", image.blobs[0])
+    assert not meta.touch_link("a/idle", _digest(b"never linked"))
+
+
+def test_a_mount_of_a_blob_not_held_links_nothing(meta: MetadataStore) -> None:
+    missing = BlobRecord(_digest(b"nowhere"), 7, "blobs/nowhere")
+    assert meta.link_blob("a/one", missing) is None
+    assert meta.blob("a/one", missing.digest) is None
 
 
 def test_a_blob_in_use_cannot_be_unlinked(meta: MetadataStore) -> None:
