@@ -21,6 +21,7 @@ from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .aws_deploy import add_deploy_parsers
 from .aws_regions import add_regions_parsers
 from .errors import run_verb
+from .gc import add_gc_parser
 from .login import add_login_parser
 from .verify import add_verify_parser
 
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_admin_parsers(commands)
     add_login_parser(commands)
     add_verify_parser(commands)
+    add_gc_parser(commands)
     aws = commands.add_parser("aws", help="AWS resources").add_subparsers(dest="aws", required=True)
     init = aws.add_parser(
         "init",

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from ..auth.identity_ports import IdentityStore
     from ..auth.keys import KeyRing, SigningKey
     from ..auth.throttle_ports import FailureCounter
+    from ..lifecycle.gc import GarbageCollector
+    from ..storage.lifecycle_ports import LifecycleStore
     from ..storage.ports import BlobStore, MetadataStore
 
 log = logging.getLogger("soute.server")
@@ -38,6 +40,7 @@ class Storage(Protocol):
     def metadata(self) -> MetadataStore: ...
     def existing_metadata(self) -> MetadataStore | None: ...
     def blobs(self) -> BlobStore: ...
+    def lifecycle(self) -> LifecycleStore: ...
     def identities(self) -> IdentityStore: ...
     def audit(self) -> AuditLog: ...
     def failure_counter(self) -> FailureCounter: ...
@@ -264,6 +267,14 @@ def build_registry(options: BackendOptions) -> Registry:
 
         verifier = LambdaVerifier(options.verifier_function, options.region)
     return Registry(storage.metadata(), storage.blobs(), settings, verifier)
+
+
+def build_collector(options: BackendOptions) -> GarbageCollector:
+    """The lifecycle GC over the backend's stores (`soute gc`, `soute serve --gc-every`)."""
+    from ..lifecycle.gc import GarbageCollector
+
+    storage = open_storage(options)
+    return GarbageCollector(storage.lifecycle(), storage.metadata(), storage.blobs())
 
 
 def build_auth(options: BackendOptions) -> AuthContext | None:

@@ -25,11 +25,13 @@ from ...auth.audit import AuditLog
 from ...auth.identity_ports import IdentityStore
 from ...auth.keys import KeyRing
 from ...auth.throttle_ports import FailureCounter
+from ..lifecycle_ports import LifecycleStore
 from ..ports import BlobStore, MetadataStore
 from .clients import AwsClients, aws_clients, secrets_manager_client
 from .dynamodb import DynamoMetadataStore
 from .dynamodb_audit import DynamoAuditLog
 from .dynamodb_identities import DynamoIdentityStore
+from .dynamodb_lifecycle import DynamoLifecycleStore
 from .dynamodb_throttle import DynamoFailureCounter
 from .regions.blob_store import RegionalBlobStore
 from .regions.copies import BlobCopies
@@ -80,6 +82,12 @@ class AwsStorage:
 
     def existing_metadata(self) -> MetadataStore | None:
         return self.metadata()
+
+    def lifecycle(self) -> LifecycleStore:
+        """What the lifecycle GC reads and changes: the (primary region's) table."""
+        metadata = self.metadata()
+        assert isinstance(metadata, DynamoMetadataStore)
+        return DynamoLifecycleStore(metadata)
 
     def blobs(self) -> BlobStore:
         if not self.bucket:

@@ -12,6 +12,7 @@ from ...auth.audit import AuditLog
 from ...auth.identity_ports import IdentityStore
 from ...auth.keys import SigningKey
 from ...auth.throttle_ports import FailureCounter
+from ..lifecycle_ports import LifecycleStore
 from ..ports import BlobStore, MetadataStore
 from .filesystem import FilesystemBlobStore
 from .signing_key_file import load_or_create_key
@@ -19,6 +20,7 @@ from .sqlite import SqliteMetadataStore
 from .sqlite_audit import SqliteAuditLog
 from .sqlite_identities import FILE as IDENTITIES_FILE
 from .sqlite_identities import SqliteIdentityStore
+from .sqlite_lifecycle import SqliteLifecycleStore
 from .sqlite_throttle import SqliteFailureCounter
 
 METADATA_FILE = "metadata.sqlite"
@@ -36,6 +38,10 @@ class EmbeddedStorage:
         an empty registry where an admin mistyped a path)."""
         path = self._path(METADATA_FILE)
         return SqliteMetadataStore(path) if os.path.exists(path) else None
+
+    def lifecycle(self) -> LifecycleStore:
+        """What the lifecycle GC reads and changes: the metadata file's blobs and links."""
+        return SqliteLifecycleStore(SqliteMetadataStore(self._path(METADATA_FILE)))
 
     def blobs(self) -> BlobStore:
         return FilesystemBlobStore(self.data_dir)

@@ -1,0 +1,209 @@
+"""Online garbage collection: no read-only window, and no acknowledged image ever lost.
+
+What goes, in one run (`GarbageCollector.run`), each step a conditional transition of the
+LifecycleStore (storage/lifecycle_ports.py):
+  1. upload sessions started more than the grace ago (v2 and direct), with their bytes;
+  2. repository links to blobs that no manifest of the repository uses, idle (not received,
+     mounted, HEADed or released by a manifest delete) for longer than the grace;
+  3. blob records that no repository links any more, and their bytes in every region.
+Manifests are never deleted here: a manifest, and so everything it and the indexes above it
+reference, stays until a client (or, to come, a retention policy) deletes it.
+
+Why no acknowledged image is lost: the argument, with the case names the tests use
+(tests/lifecycle/test_gc_interleavings.py drives each case, on both backends).
+
+The facts. A link (repository, digest) is what lets a client use a blob: a HEAD answers 200, a
+manifest naming it is accepted. A blob's record is live or `deleting` and names one key, where
+its bytes are. The adapters keep four invariants, each a single conditional write or
+transaction (a SQLite write transaction; a DynamoDB condition or TransactWriteItems):
+  I1 a link is created only while the record is live, in one step that checks the record's key
+     and counts the link on it (`linked`); a link is dropped in one step that uncounts it.
+  I2 a record becomes `deleting` only in a step that finds it has no link (linked = 0); a
+     `deleting` record takes no new link (I1).
+  I3 the GC deletes the bytes at key K only after it made the record `deleting` with key K;
+     it deletes the record only if it is still `deleting` with key K.
+  I4 every upload's bytes have a key of their own (S3: blobs/<upload id>; files:
+     blobs/<alg>/<xx>/<hex>.<upload id>), and an upload that finds the record `deleting`
+     replaces it with a live record of its own key.
+So the bytes a link leads to exist: the link was made while the record was live with key K
+(I1); K's bytes go only after the record turned `deleting` with key K (I3), which needs the
+link gone (I2); an upload that revives the digest brings other bytes under another key (I4).
+A manifest is stored only in a step that finds each blob's link and adds to its `refs`, and a
+link is dropped only in a step that finds `refs` = 0: while the manifest exists its links stay,
+and by the above their bytes. Child manifests are counted the same way, and never collected.
+
+The interleavings, each with what the client sees:
+  upload-complete (`add_blob`) against removal (`begin`, bytes deleted, `end`):
+    complete before begin: the record is linked, begin finds linked > 0 and does nothing.
+    begin before complete: the upload takes the record over with its own key; the GC deletes
+      only the old key and its `end` finds the key changed, so the record stays, live.
+    end before complete: the record is gone; the upload makes a new one.
+  mount (`link_blob`) against removal:
+    mount before begin: linked > 0, begin does nothing.
+    begin before mount: the mount is refused (None), the registry answers 202 and the client
+      uploads the blob.
+    mount reads the live record, the GC removes it, the mount's write: its condition (live,
+      same key) fails; read again, the record is gone or deleting: refused, as above.
+  HEAD against the link's drop:
+    HEAD touches an idle link first: the drop's condition (idle since before the cutoff) fails.
+    drop first: the HEAD answers 404 and the client uploads the blob.
+    HEAD reads the link, the drop, then the HEAD's touch: the touch finds no link, 404.
+    (A HEAD touches only a link idle for TOUCH_AFTER, registry/blobs.py: one write per link
+    per 10 minutes at most, and none on pulls, whose links are in use.)
+  manifest-put against the link's drop:
+    put first: refs > 0, the drop's condition fails.
+    drop first: the put is refused, MANIFEST_BLOB_UNKNOWN: the push was not acknowledged, and
+      pushing again uploads the blob. The grace makes this rare: a client that uploaded or
+      HEADed a blob less than `grace - TOUCH_AFTER` ago always finds its link.
+    the GC lists the link as idle, the put, then the drop: refs > 0, the drop fails.
+  manifest-delete: the manifest's links are touched as it goes, so they wait a whole grace.
+  crash (kill -9 anywhere): every step is one transition; a record left `deleting` has no link
+    and takes none, uploads take it over, and the next run lists it and finishes (begin returns
+    it as it is, deleting bytes already gone is no error, `end` is conditional).
+  two runs at once: both may delete the same bytes (no error) and one `end` succeeds.
+
+Regions (docs/regions.md): the store's transitions go to the primary's table (rules 1-2), and
+the bytes go through `BlobStore.remove`, which deletes every region's copy and marks the object
+removed so a replica that lands later is deleted on arrival (rule 6).
+
+A dry run changes nothing a client can see: it lists exactly what the same run would delete,
+the blobs whose links all go in step 2 included (it counts them, `links_of`). It does bring
+records made before the lifecycle existed into its bookkeeping (LifecycleStore.prepare).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ..storage.lifecycle_ports import Cursor, LifecycleStore
+from ..storage.ports import BlobStore, MetadataStore
+
+DEFAULT_GRACE = 24 * 3600  # at least the part URLs' hour and S3's one-day multipart lifetime
+PAGE = 500  # items read per page: bounds a run's memory and each call's time
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Removal:
+    kind: str  # "upload", "link" or "blob"
+    subject: str  # "<repository> <upload id>", "<repository>@<digest>" or "<digest>"
+    size: int
+
+
+@dataclass
+class Totals:
+    dry_run: bool
+    uploads: int = 0
+    links: int = 0
+    blobs: int = 0
+    bytes: int = 0  # of the blobs removed
+
+    def add(self, removal: Removal) -> None:
+        if removal.kind == "blob":
+            self.blobs += 1
+            self.bytes += removal.size
+        elif removal.kind == "link":
+            self.links += 1
+        else:
+            self.uploads += 1
+
+
+class GarbageCollector:
+    def __init__(
+        self,
+        lifecycle: LifecycleStore,
+        meta: MetadataStore,
+        store: BlobStore,
+        *,
+        page: int = PAGE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.lifecycle, self.meta, self.store = lifecycle, meta, store
+        self.page, self.clock = page, clock
+
+    def run(
+        self,
+        grace: float = DEFAULT_GRACE,
+        *,
+        dry_run: bool = False,
+        report: Callable[[Removal], None] = lambda removal: None,
+    ) -> Totals:
+        """One collection; `report` hears of each removal (or, dry, each that would be)."""
+        if grace < 0:
+            raise ValueError("the grace is a duration: 0 or more seconds")
+        totals = Totals(dry_run)
+
+        def removed(removal: Removal) -> None:
+            totals.add(removal)
+            report(removal)
+
+        cutoff = self.clock() - grace
+        self.lifecycle.prepare()
+        self._uploads(cutoff, dry_run, removed)
+        dropped = self._links(cutoff, dry_run, removed)
+        self._blobs(dry_run, dropped, removed)
+        return totals
+
+    # -- 1. upload sessions ----------------------------------------------------------------
+    def _uploads(self, cutoff: float, dry_run: bool, removed: Callable[[Removal], None]) -> None:
+        for session in self._pages(lambda c: self.lifecycle.stale_uploads(cutoff, c, self.page)):
+            if not dry_run:
+                self.meta.delete_upload(session.repository, session.upload_id)
+                self.store.discard(session.upload_id, session.state)
+            removed(Removal("upload", f"{session.repository} {session.upload_id}", session.size))
+        if dry_run:
+            return
+        for upload_id in self.store.upload_ids():  # bytes whose session is gone (files only)
+            if not self.meta.upload_exists(upload_id):
+                self.store.discard(upload_id, {})
+
+    # -- 2. idle links ---------------------------------------------------------------------
+    def _links(
+        self, cutoff: float, dry_run: bool, removed: Callable[[Removal], None]
+    ) -> dict[str, tuple[int, int]]:
+        """Drop idle links; in a dry run, return {digest: (links that would go, size)}."""
+        would_go: dict[str, tuple[int, int]] = {}
+        for link in self._pages(lambda c: self.lifecycle.idle_links(cutoff, c, self.page)):
+            if dry_run:
+                count, _ = would_go.get(link.digest, (0, 0))
+                would_go[link.digest] = (count + 1, link.size)
+            elif not self.lifecycle.drop_idle_link(link.repository, link.digest, cutoff):
+                continue  # used, touched or dropped meanwhile
+            removed(Removal("link", f"{link.repository}@{link.digest}", link.size))
+        return would_go
+
+    # -- 3. unlinked blobs -----------------------------------------------------------------
+    def _blobs(
+        self,
+        dry_run: bool,
+        would_go: dict[str, tuple[int, int]],
+        removed: Callable[[Removal], None],
+    ) -> None:
+        for state in self._pages(lambda c: self.lifecycle.unlinked_blobs(c, self.page)):
+            blob = state.record
+            if dry_run:
+                would_go.pop(blob.digest, None)
+                removed(Removal("blob", blob.digest, blob.size))
+                continue
+            record = self.lifecycle.begin_blob_removal(blob.digest)
+            if record is None:
+                continue  # linked again meanwhile
+            self.store.remove(record)
+            self.lifecycle.end_blob_removal(record.digest, record.key)
+            removed(Removal("blob", record.digest, record.size))
+        for digest, (count, size) in sorted(would_go.items()):
+            if self.lifecycle.links_of(digest) == count:  # every link it has would go
+                removed(Removal("blob", digest, size))
+
+    @staticmethod
+    def _pages(page: Callable[[Cursor], tuple[list[T], Cursor]]) -> Iterator[T]:
+        """Every item of a paged listing, a page read at a time."""
+        cursor: Cursor = None
+        while True:
+            items, cursor = page(cursor)
+            yield from items
+            if cursor is None:
+                return

@@ -1,0 +1,199 @@
+"""LifecycleStore on the registry's DynamoDB table (the items of dynamodb_links.py).
+
+The GC's listings are Scans with a filter, in pages of at most `limit` items read: the GC is
+the one reader allowed to page through the table (never a request path), and a page bounds
+both its memory and its time, so a run can stop after any page and resume from the cursor
+(the page's LastEvaluatedKey, as JSON). The transitions are conditional writes on one item, or
+a transaction of a link and its blob's count (dynamodb_links.py).
+
+With several regions the store's client is the primary region's: the GC reads and writes only
+there (docs/regions.md, rule 1), and deletes every copy of the bytes through the BlobStore.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from ..lifecycle_ports import BlobState, Cursor, IdleLink
+from ..ports import BlobRecord, UploadSession
+from .dynamodb import DynamoMetadataStore
+from .dynamodb_links import DELETING, UNUSED, timestamp
+
+PREPARED = ("GC", "PREPARED")  # the item saying every older link is counted
+
+
+class DynamoLifecycleStore:
+    def __init__(self, metadata: DynamoMetadataStore) -> None:
+        self.meta = metadata
+        self.db = metadata.db
+        self.table = metadata.table
+
+    def prepare(self) -> None:
+        """Count every link made before the lifecycle existed, once; then record that it is
+        done (until then a blob record without a count is never taken for unlinked)."""
+        if self._prepared():
+            return
+        cursor: Cursor = None
+        while True:
+            items, cursor = self._scan(
+                "begins_with(sk, :blob) AND attribute_not_exists(counted)",
+                {"blob": "BLOB#"},
+                cursor,
+                500,
+            )
+            for item in items:
+                self._count_old_link(item)
+            if cursor is None:
+                break
+        self.db.put_item(TableName=self.table, Item=self.meta._item(*PREPARED))
+
+    def _prepared(self) -> bool:
+        return self.meta._get(*PREPARED) is not None
+
+    def _count_old_link(self, link: dict[str, Any]) -> None:
+        digest = link["sk"].removeprefix("BLOB#")
+        mark = {
+            "Update": {
+                "Key": self.meta._key(link["pk"], link["sk"]),
+                "UpdateExpression": "SET counted = :t, touched = if_not_exists(touched, :now)",
+                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(counted)",
+                "ExpressionAttributeValues": self.meta._values(t=True, now=timestamp()),
+            }
+        }
+        count = {
+            "Update": {
+                "Key": self.meta._key(f"B#{digest}", "BLOB"),
+                "UpdateExpression": "ADD linked :one",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": self.meta._values(one=1),
+            }
+        }
+        # Refused if counted or dropped meanwhile (nothing to do), or if the blob has no
+        # record (the link stays uncounted: it is dropped, when idle, without a count).
+        self.meta._transact([mark, count])
+
+    def idle_links(
+        self, cutoff: float, cursor: Cursor, limit: int
+    ) -> tuple[list[IdleLink], Cursor]:
+        items, cursor = self._scan(
+            f"begins_with(sk, :blob) AND {UNUSED} AND touched < :cutoff",
+            {"blob": "BLOB#", "zero": 0, "cutoff": Decimal(str(cutoff))},
+            cursor,
+            limit,
+        )
+        links = [
+            IdleLink(
+                item["pk"].removeprefix("R#"),
+                item["sk"].removeprefix("BLOB#"),
+                int(item.get("size", 0)),
+                float(item["touched"]),
+            )
+            for item in items
+        ]
+        return links, cursor
+
+    def drop_idle_link(self, repository: str, digest: str, cutoff: float) -> bool:
+        return self.meta.links.drop(repository, digest, idle_before=cutoff)
+
+    def unlinked_blobs(self, cursor: Cursor, limit: int) -> tuple[list[BlobState], Cursor]:
+        unlinked = "linked <= :zero"
+        if self._prepared():
+            unlinked += " OR attribute_not_exists(linked)"
+        items, cursor = self._scan(
+            f"begins_with(pk, :b) AND sk = :blob AND ({unlinked} OR #state = :deleting)",
+            {"b": "B#", "blob": "BLOB", "zero": 0, "deleting": DELETING},
+            cursor,
+            limit,
+            names={"#state": "state"},
+        )
+        found = [BlobState(_record(item), item.get("state") == DELETING) for item in items]
+        return found, cursor
+
+    def links_of(self, digest: str) -> int:
+        item = self.meta._get(f"B#{digest}", "BLOB")
+        return int(item.get("linked", 0)) if item else 0
+
+    def begin_blob_removal(self, digest: str) -> BlobRecord | None:
+        unlinked = "linked <= :zero"
+        if self._prepared():
+            unlinked += " OR attribute_not_exists(linked)"
+        try:
+            reply = self.db.update_item(
+                TableName=self.table,
+                Key=self.meta._key(f"B#{digest}", "BLOB"),
+                UpdateExpression="SET #state = :deleting, deleting_since = :now",
+                ConditionExpression=f"attribute_exists(pk) AND ({unlinked} OR #state = :deleting)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=self.meta._values(
+                    deleting=DELETING, now=timestamp(), zero=0
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return None  # linked again, or gone
+        return _record(self.meta._plain(reply["Attributes"]))
+
+    def end_blob_removal(self, digest: str, key: str) -> bool:
+        try:
+            self.db.delete_item(
+                TableName=self.table,
+                Key=self.meta._key(f"B#{digest}", "BLOB"),
+                ConditionExpression="#state = :deleting AND #key = :key",
+                ExpressionAttributeNames={"#state": "state", "#key": "key"},
+                ExpressionAttributeValues=self.meta._values(deleting=DELETING, key=key),
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return False  # taken over by an upload: its own bytes, its own record
+        return True
+
+    def stale_uploads(
+        self, cutoff: float, cursor: Cursor, limit: int
+    ) -> tuple[list[UploadSession], Cursor]:
+        items, cursor = self._scan(
+            "begins_with(sk, :upload) AND started < :cutoff",
+            {"upload": "UPLOAD#", "cutoff": Decimal(str(cutoff))},
+            cursor,
+            limit,
+        )
+        sessions = [
+            UploadSession(
+                item["pk"].removeprefix("R#"),
+                item["sk"].removeprefix("UPLOAD#"),
+                int(item["size"]),
+                int(item["version"]),
+                json.loads(item["state"]),
+                float(item["started"]),
+            )
+            for item in items
+        ]
+        return sessions, cursor
+
+    def _scan(
+        self,
+        condition: str,
+        values: dict[str, Any],
+        cursor: Cursor,
+        limit: int,
+        names: dict[str, str] | None = None,
+    ) -> tuple[list[dict[str, Any]], Cursor]:
+        """One page of a filtered Scan: at most `limit` items read, those that match."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": condition,
+            "ExpressionAttributeValues": self.meta._values(**values),
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        if cursor:
+            request["ExclusiveStartKey"] = json.loads(cursor)
+        reply = self.db.scan(**request)
+        after = reply.get("LastEvaluatedKey")
+        return [self.meta._plain(i) for i in reply["Items"]], json.dumps(after) if after else None
+
+
+def _record(item: dict[str, Any]) -> BlobRecord:
+    return BlobRecord(item["pk"].removeprefix("B#"), int(item["size"]), item.get("key", ""))

@@ -1,0 +1,123 @@
+"""LifecycleStore on the embedded metadata file (the tables of sqlite.py).
+
+Each transition is one write transaction (BEGIN IMMEDIATE), and every write of an upload,
+mount, touch or manifest store is one too: SQLite runs them one at a time, so a condition
+checked inside a transaction still holds when it commits. Pages are keyset-ordered: the cursor
+is the last row's key, as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ..lifecycle_ports import BlobState, Cursor, IdleLink
+from ..ports import BlobRecord, UploadSession
+from .sqlite import DELETING, SqliteMetadataStore
+
+_UNUSED = "NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repo = l.repo AND r.target = l.digest)"
+_UNLINKED = "NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest)"
+
+
+class SqliteLifecycleStore:
+    def __init__(self, metadata: SqliteMetadataStore) -> None:
+        database = metadata.database
+        self._db = database.connection
+        self._write = database.write
+
+    def prepare(self) -> None:
+        with self._write() as db:
+            db.execute("UPDATE repo_blobs SET touched = ? WHERE touched IS NULL", (time.time(),))
+
+    def idle_links(
+        self, cutoff: float, cursor: Cursor, limit: int
+    ) -> tuple[list[IdleLink], Cursor]:
+        after = json.loads(cursor) if cursor else ["", ""]
+        rows = (
+            self._db()
+            .execute(
+                "SELECT l.repo, l.digest, b.size, l.touched FROM repo_blobs l"
+                " JOIN blobs b ON b.digest = l.digest WHERE (l.repo, l.digest) > (?, ?)"
+                f" AND l.touched < ? AND {_UNUSED} ORDER BY l.repo, l.digest LIMIT ?",
+                (*after, cutoff, limit),
+            )
+            .fetchall()
+        )
+        links = [IdleLink(r[0], r[1], r[2], r[3]) for r in rows]
+        return links, _next(rows, limit, lambda row: [row[0], row[1]])
+
+    def drop_idle_link(self, repository: str, digest: str, cutoff: float) -> bool:
+        with self._write() as db:
+            return (
+                db.execute(
+                    "DELETE FROM repo_blobs AS l WHERE repo = ? AND digest = ? AND touched < ?"
+                    f" AND {_UNUSED}",
+                    (repository, digest, cutoff),
+                ).rowcount
+                == 1
+            )
+
+    def unlinked_blobs(self, cursor: Cursor, limit: int) -> tuple[list[BlobState], Cursor]:
+        rows = (
+            self._db()
+            .execute(
+                "SELECT b.digest, b.size, b.key, b.state FROM blobs b WHERE b.digest > ?"
+                f" AND {_UNLINKED} ORDER BY b.digest LIMIT ?",
+                (cursor or "", limit),
+            )
+            .fetchall()
+        )
+        found = [BlobState(BlobRecord(r[0], r[1], r[2]), r[3] == DELETING) for r in rows]
+        return found, _next(rows, limit, lambda row: row[0], encode=False)
+
+    def links_of(self, digest: str) -> int:
+        row = (
+            self._db()
+            .execute("SELECT COUNT(*) FROM repo_blobs WHERE digest = ?", (digest,))
+            .fetchone()
+        )
+        return int(row[0])
+
+    def begin_blob_removal(self, digest: str) -> BlobRecord | None:
+        with self._write() as db:
+            db.execute(
+                f"UPDATE blobs AS b SET state = ? WHERE digest = ? AND {_UNLINKED}",
+                (DELETING, digest),
+            )
+            row = db.execute(
+                "SELECT size, key FROM blobs WHERE digest = ? AND state = ?", (digest, DELETING)
+            ).fetchone()
+        return BlobRecord(digest, row[0], row[1]) if row else None
+
+    def end_blob_removal(self, digest: str, key: str) -> bool:
+        with self._write() as db:
+            return (
+                db.execute(
+                    "DELETE FROM blobs WHERE digest = ? AND key = ? AND state = ?",
+                    (digest, key, DELETING),
+                ).rowcount
+                == 1
+            )
+
+    def stale_uploads(
+        self, cutoff: float, cursor: Cursor, limit: int
+    ) -> tuple[list[UploadSession], Cursor]:
+        rows = (
+            self._db()
+            .execute(
+                "SELECT repo, upload_id, size, version, state, started FROM uploads"
+                " WHERE upload_id > ? AND started < ? ORDER BY upload_id LIMIT ?",
+                (cursor or "", cutoff, limit),
+            )
+            .fetchall()
+        )
+        sessions = [UploadSession(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+        return sessions, _next(rows, limit, lambda row: row[1], encode=False)
+
+
+def _next(rows: list, limit: int, key: object, encode: bool = True) -> Cursor:
+    """The cursor after a page: None when the page was the last."""
+    if len(rows) < limit:
+        return None
+    last = key(rows[-1])  # type: ignore[operator]
+    return json.dumps(last) if encode else str(last)

@@ -1,0 +1,72 @@
+"""The storage port of the lifecycle GC (chalicelib/lifecycle/gc.py): what it reads in bounded
+pages and the conditional transitions it makes, each one atomic fact.
+
+Listings are pages with an opaque cursor (None: from the start; a returned None: the listing
+is done), so a run can stop after any page and the next one resume where it stopped (the
+scheduled function works in batches). The transitions are conditional writes that a concurrent
+upload, mount, HEAD or manifest store can see and lose to, or win against; gc.py holds the
+argument that no interleaving loses an acknowledged image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from .ports import BlobRecord, UploadSession
+
+Cursor = str | None
+
+
+@dataclass(frozen=True)
+class IdleLink:
+    """A repository's link to a blob that no manifest of the repository uses."""
+
+    repository: str
+    digest: str
+    size: int
+    idle_since: float
+
+
+@dataclass(frozen=True)
+class BlobState:
+    """A blob record with no repository link left (`deleting`: a GC began removing it)."""
+
+    record: BlobRecord
+    deleting: bool
+
+
+class LifecycleStore(Protocol):
+    def prepare(self) -> None:
+        """Bring records written before the lifecycle existed into its bookkeeping (links
+        with no time of use get one now; on DynamoDB, links not yet counted on their blob's
+        record are counted). Idempotent; a GC calls it first."""
+
+    def idle_links(
+        self, cutoff: float, cursor: Cursor, limit: int
+    ) -> tuple[list[IdleLink], Cursor]:
+        """Links no manifest uses, idle since before `cutoff`; at most `limit` items read."""
+
+    def drop_idle_link(self, repository: str, digest: str, cutoff: float) -> bool:
+        """Delete the link if no manifest uses it and it is still idle since before `cutoff`;
+        False if it changed (touched, used, or gone)."""
+
+    def unlinked_blobs(self, cursor: Cursor, limit: int) -> tuple[list[BlobState], Cursor]:
+        """Blob records that no repository links (and those being removed)."""
+
+    def links_of(self, digest: str) -> int:
+        """How many repositories link the blob (for a dry run's arithmetic)."""
+
+    def begin_blob_removal(self, digest: str) -> BlobRecord | None:
+        """Mark the blob's record `deleting` if no repository links it, and return it (with
+        the key of the bytes to delete); a record `deleting` already (a run that stopped) is
+        returned as it is, to be finished. None if a repository links it, or it is gone. From
+        then on an upload of the digest takes the record over; a link to it is refused."""
+
+    def end_blob_removal(self, digest: str, key: str) -> bool:
+        """Delete the record if it is still `deleting` the bytes at `key` (not taken over)."""
+
+    def stale_uploads(
+        self, cutoff: float, cursor: Cursor, limit: int
+    ) -> tuple[list[UploadSession], Cursor]:
+        """Upload sessions (v2 and direct) started before `cutoff`."""
