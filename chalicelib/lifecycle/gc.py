@@ -73,17 +73,17 @@ records made before the lifecycle existed into its bookkeeping (LifecycleStore.p
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
-from ..storage.lifecycle_ports import Cursor, LifecycleStore
-from ..storage.ports import BlobStore, MetadataStore
+from ..storage.lifecycle_ports import BlobState, Cursor, IdleLink, LifecycleStore
+from ..storage.ports import BlobStore, MetadataStore, UploadSession
 
 DEFAULT_GRACE = 24 * 3600  # at least the part URLs' hour and S3's one-day multipart lifetime
 PAGE = 500  # items read per page: bounds a run's memory and each call's time
-T = TypeVar("T")
+PHASES = ("uploads", "links", "blobs")
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,27 @@ class Removal:
     kind: str  # "upload", "link" or "blob"
     subject: str  # "<repository> <upload id>", "<repository>@<digest>" or "<digest>"
     size: int
+
+
+Report = Callable[[Removal], None]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands: the phase, the cursor within it, and the run's fixed cutoff (what
+    was used since then stays). Saved between the batches of the scheduled function."""
+
+    cutoff: float
+    phase: str = PHASES[0]
+    cursor: Cursor = None
+
+    def to_json(self) -> str:
+        return json.dumps({"cutoff": self.cutoff, "phase": self.phase, "cursor": self.cursor})
+
+    @staticmethod
+    def from_json(text: str) -> Progress:
+        saved = json.loads(text)
+        return Progress(float(saved["cutoff"]), str(saved["phase"]), saved.get("cursor"))
 
 
 @dataclass
@@ -111,6 +132,10 @@ class Totals:
             self.uploads += 1
 
 
+def _silent(removal: Removal) -> None:
+    """A report that ignores what it hears."""
+
+
 class GarbageCollector:
     def __init__(
         self,
@@ -125,64 +150,110 @@ class GarbageCollector:
         self.page, self.clock = page, clock
 
     def run(
-        self,
-        grace: float = DEFAULT_GRACE,
-        *,
-        dry_run: bool = False,
-        report: Callable[[Removal], None] = lambda removal: None,
+        self, grace: float = DEFAULT_GRACE, *, dry_run: bool = False, report: Report = _silent
     ) -> Totals:
-        """One collection; `report` hears of each removal (or, dry, each that would be)."""
-        if grace < 0:
-            raise ValueError("the grace is a duration: 0 or more seconds")
+        """One whole collection; `report` hears of each removal (dry: each that would be)."""
         totals = Totals(dry_run)
-
-        def removed(removal: Removal) -> None:
-            totals.add(removal)
-            report(removal)
-
-        cutoff = self.clock() - grace
+        progress: Progress | None = Progress(self._cutoff(grace))
         self.lifecycle.prepare()
-        self._uploads(cutoff, dry_run, removed)
-        dropped = self._links(cutoff, dry_run, removed)
-        self._blobs(dry_run, dropped, removed)
+        would_go: dict[str, tuple[int, int]] = {}
+        while progress is not None:
+            progress = self._page(progress, dry_run, _counting(totals, report), would_go)
+        if dry_run:
+            self._blobs_whose_links_would_go(would_go, _counting(totals, report))
         return totals
 
+    def run_batch(
+        self, grace: float, deadline: float, report: Report = _silent
+    ) -> tuple[Totals, bool]:
+        """Go on with the saved run (or start one) until `deadline` (a clock time), a page at
+        a time, saving where it stands after each page; (totals, whether the run finished).
+        For the scheduled function: each invocation does a bounded part of one run."""
+        totals = Totals(dry_run=False)
+        saved = self.lifecycle.gc_progress()
+        progress: Progress | None = (
+            Progress.from_json(saved) if saved else Progress(self._cutoff(grace))
+        )
+        if saved is None:
+            self.lifecycle.prepare()
+        while progress is not None and self.clock() < deadline:
+            progress = self._page(progress, False, _counting(totals, report), {})
+            self.lifecycle.save_gc_progress(progress.to_json() if progress else None)
+        return totals, progress is None
+
+    def _cutoff(self, grace: float) -> float:
+        if grace < 0:
+            raise ValueError("the grace is a duration: 0 or more seconds")
+        return self.clock() - grace
+
+    def _page(
+        self,
+        progress: Progress,
+        dry_run: bool,
+        removed: Report,
+        would_go: dict[str, tuple[int, int]],
+    ) -> Progress | None:
+        """Do one page of the current phase; where the run stands after it (None: done)."""
+        cutoff, cursor = progress.cutoff, progress.cursor
+        if progress.phase == "uploads":
+            sessions, cursor = self.lifecycle.stale_uploads(cutoff, cursor, self.page)
+            self._uploads(sessions, dry_run, removed)
+            if cursor is None and not dry_run:
+                self._orphan_upload_bytes()
+        elif progress.phase == "links":
+            links, cursor = self.lifecycle.idle_links(cutoff, cursor, self.page)
+            self._links(links, cutoff, dry_run, removed, would_go)
+        else:
+            blobs, cursor = self.lifecycle.unlinked_blobs(cursor, self.page)
+            self._blobs(blobs, dry_run, removed, would_go)
+        if cursor is not None:
+            return replace(progress, cursor=cursor)
+        following = PHASES.index(progress.phase) + 1
+        if following == len(PHASES):
+            return None
+        return Progress(cutoff, PHASES[following])
+
     # -- 1. upload sessions ----------------------------------------------------------------
-    def _uploads(self, cutoff: float, dry_run: bool, removed: Callable[[Removal], None]) -> None:
-        for session in self._pages(lambda c: self.lifecycle.stale_uploads(cutoff, c, self.page)):
+    def _uploads(self, sessions: list[UploadSession], dry_run: bool, removed: Report) -> None:
+        for session in sessions:
             if not dry_run:
                 self.meta.delete_upload(session.repository, session.upload_id)
                 self.store.discard(session.upload_id, session.state)
             removed(Removal("upload", f"{session.repository} {session.upload_id}", session.size))
-        if dry_run:
-            return
-        for upload_id in self.store.upload_ids():  # bytes whose session is gone (files only)
+
+    def _orphan_upload_bytes(self) -> None:
+        """Bytes whose session is gone (on disk; S3's lifecycle rules take the bucket's)."""
+        for upload_id in self.store.upload_ids():
             if not self.meta.upload_exists(upload_id):
                 self.store.discard(upload_id, {})
 
     # -- 2. idle links ---------------------------------------------------------------------
     def _links(
-        self, cutoff: float, dry_run: bool, removed: Callable[[Removal], None]
-    ) -> dict[str, tuple[int, int]]:
-        """Drop idle links; in a dry run, return {digest: (links that would go, size)}."""
-        would_go: dict[str, tuple[int, int]] = {}
-        for link in self._pages(lambda c: self.lifecycle.idle_links(cutoff, c, self.page)):
+        self,
+        links: list[IdleLink],
+        cutoff: float,
+        dry_run: bool,
+        removed: Report,
+        would_go: dict[str, tuple[int, int]],
+    ) -> None:
+        """Drop idle links; in a dry run, count in `would_go` {digest: (links, size)}."""
+        for link in links:
             if dry_run:
                 count, _ = would_go.get(link.digest, (0, 0))
                 would_go[link.digest] = (count + 1, link.size)
             elif not self.lifecycle.drop_idle_link(link.repository, link.digest, cutoff):
                 continue  # used, touched or dropped meanwhile
             removed(Removal("link", f"{link.repository}@{link.digest}", link.size))
-        return would_go
 
     # -- 3. unlinked blobs -----------------------------------------------------------------
     def _blobs(
         self,
+        blobs: list[BlobState],
         dry_run: bool,
+        removed: Report,
         would_go: dict[str, tuple[int, int]],
-        removed: Callable[[Removal], None],
     ) -> None:
-        for state in self._pages(lambda c: self.lifecycle.unlinked_blobs(c, self.page)):
+        for state in blobs:
             blob = state.record
             if dry_run:
                 would_go.pop(blob.digest, None)
@@ -194,16 +265,19 @@ class GarbageCollector:
             self.store.remove(record)
             self.lifecycle.end_blob_removal(record.digest, record.key)
             removed(Removal("blob", record.digest, record.size))
+
+    def _blobs_whose_links_would_go(
+        self, would_go: dict[str, tuple[int, int]], removed: Report
+    ) -> None:
+        """Dry run: the blobs a real run would find unlinked after dropping their links."""
         for digest, (count, size) in sorted(would_go.items()):
-            if self.lifecycle.links_of(digest) == count:  # every link it has would go
+            if self.lifecycle.links_of(digest) == count:
                 removed(Removal("blob", digest, size))
 
-    @staticmethod
-    def _pages(page: Callable[[Cursor], tuple[list[T], Cursor]]) -> Iterator[T]:
-        """Every item of a paged listing, a page read at a time."""
-        cursor: Cursor = None
-        while True:
-            items, cursor = page(cursor)
-            yield from items
-            if cursor is None:
-                return
+
+def _counting(totals: Totals, report: Report) -> Report:
+    def removed(removal: Removal) -> None:
+        totals.add(removal)
+        report(removal)
+
+    return removed

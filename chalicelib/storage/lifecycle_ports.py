@@ -70,3 +70,9 @@ class LifecycleStore(Protocol):
         self, cutoff: float, cursor: Cursor, limit: int
     ) -> tuple[list[UploadSession], Cursor]:
         """Upload sessions (v2 and direct) started before `cutoff`."""
+
+    def gc_progress(self) -> str | None:
+        """Where the scheduled run stands (gc.Progress as JSON), or None between runs."""
+
+    def save_gc_progress(self, progress: str | None) -> None:
+        """Save where the run stands; None: the run is finished."""

@@ -18,7 +18,7 @@ Items (pk, sk):
   B#<digest> BLOB                 the blob itself: size, storage key, linked (repositories
                                   linking it), state while a GC removes it (dynamodb_links.py)
   GC        PREPARED              every link made before the lifecycle GC is counted
-                                  (dynamodb_lifecycle.py)
+  GC        PROGRESS              where the scheduled GC run stands (dynamodb_lifecycle.py)
   CATALOG   R#<repo>              the repository has manifests
   QUOTA#<namespace> DIRECT        the namespace's open direct uploads: a version and a list
                                   bounded by the limit (registry/direct_uploads.py)

@@ -22,6 +22,7 @@ from .dynamodb import DynamoMetadataStore
 from .dynamodb_links import DELETING, UNUSED, timestamp
 
 PREPARED = ("GC", "PREPARED")  # the item saying every older link is counted
+PROGRESS = ("GC", "PROGRESS")  # where the scheduled run stands (lifecycle/gc.py Progress)
 
 
 class DynamoLifecycleStore:
@@ -169,6 +170,16 @@ class DynamoLifecycleStore:
             for item in items
         ]
         return sessions, cursor
+
+    def gc_progress(self) -> str | None:
+        item = self.meta._get(*PROGRESS)
+        return str(item["progress"]) if item else None
+
+    def save_gc_progress(self, progress: str | None) -> None:
+        if progress is None:
+            self.db.delete_item(TableName=self.table, Key=self.meta._key(*PROGRESS))
+            return
+        self.db.put_item(TableName=self.table, Item=self.meta._item(*PROGRESS, progress=progress))
 
     def _scan(
         self,

@@ -114,6 +114,20 @@ class SqliteLifecycleStore:
         sessions = [UploadSession(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
         return sessions, _next(rows, limit, lambda row: row[1], encode=False)
 
+    def gc_progress(self) -> str | None:
+        row = self._db().execute("SELECT progress FROM gc_progress WHERE name = 'gc'").fetchone()
+        return row[0] if row else None
+
+    def save_gc_progress(self, progress: str | None) -> None:
+        with self._write() as db:
+            if progress is None:
+                db.execute("DELETE FROM gc_progress WHERE name = 'gc'")
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO gc_progress (name, progress) VALUES ('gc', ?)",
+                    (progress,),
+                )
+
 
 def _next(rows: list, limit: int, key: object, encode: bool = True) -> Cursor:
     """The cursor after a page: None when the page was the last."""
