@@ -52,9 +52,7 @@ class World:
             repository, sha256(data), io.BytesIO(data), len(data)
         )
 
-    def push_image(
-        self, repository: str, tag: str, layers: list[bytes]
-    ) -> tuple[str, list[str]]:
+    def push_image(self, repository: str, tag: str, layers: list[bytes]) -> tuple[str, list[str]]:
         """Push a config and layers, then a manifest tagged `tag`; the manifest's digest and
         the blobs' digests (config first)."""
         config = json.dumps({"os": "linux", "n": uuid.uuid4().hex}).encode()

@@ -23,9 +23,12 @@ import requests
 from chalicelib.server.backends import open_storage
 from chalicelib.storage.aws.clients import aws_clients
 from chalicelib.storage.aws.dynamodb import DynamoMetadataStore
+from chalicelib.storage.aws.dynamodb_lifecycle import DynamoLifecycleStore
 from chalicelib.storage.aws.s3 import S3BlobStore
 from chalicelib.storage.embedded.filesystem import FilesystemBlobStore
 from chalicelib.storage.embedded.sqlite import SqliteMetadataStore
+from chalicelib.storage.embedded.sqlite_lifecycle import SqliteLifecycleStore
+from chalicelib.storage.lifecycle_ports import LifecycleStore
 from chalicelib.storage.ports import BlobBody, BlobStore, MetadataStore
 from tests.support.moto import aws_backend
 from tests.support.regions import OTHER, PRIMARY, two_regions
@@ -43,6 +46,15 @@ def meta(request: pytest.FixtureRequest, tmp_path: Path) -> MetadataStore:
     return DynamoMetadataStore(
         clients.dynamodb, options.dynamodb_table or "", clients.s3, options.s3_bucket or ""
     )
+
+
+@pytest.fixture
+def lifecycle(meta: MetadataStore) -> LifecycleStore:
+    """The GC's store over the same facts as `meta` (each adapter's lifecycle store)."""
+    if isinstance(meta, SqliteMetadataStore):
+        return SqliteLifecycleStore(meta)
+    assert isinstance(meta, DynamoMetadataStore)
+    return DynamoLifecycleStore(meta)
 
 
 @dataclass
