@@ -7,19 +7,24 @@ then the totals. Safe while the registry serves pushes and pulls: no read-only w
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ..client.images.render import human_size
 from ..lifecycle.gc import DEFAULT_GRACE, Removal, Totals
-from ..server.backends import BackendOptions, build_collector, parse_region_bucket, regions_problem
+from ..server.backends import build_collector
 from .durations import format_duration, parse_duration
+from .storage_options import add_storage_options, storage_options, storage_problem
 
 # Below this, a push whose manifest comes long after its blobs may be refused (and pushed
 # again); an acknowledged image is never lost, whatever the grace (lifecycle/gc.py).
 SAFE_GRACE = 3600
 
 VERBS = {"upload": "cancelled upload", "link": "dropped link", "blob": "removed blob"}
+DRY_VERBS = {
+    "upload": "would cancel upload",
+    "link": "would drop link",
+    "blob": "would remove blob",
+}
 
 
 def add_gc_parser(commands: argparse._SubParsersAction) -> None:
@@ -38,40 +43,13 @@ def add_gc_parser(commands: argparse._SubParsersAction) -> None:
         help="keep what was used more recently than this (e.g. 24h, 90m, 0; default"
         f" {format_duration(DEFAULT_GRACE)}): pushes in progress finish within it",
     )
-    gc.add_argument(
-        "--backend", choices=("embedded", "aws"), default="embedded", help="where the data is"
-    )
-    gc.add_argument("--data-dir", default="./.soute-data", help="embedded data directory")
-    gc.add_argument("--s3-bucket", help="S3 bucket (aws backend)")
-    gc.add_argument("--dynamodb-table", help="DynamoDB table (aws backend)")
-    gc.add_argument("--endpoint-url", help="S3/DynamoDB endpoint (an emulator); default AWS")
-    gc.add_argument("--region", help="AWS region (default: the AWS configuration's)")
-    gc.add_argument(
-        "--primary-region", metavar="REGION", help="several regions: the primary region"
-    )
-    gc.add_argument(
-        "--region-bucket",
-        action="append",
-        default=[],
-        type=_region_bucket,
-        metavar="REGION=BUCKET",
-        help="several regions: each region's bucket (repeat), to delete every copy",
-    )
+    add_storage_options(gc)
     gc.set_defaults(run=run_gc)
 
 
 def run_gc(args: argparse.Namespace) -> int:
-    options = BackendOptions(
-        backend=args.backend,
-        data_dir=args.data_dir,
-        s3_bucket=args.s3_bucket or dict(args.region_bucket).get(args.region or ""),
-        dynamodb_table=args.dynamodb_table,
-        endpoint_url=args.endpoint_url,
-        region=args.region,
-        primary_region=args.primary_region,
-        region_buckets=tuple(args.region_bucket),
-    )
-    if problem := _problem(options):
+    options = storage_options(args)
+    if problem := storage_problem(options):
         print(f"soute gc: {problem}", file=sys.stderr)
         return 2
     if args.grace < SAFE_GRACE:
@@ -80,22 +58,15 @@ def run_gc(args: argparse.Namespace) -> int:
             " push still in progress (it is pushed again); nothing pushed whole is at risk",
             file=sys.stderr,
         )
-    totals = build_collector(options).run(args.grace, dry_run=args.dry_run, report=_print)
+    verbs = DRY_VERBS if args.dry_run else VERBS
+
+    def say(removal: Removal) -> None:
+        size = f" ({removal.size} bytes)" if removal.kind == "blob" else ""
+        print(f"{verbs[removal.kind]} {removal.subject}{size}", flush=True)
+
+    totals = build_collector(options).run(args.grace, dry_run=args.dry_run, report=say)
     print(summary(totals))
     return 0
-
-
-def _problem(options: BackendOptions) -> str | None:
-    if options.backend == "embedded" and not os.path.isdir(options.data_dir):
-        return f"no data directory {options.data_dir}: give the registry's --data-dir"
-    if options.backend == "aws" and not (options.s3_bucket and options.dynamodb_table):
-        return "the aws backend needs --s3-bucket and --dynamodb-table"
-    return regions_problem(options)
-
-
-def _print(removal: Removal) -> None:
-    size = f" ({removal.size} bytes)" if removal.kind == "blob" else ""
-    print(f"{VERBS[removal.kind]} {removal.subject}{size}", flush=True)
 
 
 def summary(totals: Totals) -> str:
@@ -110,12 +81,5 @@ def summary(totals: Totals) -> str:
 def _duration(text: str) -> float:
     try:
         return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _region_bucket(text: str) -> tuple[str, str]:
-    try:
-        return parse_region_bucket(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None

@@ -20,6 +20,7 @@ from ..server.backends import (
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .aws_deploy import add_deploy_parsers
 from .aws_regions import add_regions_parsers
+from .du import add_du_parser
 from .errors import run_verb
 from .gc import add_gc_parser
 from .login import add_login_parser
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_login_parser(commands)
     add_verify_parser(commands)
     add_gc_parser(commands)
+    add_du_parser(commands)
     aws = commands.add_parser("aws", help="AWS resources").add_subparsers(dest="aws", required=True)
     init = aws.add_parser(
         "init",

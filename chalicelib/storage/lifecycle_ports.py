@@ -29,6 +29,15 @@ class IdleLink:
 
 
 @dataclass(frozen=True)
+class ManifestUses:
+    """A manifest's own size and the blobs it references."""
+
+    digest: str
+    size: int
+    blobs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class BlobState:
     """A blob record with no repository link left (`deleting`: a GC began removing it)."""
 
@@ -76,3 +85,14 @@ class LifecycleStore(Protocol):
 
     def save_gc_progress(self, progress: str | None) -> None:
         """Save where the run stands; None: the run is finished."""
+
+    # -- usage (lifecycle/usage.py) --------------------------------------------------------
+    def repository_blobs(
+        self, repository: str, cursor: Cursor, limit: int
+    ) -> tuple[list[tuple[str, int]], Cursor]:
+        """The blobs the repository links, as (digest, size), used or not."""
+
+    def manifest_uses(
+        self, repository: str, cursor: Cursor, limit: int
+    ) -> tuple[list[ManifestUses], Cursor]:
+        """The repository's manifests with the blobs each references."""

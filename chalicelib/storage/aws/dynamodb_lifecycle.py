@@ -16,7 +16,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from ..lifecycle_ports import BlobState, Cursor, IdleLink
+from ..lifecycle_ports import BlobState, Cursor, IdleLink, ManifestUses
 from ..ports import BlobRecord, UploadSession
 from .dynamodb import DynamoMetadataStore
 from .dynamodb_links import DELETING, UNUSED, timestamp
@@ -180,6 +180,39 @@ class DynamoLifecycleStore:
             self.db.delete_item(TableName=self.table, Key=self.meta._key(*PROGRESS))
             return
         self.db.put_item(TableName=self.table, Item=self.meta._item(*PROGRESS, progress=progress))
+
+    def repository_blobs(
+        self, repository: str, cursor: Cursor, limit: int
+    ) -> tuple[list[tuple[str, int]], Cursor]:
+        items, cursor = self._query(f"R#{repository}", "BLOB#", cursor, limit)
+        return [(item["sk"][5:], int(item.get("size", 0))) for item in items], cursor
+
+    def manifest_uses(
+        self, repository: str, cursor: Cursor, limit: int
+    ) -> tuple[list[ManifestUses], Cursor]:
+        items, cursor = self._query(f"R#{repository}", "MAN#", cursor, limit)
+        found = []
+        for item in items:
+            digest = item["sk"][4:]
+            blobs = tuple(sk[5:] for sk in self.meta._uses(digest, item) if sk[:5] == "BLOB#")
+            found.append(ManifestUses(digest, int(item["size"]), blobs))
+        return found, cursor
+
+    def _query(
+        self, pk: str, prefix: str, cursor: Cursor, limit: int
+    ) -> tuple[list[dict[str, Any]], Cursor]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": self.meta._values(pk=pk, prefix=prefix),
+            "Limit": limit,
+            "ConsistentRead": True,
+        }
+        if cursor:
+            request["ExclusiveStartKey"] = json.loads(cursor)
+        reply = self.db.query(**request)
+        after = reply.get("LastEvaluatedKey")
+        return [self.meta._plain(i) for i in reply["Items"]], json.dumps(after) if after else None
 
     def _scan(
         self,

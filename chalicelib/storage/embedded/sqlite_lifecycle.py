@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from ..lifecycle_ports import BlobState, Cursor, IdleLink
+from ..lifecycle_ports import BlobState, Cursor, IdleLink, ManifestUses
 from ..ports import BlobRecord, UploadSession
 from .sqlite import DELETING, SqliteMetadataStore
 
@@ -127,6 +127,37 @@ class SqliteLifecycleStore:
                     "INSERT OR REPLACE INTO gc_progress (name, progress) VALUES ('gc', ?)",
                     (progress,),
                 )
+
+    def repository_blobs(
+        self, repository: str, cursor: Cursor, limit: int
+    ) -> tuple[list[tuple[str, int]], Cursor]:
+        rows = (
+            self._db()
+            .execute(
+                "SELECT l.digest, b.size FROM repo_blobs l JOIN blobs b ON b.digest = l.digest"
+                " WHERE l.repo = ? AND l.digest > ? ORDER BY l.digest LIMIT ?",
+                (repository, cursor or "", limit),
+            )
+            .fetchall()
+        )
+        return [(r[0], r[1]) for r in rows], _next(rows, limit, lambda row: row[0], encode=False)
+
+    def manifest_uses(
+        self, repository: str, cursor: Cursor, limit: int
+    ) -> tuple[list[ManifestUses], Cursor]:
+        rows = (
+            self._db()
+            .execute(
+                "SELECT m.digest, length(m.body), (SELECT group_concat(r.target, ' ')"
+                " FROM manifest_refs r WHERE r.repo = m.repo AND r.manifest = m.digest"
+                " AND r.kind = 'blob') FROM manifests m WHERE m.repo = ? AND m.digest > ?"
+                " ORDER BY m.digest LIMIT ?",
+                (repository, cursor or "", limit),
+            )
+            .fetchall()
+        )
+        uses = [ManifestUses(r[0], r[1], tuple((r[2] or "").split())) for r in rows]
+        return uses, _next(rows, limit, lambda row: row[0], encode=False)
 
 
 def _next(rows: list, limit: int, key: object, encode: bool = True) -> Cursor:
