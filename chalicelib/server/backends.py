@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ..auth.identity_ports import IdentityStore
     from ..auth.keys import KeyRing, SigningKey
     from ..auth.throttle_ports import FailureCounter
+    from ..storage.policy_ports import PolicyStore
     from ..storage.ports import BlobStore, MetadataStore
 
 log = logging.getLogger("soute.server")
@@ -38,6 +39,7 @@ class Storage(Protocol):
     def metadata(self) -> MetadataStore: ...
     def existing_metadata(self) -> MetadataStore | None: ...
     def blobs(self) -> BlobStore: ...
+    def policies(self) -> PolicyStore: ...
     def identities(self) -> IdentityStore: ...
     def audit(self) -> AuditLog: ...
     def failure_counter(self) -> FailureCounter: ...
@@ -263,7 +265,9 @@ def build_registry(options: BackendOptions) -> Registry:
         from .verifiers import LambdaVerifier
 
         verifier = LambdaVerifier(options.verifier_function, options.region)
-    return Registry(storage.metadata(), storage.blobs(), settings, verifier)
+    return Registry(
+        storage.metadata(), storage.blobs(), settings, verifier, policies=storage.policies()
+    )
 
 
 def build_auth(options: BackendOptions) -> AuthContext | None:
@@ -308,7 +312,7 @@ def build_router(options: BackendOptions, bound_address: str | None = None) -> R
 def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:
     """Files for blobs and SQLite for metadata, all under `data_dir` (tests and tools)."""
     storage = open_storage(BackendOptions(data_dir=data_dir))
-    return Registry(storage.metadata(), storage.blobs(), settings)
+    return Registry(storage.metadata(), storage.blobs(), settings, policies=storage.policies())
 
 
 def embedded_auth(
