@@ -1,4 +1,4 @@
-"""`soute user|org|team|public|token ...`: the admin verbs, on the embedded backend's data
+"""`soute user|org|team|public|token|immutable ...`: the admin verbs, on the embedded backend's data
 directory (the identities file next to the registry's metadata) or the aws backend's table.
 
 Secrets never appear on the command line: passwords are prompted for or read from stdin, and a
@@ -21,6 +21,7 @@ from ..auth.model import ROLE_ACTIONS, Team, User
 from ..auth.names import NameInvalid, check_account_name
 from ..auth.passwords import hash_password
 from ..auth.throttle_ports import CounterUnavailable
+from ..lifecycle.immutability import RuleInvalid
 from .admin_leftovers import LeftoversRemain, check_name, describe, find_leftovers, purge
 from .admin_storage import StorageMissing, open_identities, open_metadata, open_throttle
 
@@ -216,6 +217,7 @@ def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
             TokenRequestInvalid,
             StorageMissing,
             LeftoversRemain,
+            RuleInvalid,
         ) as error:
             print(f"soute {args.command}: {error}", file=sys.stderr)
             return 1
@@ -235,7 +237,7 @@ def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
 def admin_event(args: argparse.Namespace) -> AuditEvent:
     """A permission change made with the CLI: the OS user, the verb, and what it named."""
     verb = " ".join(part for part in (args.command, getattr(args, "verb", None)) if part)
-    named = ("robot", "user", "org", "team", "name", "id", "role", "actions", "pattern")
+    named = ("robot", "user", "org", "team", "name", "id", "role", "actions", "pattern", "exclude")
     target = " ".join(f"{key}={getattr(args, key)}" for key in named if getattr(args, key, None))
     for flag in ("off", "purge_leftovers", "keep_repositories"):
         if getattr(args, flag, False):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import admin, admin_aws
+from . import admin, admin_aws, admin_policies
 from .admin import ROLES, AdminAction, run_admin
 from .admin_leftovers import KEEP, PURGE
 from .admin_storage import add_storage_arguments
@@ -166,8 +166,41 @@ def add_aws_login_parsers(aws: argparse._SubParsersAction) -> None:
     listing.set_defaults(verb="list")  # run_admin audits every verb but listings
 
 
+def add_immutable_parser(commands: argparse._SubParsersAction) -> None:
+    immutable = commands.add_parser(
+        "immutable", help="tags that cannot be moved or deleted, per repository or namespace"
+    )
+    group = immutable.add_subparsers(dest="verb", required=True)
+    scope_help = "a namespace (acme: all its repositories) or a repository (acme/app), which wins"
+    put = _verb(
+        group, "set", "set (replace) the scope's immutability", admin_policies.immutable_set
+    )
+    put.add_argument("name", metavar="SCOPE", help=scope_help)
+    put.add_argument(
+        "--exclude",
+        action="append",
+        metavar="PATTERN",
+        help="tags this does not apply to: ECR wildcards, * any run of characters (repeat, at"
+        " most 5), e.g. 'dev-*'",
+    )
+    put.add_argument(
+        "--off",
+        action="store_true",
+        help="mutable (overrides the namespace's setting; with --exclude: only those immutable)",
+    )
+    get = _verb(
+        group, "get", "show a scope's setting and what applies", admin_policies.immutable_get
+    )
+    get.add_argument("name", metavar="SCOPE", help=scope_help)
+    get.set_defaults(verb="list")  # a read: run_admin audits every verb but listings
+    remove = _verb(group, "rm", "remove a scope's setting", admin_policies.immutable_rm)
+    remove.add_argument("name", metavar="SCOPE", help=scope_help)
+    _verb(group, "list", "list every scope's setting", admin_policies.immutable_list)
+
+
 def add_admin_parsers(commands: argparse._SubParsersAction) -> None:
     add_audit_parser(commands)
     add_user_parser(commands)
     add_org_parsers(commands)
     add_token_parser(commands)
+    add_immutable_parser(commands)

@@ -1,7 +1,7 @@
-"""Where the admin verbs find identities, the audit log, the failed-login counts and the
-registry's catalog: the embedded data directory (default), or the registry's DynamoDB table
-(`--backend aws --dynamodb-table ...`). The stores themselves come from the composition root
-(`server/backends.open_storage`), as for `soute serve`."""
+"""Where the admin verbs find identities, the audit log, the failed-login counts, the
+per-scope policies and the registry's catalog: the embedded data directory (default), or the
+registry's DynamoDB table (`--backend aws --dynamodb-table ...`). The stores themselves come
+from the composition root (`server/backends.open_storage`), as for `soute serve`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..auth.audit import AuditLog
 from ..auth.identity_ports import IdentityStore
 from ..auth.throttle import LoginThrottle
+from ..storage.policy_ports import PolicyStore
 from ..storage.ports import MetadataStore
 
 if TYPE_CHECKING:
@@ -52,6 +53,11 @@ def open_throttle(args: argparse.Namespace) -> LoginThrottle:
     """The failed-login counts the registry's workers or Lambda instances share."""
     creates = getattr(args, "creates_data_dir", False)
     return LoginThrottle(counter=_storage(args, creates=creates).failure_counter())
+
+
+def open_policies(args: argparse.Namespace) -> PolicyStore:
+    """The settings a registry reads on requests (tag immutability...), in its own storage."""
+    return _storage(args, creates=False).policies()
 
 
 def open_metadata(args: argparse.Namespace) -> MetadataStore | None:

@@ -26,6 +26,20 @@ class Conflict(OCIError):
         self.retry_after = retry_after
 
 
+class TagLocked(Conflict):
+    """A push or delete would move or remove an immutable tag (chalicelib/lifecycle/
+    immutability.py): the tag's state refuses it (409, no Retry-After: retrying cannot help
+    until an admin lifts the rule). DENIED, because clients print its code as "denied: " and
+    then the message (skopeo, docker; a 403 prints the same, but reads as a permission
+    problem, which this is not)."""
+
+    def __init__(self, message: str, *, repository: str, tag: str, digest: str) -> None:
+        super().__init__("DENIED", message, detail={"tag": tag, "digest": digest})
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+
+
 class Busy(OCIError):
     """Too many requests change the same records at once; retry after `retry_after` seconds."""
 

@@ -5,7 +5,12 @@ DynamoDB adapter is what sets them (dynamodb.py): one transaction takes 100 item
 one item 400 KB.
 
 Refusals that need more than an OCI code to answer (a manifest still referenced, a blob still
-being verified, tags changed by many clients at once) are raised as registry/errors.py types.
+being verified, tags changed by many clients at once, an immutable tag) are raised as
+registry/errors.py types.
+
+Immutable tags: the rule is read from the PolicyStore (lifecycle/immutability.py) before the
+write, and the adapters refuse a move or delete of a protected tag inside the conditional write
+itself (TagImmutable), so the check and the write cannot be separated by another push.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
+from ..lifecycle.immutability import effective_rule
 from ..oci.digest import Digest, is_digest, parse_digest
 from ..oci.errors import OCIError
 from ..oci.manifest import parse_manifest
 from ..oci.names import check_tag
+from ..storage.policy_ports import PolicyStore
 from ..storage.ports import (
     BodyMissing,
     Contention,
@@ -26,9 +33,10 @@ from ..storage.ports import (
     MetadataStore,
     MissingReference,
     StillReferenced,
+    TagImmutable,
     TooManyTags,
 )
-from .errors import Busy, Conflict, ReferenceMissing
+from .errors import Busy, Conflict, ReferenceMissing, TagLocked
 
 # Tags one PUT may set (the reference and its `?tag=` parameters): each may move a tag off
 # another manifest, two items of the one transaction that stores the manifest (at most 100
@@ -39,8 +47,9 @@ MAX_MEDIA_TYPE_LENGTH = 255
 
 
 class Manifests:
-    def __init__(self, meta: MetadataStore) -> None:
+    def __init__(self, meta: MetadataStore, policies: PolicyStore | None = None) -> None:
         self.meta = meta
+        self.policies = policies
 
     def get(self, repository: str, reference: str) -> ManifestRecord:
         try:
@@ -112,14 +121,18 @@ class Manifests:
             artifact_type=manifest.artifact_type,
             annotations=manifest.annotations,
         )
+        scope, rule = effective_rule(self.policies, repository) if tags else ("", None)
         write = ManifestWrite(
             record=record,
             blobs=tuple(dict.fromkeys(str(blob.digest) for blob in manifest.blobs)),
             children=tuple(dict.fromkeys(str(child.digest) for child in manifest.children)),
             tags=tags,
+            immutable_tags=tuple(t for t in tags if rule is not None and rule.protects(t)),
         )
         try:
             self.meta.put_manifest(repository, write)
+        except TagImmutable as locked:
+            raise _immutable(repository, scope, locked, "moved to another manifest") from None
         except MissingReference as missing:
             if missing.kind == "blob" and self.meta.is_pending(repository, missing.digest):
                 raise _pending(repository, missing.digest) from None
@@ -149,13 +162,22 @@ class Manifests:
         return actual, None
 
     def delete(self, repository: str, reference: str) -> None:
+        scope, rule = effective_rule(self.policies, repository)
         if not is_digest(reference):
-            if not self.meta.delete_tag(repository, check_tag(reference)):
+            tag = check_tag(reference)
+            try:
+                deleted = self.meta.delete_tag(repository, tag, rule.protects(tag))
+            except TagImmutable as locked:
+                raise _immutable(repository, scope, locked, "deleted") from None
+            if not deleted:
                 raise OCIError("MANIFEST_UNKNOWN", f"tag {reference} is not in {repository}")
             return
         digest = str(parse_digest(reference))
+        protected = rule.protects if rule.immutable or rule.exclusions else None
         try:
-            deleted = self.meta.delete_manifest(repository, digest)
+            deleted = self.meta.delete_manifest(repository, digest, protected)
+        except TagImmutable as locked:
+            raise _immutable(repository, scope, locked, "deleted", by_digest=True) from None
         except Contention:
             raise _busy(repository) from None
         except StillReferenced as error:
@@ -216,6 +238,27 @@ def _pending(repository: str, digest: str) -> Conflict:
         " manifest in a few seconds",
         detail={"digest": digest},
         retry_after=5,
+    )
+
+
+def _immutable(
+    repository: str, scope: str, locked: TagImmutable, refused: str, by_digest: bool = False
+) -> TagLocked:
+    """What clients print (skopeo, docker: "denied: <message>"): what is immutable, where, and
+    the admin command that lifts it (a repository's setting wins over its namespace's)."""
+    what = f"tag {locked.tag} of {repository} is immutable"
+    if scope and scope != repository:
+        what += f" (namespace {scope})"
+    if by_digest:
+        what = f"manifest {locked.digest} is tagged {locked.tag}, and {what}"
+    else:
+        what += f" and names {locked.digest}"
+    return TagLocked(
+        f"{what}: it cannot be {refused}; push under a new tag, or an admin lifts it with"
+        f" `soute immutable set {repository} --off` (or --exclude a pattern)",
+        repository=repository,
+        tag=locked.tag,
+        digest=locked.digest,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..storage.policy_ports import PolicyStore
 from ..storage.ports import BlobStore, MetadataStore
 from .blobs import Blobs
 from .direct_uploads import DirectUploads
@@ -19,11 +20,14 @@ class Registry:
         store: BlobStore,
         settings: Settings | None = None,
         verifier: Verifier | None = None,
+        *,
+        policies: PolicyStore | None = None,
     ) -> None:
+        """`policies`: per-scope settings (tag immutability); None: no repository has any."""
         self.settings = settings or Settings()
         self.blobs = Blobs(meta, store)
         self.uploads = Uploads(meta, store)
-        self.manifests = Manifests(meta)
+        self.manifests = Manifests(meta, policies)
         self.listing = Listing(meta, self.settings)
         # Without a verifier of the front end's choosing, a thread of this process verifies.
         self.direct = DirectUploads(meta, store, self.settings, verifier)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..auth.throttle_ports import FailureCounter
     from ..lifecycle.gc import GarbageCollector
     from ..storage.lifecycle_ports import LifecycleStore
+    from ..storage.policy_ports import PolicyStore
     from ..storage.ports import BlobStore, MetadataStore
 
 log = logging.getLogger("soute.server")
@@ -41,6 +42,7 @@ class Storage(Protocol):
     def existing_metadata(self) -> MetadataStore | None: ...
     def blobs(self) -> BlobStore: ...
     def lifecycle(self) -> LifecycleStore: ...
+    def policies(self) -> PolicyStore: ...
     def identities(self) -> IdentityStore: ...
     def audit(self) -> AuditLog: ...
     def failure_counter(self) -> FailureCounter: ...
@@ -266,7 +268,9 @@ def build_registry(options: BackendOptions) -> Registry:
         from .verifiers import LambdaVerifier
 
         verifier = LambdaVerifier(options.verifier_function, options.region)
-    return Registry(storage.metadata(), storage.blobs(), settings, verifier)
+    return Registry(
+        storage.metadata(), storage.blobs(), settings, verifier, policies=storage.policies()
+    )
 
 
 def build_collector(options: BackendOptions) -> GarbageCollector:
@@ -319,7 +323,7 @@ def build_router(options: BackendOptions, bound_address: str | None = None) -> R
 def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:
     """Files for blobs and SQLite for metadata, all under `data_dir` (tests and tools)."""
     storage = open_storage(BackendOptions(data_dir=data_dir))
-    return Registry(storage.metadata(), storage.blobs(), settings)
+    return Registry(storage.metadata(), storage.blobs(), settings, policies=storage.policies())
 
 
 def embedded_auth(

@@ -12,7 +12,7 @@ without asking S3, and `BlobStore.remove` deletes every copy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
@@ -90,6 +90,17 @@ class TooManyTags(Exception):
         self.limit = MAX_TAGS_PER_MANIFEST
 
 
+class TagImmutable(Exception):
+    """A tag that may not change exists: `tag` points at `digest`, and the write would move it
+    to another manifest or delete it (chalicelib/lifecycle/immutability.py decides which tags;
+    the adapters refuse within the same conditional write that moves or deletes the tag)."""
+
+    def __init__(self, tag: str, digest: str) -> None:
+        super().__init__(f"{tag} -> {digest}")
+        self.tag = tag
+        self.digest = digest
+
+
 class StillReferenced(Exception):
     """A blob or manifest cannot go: a manifest in the repository still points at it.
 
@@ -142,6 +153,9 @@ class ManifestWrite:
     blobs: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    # Tags of `tags` that must not move once they exist: writing one that points at another
+    # manifest raises TagImmutable (pointing it at this manifest again changes nothing).
+    immutable_tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -332,11 +346,21 @@ class MetadataStore(Protocol):
         """The repository's manifests, by digest (for `soute verify`)."""
 
     def put_manifest(self, repository: str, write: ManifestWrite) -> None:
-        """Store manifest, references and tag at once; raise MissingReference otherwise, and
-        TooManyTags if a tag would pass MAX_TAGS_PER_MANIFEST."""
+        """Store manifest, references and tag at once; raise MissingReference otherwise,
+        TooManyTags if a tag would pass MAX_TAGS_PER_MANIFEST, and TagImmutable if a tag of
+        `write.immutable_tags` exists and points at another manifest (nothing is written)."""
 
-    def delete_manifest(self, repository: str, digest: str) -> bool: ...
-    def delete_tag(self, repository: str, tag: str) -> bool: ...
+    def delete_manifest(
+        self, repository: str, digest: str, protected: Callable[[str], bool] | None = None
+    ) -> bool:
+        """Delete the manifest and its tags; raise StillReferenced if an index lists it, and
+        TagImmutable if one of its tags is `protected`, judged on the tags it has when deleted.
+        """
+
+    def delete_tag(self, repository: str, tag: str, immutable: bool = False) -> bool:
+        """Delete the tag (False: there was none); if `immutable`, raise TagImmutable instead
+        when it exists."""
+
     def tags(self, repository: str, last: str | None, limit: int) -> list[str]: ...
     def repository_exists(self, repository: str) -> bool:
         """Whether the repository has at least one manifest (what the catalog lists)."""

@@ -14,6 +14,7 @@ from chalicelib.server.backends import BackendOptions
 from tests.support.clients import Skopeo
 from tests.support.engines import DockerEngine
 from tests.support.images import MiB, assert_same_blobs, build_image
+from tests.support.immutable import check_pushes_over_an_immutable_tag_are_refused
 from tests.support.lambda_server import serve_template
 from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer, running_registry
@@ -75,6 +76,19 @@ def test_skopeo_pushes_and_pulls_small_blobs_through_lambda(
     back = tmp_path / "back"
     skopeo.copy(f"{repo}:v1", f"oci:{back}:v1")
     assert_same_blobs(image.layout, back)
+
+
+def test_skopeo_cannot_move_an_immutable_tag_through_lambda(
+    skopeo: Skopeo, lambda_server: RegistryServer, storage: BackendOptions, tmp_path: Path
+) -> None:
+    """`soute immutable set --backend aws` writes to the table the Lambda function reads."""
+    table = [
+        "--backend", "aws", "--dynamodb-table", str(storage.dynamodb_table),
+        "--endpoint-url", str(storage.endpoint_url), "--region", str(storage.region),
+    ]  # fmt: skip
+    check_pushes_over_an_immutable_tag_are_refused(
+        skopeo, lambda_server.address, "locked-lambda", table, tmp_path
+    )
 
 
 def _load(engine: DockerEngine, skopeo: Skopeo, tmp_path: Path, sizes: list[int], name: str) -> str:

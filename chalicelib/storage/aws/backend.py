@@ -6,11 +6,12 @@ With several regions (a primary region named; regions/ explains the rules): the 
 global table and every store writes to the primary region's replica, from whichever region
 this process runs in; the pull path's reads go to the local replica first (metadata's
 `reads`); blobs go to the bucket of the region that receives them (RegionalBlobStore, one
-S3BlobStore per region's bucket). Identities, the audit log, failed-login counts and the
-signing secret are read in the primary region too: simplest, and always current (a password
-change or a revoked token counts at once everywhere), for one cross-region read per login or
-token check that misses the token cache. Manifest bodies too big for an item stay in the
-primary's bucket.
+S3BlobStore per region's bucket). Policies (per-scope settings such as tag immutability)
+decide writes, so they are read and written in the primary region. Identities, the audit
+log, failed-login counts and the signing secret are read in the primary region too:
+simplest, and always current (a password change or a revoked token counts at once
+everywhere), for one cross-region read per login or token check that misses the token
+cache. Manifest bodies too big for an item stay in the primary's bucket.
 
 The composition root (`server/backends.py`) asks this object for each store, so which adapter
 keeps which fact is written here only. boto3 is imported on the first client, not with this
@@ -26,12 +27,14 @@ from ...auth.identity_ports import IdentityStore
 from ...auth.keys import KeyRing
 from ...auth.throttle_ports import FailureCounter
 from ..lifecycle_ports import LifecycleStore
+from ..policy_ports import PolicyStore
 from ..ports import BlobStore, MetadataStore
 from .clients import AwsClients, aws_clients, secrets_manager_client
 from .dynamodb import DynamoMetadataStore
 from .dynamodb_audit import DynamoAuditLog
 from .dynamodb_identities import DynamoIdentityStore
 from .dynamodb_lifecycle import DynamoLifecycleStore
+from .dynamodb_policies import DynamoPolicyStore
 from .dynamodb_throttle import DynamoFailureCounter
 from .regions.blob_store import RegionalBlobStore
 from .regions.copies import BlobCopies
@@ -116,6 +119,11 @@ class AwsStorage:
 
     def identities(self) -> IdentityStore:
         return DynamoIdentityStore(self._dynamodb, self._table())
+
+    def policies(self) -> PolicyStore:
+        """Per-scope settings: they decide writes (a tag push), so they are read where writes
+        go, the primary region's table."""
+        return DynamoPolicyStore(self._dynamodb, self._table())
 
     def audit(self) -> AuditLog:
         return DynamoAuditLog(self._dynamodb, self._table())

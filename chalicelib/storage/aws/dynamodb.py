@@ -39,6 +39,13 @@ not zero is refused, so no manifest ever points at something missing. A tag writ
 manifest's `tags` set in the same transaction, and a manifest delete is conditioned on that
 set, so a tag can never be left pointing at a deleted manifest.
 
+Immutable tags (ManifestWrite.immutable_tags, chalicelib/lifecycle/immutability.py) are checked
+on the TAG# item read in the same attempt whose write is conditioned on it (`digest = :old`, or
+`attribute_not_exists(pk)` for a new tag): if another push sets the tag in between, the
+condition fails, the attempt is retried, and the new read sees the tag taken (TagImmutable).
+So of concurrent pushes to one new immutable tag exactly one wins. Every read here is the
+primary's (`_get`), never a replica's.
+
 No item grows without bound (DynamoDB refuses items over 400 KB, 409,600 bytes): a MAN# item
 holds at most INLINE_BODY_LIMIT (192 KiB) of body, USES_LIMIT (32 KiB) of `uses`,
 MAX_TAGS_PER_MANIFEST (1000) tags of at most 128 bytes (129 KB) and a few short attributes
@@ -69,6 +76,7 @@ from ..ports import (
     Referrer,
     Reservation,
     StillReferenced,
+    TagImmutable,
     TooManyTags,
     UploadSession,
 )
@@ -331,18 +339,23 @@ class DynamoMetadataStore:
         record, pk = write.record, _repo(repository)
         existing = self._get(pk, f"MAN#{record.digest}")
         if existing is not None:
+            for tag in write.immutable_tags:  # before any tag moves: all or nothing
+                _refuse_moving(tag, record, self._get(pk, f"TAG#{tag}"))
             self._restore_missing_body(existing, record)
             for tag in write.tags:
-                self._set_tag(repository, tag, record)
+                self._set_tag(repository, tag, record, tag in write.immutable_tags)
             return
+        olds = {tag: self._get(pk, f"TAG#{tag}") for tag in write.tags}
+        for tag in write.immutable_tags:
+            _refuse_moving(tag, record, olds[tag])
         uses = [f"BLOB#{d}" for d in write.blobs] + [f"MAN#{d}" for d in write.children]
         kept_uses = uses if sum(len(sk) + 1 for sk in uses) <= USES_LIMIT else []
         room = INLINE_BODY_LIMIT - sum(len(sk) + 1 for sk in kept_uses)
         body = self._body_attributes(record, room)
         main = [self._put_new_manifest(pk, record, body, kept_uses, uses, write.tags)]
         leaving: dict[str, set[str]] = {}  # manifest digest -> the tags moving off it
-        for tag in write.tags:
-            old = self._get(pk, f"TAG#{tag}")
+        for tag, old in olds.items():
+            # Conditioned on `old`: a push that set the tag since fails it (then a retry).
             main.append(self._tag_put(pk, tag, record, old))
             if old is not None and old["digest"] != record.digest:
                 leaving.setdefault(old["digest"], set()).add(tag)
@@ -505,10 +518,15 @@ class DynamoMetadataStore:
             }
         }
 
-    def _set_tag(self, repository: str, tag: str, record: ManifestRecord) -> None:
-        """Point an existing tag or a new one at the stored manifest `record.digest`."""
+    def _set_tag(
+        self, repository: str, tag: str, record: ManifestRecord, immutable: bool = False
+    ) -> None:
+        """Point an existing tag or a new one at the stored manifest `record.digest`; an
+        `immutable` one only if it is new (the write is conditioned on what was read)."""
         pk = _repo(repository)
         old = self._get(pk, f"TAG#{tag}")
+        if immutable:
+            _refuse_moving(tag, record, old)
         moved = old is None or old["digest"] != record.digest
         if not moved and not _old_tag_layout(old):
             return  # already so: no write
@@ -524,11 +542,13 @@ class DynamoMetadataStore:
                 raise TooManyTags(record.digest)
         raise _Conflict()
 
-    def delete_tag(self, repository: str, tag: str) -> bool:
+    def delete_tag(self, repository: str, tag: str, immutable: bool = False) -> bool:
         pk = _repo(repository)
         old = self._get(pk, f"TAG#{tag}")
         if old is None:
             return False
+        if immutable:
+            raise TagImmutable(tag, old["digest"])
         failed = self._transact(
             [
                 {
@@ -541,17 +561,21 @@ class DynamoMetadataStore:
                 self._tag_set(pk, old["digest"], {tag}, "DELETE"),
             ]
         )
-        return failed is None or self.delete_tag(repository, tag)
+        return failed is None or self.delete_tag(repository, tag, immutable)
 
     def tags(self, repository: str, last: str | None, limit: int) -> list[str]:
         items = self._read_list(_repo(repository), "TAG#", last, limit)
         return [item["sk"][4:] for item in items]
 
     # -- deletes ---------------------------------------------------------------------------
-    def delete_manifest(self, repository: str, digest: str) -> bool:
-        return _retry_conflicts(lambda: self._delete_manifest(repository, digest))
+    def delete_manifest(
+        self, repository: str, digest: str, protected: Callable[[str], bool] | None = None
+    ) -> bool:
+        return _retry_conflicts(lambda: self._delete_manifest(repository, digest, protected))
 
-    def _delete_manifest(self, repository: str, digest: str) -> bool:
+    def _delete_manifest(
+        self, repository: str, digest: str, protected: Callable[[str], bool] | None
+    ) -> bool:
         pk = _repo(repository)
         item = self._get(pk, f"MAN#{digest}")
         if item is None:
@@ -559,6 +583,11 @@ class DynamoMetadataStore:
         if int(item.get("refs", 0)) > 0:
             raise StillReferenced()
         tags = set(item.get("tags", set()))
+        # The delete is conditioned on this very set (`tags = :tags`): a tag added since fails
+        # it, and the retry judges the new set.
+        for tag in sorted(tags):
+            if protected is not None and protected(tag):
+                raise TagImmutable(tag, digest)
         condition = "(attribute_not_exists(refs) OR refs <= :zero) AND "
         condition += "tags = :tags" if tags else "attribute_not_exists(tags)"
         values = self._values(zero=0, **({"tags": tags} if tags else {}))
@@ -728,6 +757,12 @@ class DynamoMetadataStore:
         except self.db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+def _refuse_moving(tag: str, record: ManifestRecord, old: dict[str, Any] | None) -> None:
+    """An immutable tag may be set where it is not yet, or again on the manifest it names."""
+    if old is not None and old["digest"] != record.digest:
+        raise TagImmutable(tag, old["digest"])
 
 
 def _old_tag_layout(item: dict[str, Any]) -> bool:

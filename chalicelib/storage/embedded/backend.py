@@ -1,5 +1,6 @@
-"""Every store of the embedded backend, under one data directory: blobs as files; metadata,
-identities, the audit log and failed-login counts in SQLite; the token signing key in a file.
+"""Every store of the embedded backend, under one data directory: blobs as files; metadata
+(with the per-scope policies), identities, the audit log and failed-login counts in SQLite;
+the token signing key in a file.
 
 The composition root (`server/backends.py`) asks this object for each store, so the file
 names and which adapter keeps which fact are written here only."""
@@ -13,6 +14,7 @@ from ...auth.identity_ports import IdentityStore
 from ...auth.keys import SigningKey
 from ...auth.throttle_ports import FailureCounter
 from ..lifecycle_ports import LifecycleStore
+from ..policy_ports import PolicyStore
 from ..ports import BlobStore, MetadataStore
 from .filesystem import FilesystemBlobStore
 from .signing_key_file import load_or_create_key
@@ -21,6 +23,7 @@ from .sqlite_audit import SqliteAuditLog
 from .sqlite_identities import FILE as IDENTITIES_FILE
 from .sqlite_identities import SqliteIdentityStore
 from .sqlite_lifecycle import SqliteLifecycleStore
+from .sqlite_policies import SqlitePolicyStore
 from .sqlite_throttle import SqliteFailureCounter
 
 METADATA_FILE = "metadata.sqlite"
@@ -45,6 +48,11 @@ class EmbeddedStorage:
 
     def blobs(self) -> BlobStore:
         return FilesystemBlobStore(self.data_dir)
+
+    def policies(self) -> PolicyStore:
+        """Per-scope settings (immutability...), in the metadata file beside the tags they
+        protect."""
+        return SqlitePolicyStore(self._path(METADATA_FILE))
 
     def identities(self) -> IdentityStore:
         return SqliteIdentityStore(self._path(IDENTITIES_FILE))

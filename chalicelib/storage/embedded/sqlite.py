@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 
 from ..ports import (
     MAX_TAGS_PER_MANIFEST,
@@ -26,6 +27,7 @@ from ..ports import (
     Referrer,
     Reservation,
     StillReferenced,
+    TagImmutable,
     TooManyTags,
     UploadSession,
 )
@@ -205,6 +207,7 @@ class SqliteMetadataStore:
         record = write.record
         with self._write() as db:
             _require(db, repository, write)
+            _refuse_moving_immutable_tags(db, repository, write)
             _refuse_too_many_tags(db, repository, write)
             db.execute(
                 "INSERT OR IGNORE INTO manifests (repo, digest, media_type, body, subject,"
@@ -231,7 +234,9 @@ class SqliteMetadataStore:
                 [(repository, tag, record.digest) for tag in write.tags],
             )
 
-    def delete_manifest(self, repository: str, digest: str) -> bool:
+    def delete_manifest(
+        self, repository: str, digest: str, protected: Callable[[str], bool] | None = None
+    ) -> bool:
         with self._write() as db:
             _refuse_if_referenced(db, repository, digest)
             # The blobs it used are idle from now: the GC's grace counts from here.
@@ -240,6 +245,14 @@ class SqliteMetadataStore:
                 " FROM manifest_refs WHERE repo = ? AND manifest = ? AND kind = 'blob')",
                 (time.time(), repository, repository, digest),
             )
+            if protected is not None:
+                rows = db.execute(
+                    "SELECT tag FROM tags WHERE repo = ? AND digest = ? ORDER BY tag",
+                    (repository, digest),
+                )
+                for (tag,) in rows.fetchall():
+                    if protected(tag):
+                        raise TagImmutable(tag, digest)
             deleted = db.execute(
                 "DELETE FROM manifests WHERE repo = ? AND digest = ?", (repository, digest)
             ).rowcount
@@ -249,8 +262,14 @@ class SqliteMetadataStore:
             db.execute("DELETE FROM tags WHERE repo = ? AND digest = ?", (repository, digest))
             return deleted > 0
 
-    def delete_tag(self, repository: str, tag: str) -> bool:
+    def delete_tag(self, repository: str, tag: str, immutable: bool = False) -> bool:
         with self._write() as db:
+            if immutable:
+                row = db.execute(
+                    "SELECT digest FROM tags WHERE repo = ? AND tag = ?", (repository, tag)
+                ).fetchone()
+                if row:
+                    raise TagImmutable(tag, row[0])
             return (
                 db.execute(
                     "DELETE FROM tags WHERE repo = ? AND tag = ?", (repository, tag)
@@ -411,6 +430,19 @@ def _link(db: sqlite3.Connection, repository: str, digest: str) -> None:
         " ON CONFLICT (repo, digest) DO UPDATE SET touched = excluded.touched",
         (repository, digest, time.time()),
     )
+
+
+def _refuse_moving_immutable_tags(
+    db: sqlite3.Connection, repository: str, write: ManifestWrite
+) -> None:
+    """Read in the write transaction (BEGIN IMMEDIATE holds the write lock): no other push can
+    set the tag between this check and the write."""
+    for tag in write.immutable_tags:
+        row = db.execute(
+            "SELECT digest FROM tags WHERE repo = ? AND tag = ?", (repository, tag)
+        ).fetchone()
+        if row and row[0] != write.record.digest:
+            raise TagImmutable(tag, row[0])
 
 
 def _refuse_too_many_tags(db: sqlite3.Connection, repository: str, write: ManifestWrite) -> None:

@@ -24,11 +24,14 @@ from chalicelib.server.backends import open_storage
 from chalicelib.storage.aws.clients import aws_clients
 from chalicelib.storage.aws.dynamodb import DynamoMetadataStore
 from chalicelib.storage.aws.dynamodb_lifecycle import DynamoLifecycleStore
+from chalicelib.storage.aws.dynamodb_policies import DynamoPolicyStore
 from chalicelib.storage.aws.s3 import S3BlobStore
 from chalicelib.storage.embedded.filesystem import FilesystemBlobStore
 from chalicelib.storage.embedded.sqlite import SqliteMetadataStore
 from chalicelib.storage.embedded.sqlite_lifecycle import SqliteLifecycleStore
+from chalicelib.storage.embedded.sqlite_policies import SqlitePolicyStore
 from chalicelib.storage.lifecycle_ports import LifecycleStore
+from chalicelib.storage.policy_ports import PolicyStore
 from chalicelib.storage.ports import BlobBody, BlobStore, MetadataStore
 from tests.support.moto import aws_backend
 from tests.support.regions import OTHER, PRIMARY, two_regions
@@ -55,6 +58,18 @@ def lifecycle(meta: MetadataStore) -> LifecycleStore:
         return SqliteLifecycleStore(meta)
     assert isinstance(meta, DynamoMetadataStore)
     return DynamoLifecycleStore(meta)
+
+
+@pytest.fixture(params=["sqlite", "dynamodb", "dynamodb-regions"])
+def policies(request: pytest.FixtureRequest, tmp_path: Path) -> PolicyStore:
+    if request.param == "sqlite":
+        return SqlitePolicyStore(str(tmp_path / "metadata.sqlite"))
+    if request.param == "dynamodb-regions":
+        world = two_regions(request.getfixturevalue("moto_endpoint"))
+        return open_storage(world.options(OTHER)).policies()
+    options = aws_backend(request.getfixturevalue("moto_endpoint"))
+    clients = aws_clients(options.region, options.endpoint_url)
+    return DynamoPolicyStore(clients.dynamodb, options.dynamodb_table or "")
 
 
 @dataclass
