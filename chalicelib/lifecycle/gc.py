@@ -199,7 +199,7 @@ class GarbageCollector:
             sessions, cursor = self.lifecycle.stale_uploads(cutoff, cursor, self.page)
             self._uploads(sessions, dry_run, removed)
             if cursor is None and not dry_run:
-                self._orphan_upload_bytes()
+                self._orphan_upload_bytes(cutoff)
         elif progress.phase == "links":
             links, cursor = self.lifecycle.idle_links(cutoff, cursor, self.page)
             self._links(links, cutoff, dry_run, removed, would_go)
@@ -221,9 +221,9 @@ class GarbageCollector:
                 self.store.discard(session.upload_id, session.state)
             removed(Removal("upload", f"{session.repository} {session.upload_id}", session.size))
 
-    def _orphan_upload_bytes(self) -> None:
+    def _orphan_upload_bytes(self, cutoff: float) -> None:
         """Bytes whose session is gone (on disk; S3's lifecycle rules take the bucket's)."""
-        for upload_id in self.store.upload_ids():
+        for upload_id in self.store.upload_ids(untouched_since=cutoff):
             if not self.meta.upload_exists(upload_id):
                 self.store.discard(upload_id, {})
 

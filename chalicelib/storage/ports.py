@@ -263,8 +263,10 @@ class BlobStore(Protocol):
     def body(self, blob: BlobRecord, offset: int, length: int) -> BlobBody:
         """Where to read `length` bytes of the blob from `offset` (a file range or a URL)."""
 
-    def upload_ids(self) -> list[str]:
-        """Uploads that have bytes in the store, to sweep those that lost their session."""
+    def upload_ids(self, untouched_since: float | None = None) -> list[str]:
+        """Uploads that have bytes in the store, to sweep those that lost their session; with
+        `untouched_since`, only those unchanged since then (a direct upload's bytes appear
+        just before its session is written: a sweep must not take them in between)."""
 
     def remove(self, blob: BlobRecord) -> None:
         """Delete the blob's bytes, every copy of them (in each region that holds one); a blob

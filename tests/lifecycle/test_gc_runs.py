@@ -4,11 +4,15 @@ progress."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import os
 import time
+from pathlib import Path
 
-from chalicelib.lifecycle.gc import Removal
+from chalicelib.lifecycle.gc import GarbageCollector, Removal
+from chalicelib.server.backends import BackendOptions, open_storage
 
 from .conftest import OCI_INDEX, OCI_MANIFEST, World, layer, sha256
 
@@ -52,8 +56,6 @@ def test_the_dry_run_lists_exactly_what_the_run_deletes(world: World) -> None:
 
 def test_abandoned_uploads_go_with_their_bytes(world: World) -> None:
     started = world.registry.uploads.start("team/app")
-    import io
-
     world.registry.uploads.append("team/app", started.upload_id, io.BytesIO(b"x" * 100), 100)
     data = layer(1 << 20)
     direct, _ = world.registry.direct.initiate("team/app", sha256(data), len(data), "http://x")
@@ -71,8 +73,6 @@ def test_abandoned_uploads_go_with_their_bytes(world: World) -> None:
 
 def _upload_bytes_left(world: World) -> bool:
     if world.options.backend == "embedded":
-        import os
-
         return bool(os.listdir(os.path.join(world.options.data_dir, "uploads")))
     s3 = world.registry.blobs.store.s3  # type: ignore[attr-defined]
     bucket = world.options.s3_bucket
@@ -148,3 +148,20 @@ def test_a_run_in_batches_resumes_from_its_saved_progress(world: World) -> None:
         assert batches < 50
     assert removed == 7 and batches > 2
     assert world.lifecycle.gc_progress() is None
+
+
+def test_upload_bytes_without_a_session_go_only_once_old(tmp_path: Path) -> None:
+    """On disk a direct upload's directory appears just before its session is written: a run
+    in between must leave it; one that lost its session long ago goes."""
+    options = BackendOptions(data_dir=str(tmp_path / "data"))
+    storage = open_storage(options)
+    store = storage.blobs()
+    store.start_parts("starting")  # its session is about to be written
+    store.start_parts("abandoned")
+    old = time.time() - 7200
+    for path in (tmp_path / "data" / "uploads" / "abandoned").rglob("*"):
+        os.utime(path, (old, old))
+    os.utime(tmp_path / "data" / "uploads" / "abandoned", (old, old))
+    collector = GarbageCollector(storage.lifecycle(), storage.metadata(), store)
+    collector.run(3600)
+    assert sorted(os.listdir(tmp_path / "data" / "uploads")) == ["starting"]

@@ -230,7 +230,7 @@ class S3BlobStore:
         if state.get("tail"):
             self.s3.delete_object(Bucket=self.bucket, Key=state["tail"])
 
-    def upload_ids(self) -> list[str]:
+    def upload_ids(self, untouched_since: float | None = None) -> list[str]:
         # Abandoned bytes go by the bucket's lifecycle rules (uploads/ prefix, incomplete
         # multipart uploads), not by listing the bucket.
         return []

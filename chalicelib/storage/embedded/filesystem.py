@@ -201,9 +201,12 @@ class FilesystemBlobStore:
         self._hashes.forget(upload_id)
         shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
 
-    def upload_ids(self) -> list[str]:
+    def upload_ids(self, untouched_since: float | None = None) -> list[str]:
         """Uploads that have bytes on disk (to sweep those with no session)."""
-        return os.listdir(self._uploads)
+        names = os.listdir(self._uploads)
+        if untouched_since is None:
+            return names
+        return [name for name in names if _changed_before(self._upload_dir(name), untouched_since)]
 
     # -- direct uploads --------------------------------------------------------------------
     def _parts_dir(self, upload_id: str) -> str:
@@ -320,6 +323,17 @@ def _copy_body(body: BinaryIO, length: int | None, path: str, hasher: Any) -> in
             out.write(block)
             written += len(block)
     return written
+
+
+def _changed_before(path: str, moment: float) -> bool:
+    """Whether nothing under the directory `path` changed since `moment` (gone: True)."""
+    try:
+        times = [os.stat(path).st_mtime]
+        for root, directories, files in os.walk(path):
+            times += [os.stat(os.path.join(root, name)).st_mtime for name in directories + files]
+    except FileNotFoundError:
+        return True
+    return max(times) < moment
 
 
 def _hash_file(path: str, algorithm: str) -> Any:

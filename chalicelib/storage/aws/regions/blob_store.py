@@ -87,7 +87,7 @@ class RegionalBlobStore:
     def discard(self, upload_id: str, state: dict[str, Any]) -> None:
         self._store(self._region(state)).discard(upload_id, state)
 
-    def upload_ids(self) -> list[str]:
+    def upload_ids(self, untouched_since: float | None = None) -> list[str]:
         return []  # abandoned bytes go by each bucket's lifecycle rules, as with one bucket
 
     # -- direct uploads --------------------------------------------------------------------
