@@ -63,7 +63,7 @@ class BlobLinks:
         taken = {"Put": {"Item": item, "ExpressionAttributeNames": {"#state": "state"}}}
         taken["Put"]["ConditionExpression"] = "attribute_not_exists(pk) OR #state = :deleting"
         taken["Put"]["ExpressionAttributeValues"] = self.store._values(deleting=DELETING)
-        if self.store._transact([taken, self._link_put(repository, blob)]) is not None:
+        if not self._written([taken, self._link_put(repository, blob)]):
             raise LinkConflict()
         return BlobRecord(blob.digest, blob.size, blob.key)
 
@@ -119,7 +119,7 @@ class BlobLinks:
         operations = [delete]
         if link.get("counted"):
             operations.append(_count(self.store, digest, -1))
-        if self.store._transact(operations) is None:
+        if self._written(operations):
             return True
         if idle_before is not None:
             return False  # touched, used or counted meanwhile: not idle, or read it next run
@@ -145,9 +145,21 @@ class BlobLinks:
         )
         count["Update"]["ExpressionAttributeNames"] = {"#state": "state", "#key": "key"}
         count["Update"]["ExpressionAttributeValues"].update(self.store._values(key=blob.key))
-        if self.store._transact([self._link_put(repository, blob), count]) is not None:
+        if not self._written([self._link_put(repository, blob), count]):
             raise LinkConflict()
         return blob
+
+    def _written(self, operations: list[dict[str, Any]]) -> bool:
+        """Run the transaction; False if a condition failed, or if another transaction on the
+        same items ran at that instant (TransactionConflict: a base layer linked into many
+        repositories at once): the caller reads again and retries, as for a condition."""
+        try:
+            return self.store._transact(operations) is None
+        except self.store.db.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons", [])
+            if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+                return False
+            raise
 
     def _link_put(self, repository: str, blob: BlobRecord) -> dict[str, Any]:
         item = self.store._item(
