@@ -7,9 +7,10 @@
 
 latency: push latency with and without a GC running, side by side in one run. One `soute
 serve` (fresh data directory, or a fresh bucket and table on a moto server); rounds alternate
-GC off / GC on (a GC in a loop with a 1 s grace, as aggressive as it gets), each round the
+GC off / GC on (a GC run with a 1 s grace every second), each round the
 soak's pushers (tests/support/gc_soak.py: HEAD, mount, upload, manifest; indexes, referrers,
-deletes) pushing `--images` images each. Prints p50 and p99 of whole-image pushes per mode
+deletes) pushing `--images` images each; the GC runs in a process of its own, as a
+scheduled function or `soute gc` would. Prints p50 and p99 of whole-image pushes per mode
 and the on/off ratio (the target: p99 at most 1.2x). No reference registry can run its GC
 online, so the comparison is Soute with and without.
 
@@ -25,7 +26,9 @@ the table on a moto server (moto pages a Scan in time proportional to the table,
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -45,6 +48,8 @@ from tests.support.server import default_soute, running_registry  # noqa: E402
 
 def main() -> int:
     args = _arguments()
+    if args.verb == "loop":
+        return loop(args)
     if args.backend == "aws":
         with moto_server() as endpoint:
             return args.run(args, aws_backend(endpoint))
@@ -75,27 +80,45 @@ def latency(args: argparse.Namespace, options: BackendOptions) -> int:
 
 
 def _round(soak: Soak, gc_options: BackendOptions | None, collected: dict[str, int]) -> list:
-    stop = threading.Event()
-
-    def collect() -> None:
-        collector = build_collector(gc_options)  # type: ignore[arg-type]
-        while not stop.is_set():
-            totals = collector.run(1.0)
-            collected["runs"] += 1
-            collected["blobs"] += totals.blobs
-
-    thread = threading.Thread(target=collect, daemon=True) if gc_options else None
-    if thread:
-        thread.start()
+    """One round of pushes; with `gc_options`, a GC looping in a process of its own (as the
+    scheduled function or `soute gc` runs: not in the pushers' process, whose threads it
+    would slow through the GIL, which no client of a real registry shares)."""
+    loop = _start_loop(gc_options) if gc_options else None
     try:
         result = run_soak(soak)
     finally:
-        stop.set()
-        if thread:
-            thread.join()
+        if loop:
+            loop.send_signal(signal.SIGTERM)
+            runs, blobs = (int(n) for n in loop.communicate(timeout=120)[0].split())
+            collected["runs"] += runs
+            collected["blobs"] += blobs
     if result.errors:
         raise SystemExit(f"pushes failed: {result.errors[:3]}")
     return result.push_latencies
+
+
+def _start_loop(options: BackendOptions) -> subprocess.Popen[str]:
+    fields = {name: getattr(options, name) for name in _OPTION_FIELDS}
+    command = [sys.executable, __file__, "loop", "--options", json.dumps(fields)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+_OPTION_FIELDS = ("backend", "data_dir", "s3_bucket", "dynamodb_table", "endpoint_url", "region")
+
+
+def loop(args: argparse.Namespace) -> int:
+    """A run with a 1 s grace every second (an hourly schedule, 3600 times faster) until
+    SIGTERM; print "runs blobs"."""
+    collector = build_collector(BackendOptions(**json.loads(args.options)))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    runs = blobs = 0
+    while not stop.is_set():
+        blobs += collector.run(1.0).blobs
+        runs += 1
+        stop.wait(1.0)
+    print(runs, blobs)
+    return 0
 
 
 def _latency_table(samples: dict[str, list[float]], collected: dict[str, int]) -> None:
@@ -262,6 +285,8 @@ def _arguments() -> argparse.Namespace:
     sized.set_defaults(run=memory)
     for verb in (timed, sized):
         verb.add_argument("--backend", choices=("embedded", "aws"), default="embedded")
+    looping = verbs.add_parser("loop", help="(used by latency) collect until SIGTERM")
+    looping.add_argument("--options", required=True, help="the BackendOptions fields, as JSON")
     return parser.parse_args()
 
 

@@ -16,6 +16,7 @@ from ..ports import BlobRecord, UploadSession
 from .sqlite import DELETING, SqliteMetadataStore
 
 _UNUSED = "NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repo = l.repo AND r.target = l.digest)"
+_PREPARED_SELECT = "SELECT 1 FROM gc_progress WHERE name = 'prepared'"
 _UNLINKED = "NOT EXISTS (SELECT 1 FROM repo_blobs l WHERE l.digest = b.digest)"
 
 
@@ -26,8 +27,15 @@ class SqliteLifecycleStore:
         self._write = database.write
 
     def prepare(self) -> None:
+        """Stamp links made before the GC existed, once (a marker row says it is done): the
+        UPDATE reads the whole table under the write lock, which pushes would wait for."""
+        if self._db().execute(_PREPARED_SELECT).fetchone():
+            return
         with self._write() as db:
             db.execute("UPDATE repo_blobs SET touched = ? WHERE touched IS NULL", (time.time(),))
+            db.execute(
+                "INSERT OR REPLACE INTO gc_progress (name, progress) VALUES ('prepared', 'yes')"
+            )
 
     def idle_links(
         self, cutoff: float, cursor: Cursor, limit: int
