@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chalicelib.server.backends import BackendOptions, build_collector  # noqa: E402
 from tests.support.gc_soak import Soak, run_soak  # noqa: E402
-from tests.support.lambda_server import serve_template  # noqa: E402
+from tests.support.lambda_server import serve_template, storage_arguments  # noqa: E402
 from tests.support.moto import aws_backend, moto_server  # noqa: E402
 from tests.support.server import default_soute, running_registry  # noqa: E402
 
@@ -145,7 +145,7 @@ def memory(args: argparse.Namespace, options: BackendOptions) -> int:
     started = time.monotonic()
     (_fill_sqlite if options.backend == "embedded" else _fill_dynamodb)(args, options)
     print(f"store written in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    command = [default_soute(), "gc", "--grace", "0", *_storage_arguments(options)]
+    command = [default_soute(), "gc", "--grace", "0", *storage_arguments(options)]
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
@@ -259,16 +259,6 @@ def _write(db, table: str | None, batch: list[dict]) -> None:  # type: ignore[no
     pending = {str(table): batch}
     while pending:
         pending = db.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-
-
-def _storage_arguments(options: BackendOptions) -> list[str]:
-    if options.backend == "embedded":
-        return ["--data-dir", options.data_dir]
-    return [
-        "--backend", "aws", "--s3-bucket", str(options.s3_bucket),
-        "--dynamodb-table", str(options.dynamodb_table),
-        "--endpoint-url", str(options.endpoint_url), "--region", str(options.region),
-    ]  # fmt: skip
 
 
 def _arguments() -> argparse.Namespace:

@@ -33,8 +33,9 @@ def add_du_parser(commands: argparse._SubParsersAction) -> None:
 def run_du(args: argparse.Namespace) -> int:
     options = storage_options(args)
     if problem := storage_problem(options):
-        print(f"soute du: {problem}", file=sys.stderr)
-        return 2
+        status, message = problem
+        print(f"soute du: {message}", file=sys.stderr)
+        return status
     if args.name is not None and not is_name(args.name):
         print(f"soute du: {args.name!r} is not a namespace or repository name", file=sys.stderr)
         return 2

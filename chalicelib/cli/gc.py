@@ -50,8 +50,9 @@ def add_gc_parser(commands: argparse._SubParsersAction) -> None:
 def run_gc(args: argparse.Namespace) -> int:
     options = storage_options(args)
     if problem := storage_problem(options):
-        print(f"soute gc: {problem}", file=sys.stderr)
-        return 2
+        status, message = problem
+        print(f"soute gc: {message}", file=sys.stderr)
+        return status
     if args.grace < SAFE_GRACE:
         print(
             f"soute gc: a grace of {format_duration(args.grace)} may refuse the manifest of a"

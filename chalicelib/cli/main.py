@@ -14,7 +14,6 @@ from ..oci.lambda_limits import LAMBDA_CHUNK_BYTES
 from ..server.backends import (
     BackendOptions,
     aws_login_problem,
-    parse_region_bucket,
     regions_problem,
 )
 from .admin_parser import add_admin_parsers, add_aws_login_parsers
@@ -24,6 +23,7 @@ from .du import add_du_parser
 from .errors import run_verb
 from .gc import add_gc_parser
 from .login import add_login_parser
+from .storage_options import region_bucket
 from .verify import add_verify_parser
 
 
@@ -62,13 +62,6 @@ def _check_backend(options: BackendOptions) -> str | None:
     if options.backend == "aws" and not (options.s3_bucket and options.dynamodb_table):
         return "the aws backend (and --lambda) need --s3-bucket and --dynamodb-table"
     return aws_login_problem(options)
-
-
-def _region_bucket(text: str) -> tuple[str, str]:
-    try:
-        return parse_region_bucket(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _check_open(host: str, options: BackendOptions) -> str | None:
@@ -164,7 +157,7 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
         "--region-bucket",
         action="append",
         default=[],
-        type=_region_bucket,
+        type=region_bucket,
         metavar="REGION=BUCKET",
         help="with --primary-region: a region's bucket, once per region, this one's included",
     )

@@ -26,7 +26,7 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
         "--region-bucket",
         action="append",
         default=[],
-        type=_region_bucket,
+        type=region_bucket,
         metavar="REGION=BUCKET",
         help="several regions: each region's bucket (repeat it for each region)",
     )
@@ -45,16 +45,19 @@ def storage_options(args: argparse.Namespace) -> BackendOptions:
     )
 
 
-def storage_problem(options: BackendOptions) -> str | None:
-    """Why the options name no registry's storage, or None."""
+def storage_problem(options: BackendOptions) -> tuple[int, str] | None:
+    """Why the options name no registry's storage, with the exit status to give (2: the
+    options are wrong; 1: the data directory they name is not there), or None."""
     if options.backend == "embedded" and not os.path.isdir(options.data_dir):
-        return f"no data directory {options.data_dir}: give the registry's --data-dir"
+        return 1, f"no data directory {options.data_dir}: give the registry's --data-dir"
     if options.backend == "aws" and not (options.s3_bucket and options.dynamodb_table):
-        return "the aws backend needs --s3-bucket and --dynamodb-table"
-    return regions_problem(options)
+        return 2, "the aws backend needs --s3-bucket and --dynamodb-table"
+    problem = regions_problem(options)
+    return (2, problem) if problem else None
 
 
-def _region_bucket(text: str) -> tuple[str, str]:
+def region_bucket(text: str) -> tuple[str, str]:
+    """argparse's type of a REGION=BUCKET option."""
     try:
         return parse_region_bucket(text)
     except ValueError as error:

@@ -15,7 +15,7 @@ import pytest
 from chalicelib.server.backends import BackendOptions
 from tests.support.clients import Skopeo
 from tests.support.images import assert_same_blobs, build_image
-from tests.support.lambda_server import serve_template
+from tests.support.lambda_server import serve_template, storage_arguments
 from tests.support.moto import aws_backend
 from tests.support.procs import run
 from tests.support.server import RegistryServer, default_soute, running_registry
@@ -49,16 +49,11 @@ def served(
     workdir = tmp_path_factory.mktemp(f"gc-{request.param}")
     if request.param == "embedded":
         with running_registry(workdir) as server:
-            yield Served(server, ["--data-dir", str(server.data_dir)])
+            embedded = BackendOptions(data_dir=str(server.data_dir))
+            yield Served(server, storage_arguments(embedded))
         return
     options = aws_backend(request.getfixturevalue("moto_endpoint"))
-    storage = [
-        "--backend", "aws",
-        "--s3-bucket", str(options.s3_bucket),
-        "--dynamodb-table", str(options.dynamodb_table),
-        "--endpoint-url", str(options.endpoint_url),
-        "--region", str(options.region),
-    ]  # fmt: skip
+    storage = storage_arguments(options)
     with running_registry(workdir, serve_template(options, "--backend", "aws")) as server:
         yield Served(server, storage, options)
 

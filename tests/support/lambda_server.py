@@ -13,9 +13,9 @@ from .moto import aws_backend
 from .server import RegistryServer, default_soute, running_registry
 
 
-def serve_template(storage: BackendOptions, *mode: str) -> str:
-    """A `running_registry` command template: `soute serve MODE…` on `storage`."""
-    options = [
+def aws_arguments(storage: BackendOptions) -> list[str]:
+    """The options naming `storage`'s bucket, table, endpoint and region on a command line."""
+    return [
         "--s3-bucket",
         str(storage.s3_bucket),
         "--dynamodb-table",
@@ -25,7 +25,18 @@ def serve_template(storage: BackendOptions, *mode: str) -> str:
         "--region",
         str(storage.region),
     ]
-    arguments = shlex.join([*mode, *options])
+
+
+def storage_arguments(storage: BackendOptions) -> list[str]:
+    """The options of `soute gc`, `du` and `verify` naming `storage`, on either backend."""
+    if storage.backend == "embedded":
+        return ["--data-dir", storage.data_dir]
+    return ["--backend", "aws", *aws_arguments(storage)]
+
+
+def serve_template(storage: BackendOptions, *mode: str) -> str:
+    """A `running_registry` command template: `soute serve MODE…` on `storage`."""
+    arguments = shlex.join([*mode, *aws_arguments(storage)])
     return f"{shlex.quote(default_soute())} serve --host {{host}} --port {{port}} {arguments}"
 
 
