@@ -13,7 +13,7 @@ import sys
 from ..client.images.render import human_size
 from ..lifecycle.gc import DEFAULT_GRACE, Removal, Totals
 from ..server.backends import BackendOptions, build_collector, parse_region_bucket, regions_problem
-from .durations import format_duration, parse_duration
+from .durations import duration_argument, format_duration
 
 # Below this, a push whose manifest comes long after its blobs may be refused (and pushed
 # again); an acknowledged image is never lost, whatever the grace (lifecycle/gc.py).
@@ -32,7 +32,7 @@ def add_gc_parser(commands: argparse._SubParsersAction) -> None:
     )
     gc.add_argument(
         "--grace",
-        type=_duration,
+        type=duration_argument,
         default=DEFAULT_GRACE,
         metavar="DURATION",
         help="keep what was used more recently than this (e.g. 24h, 90m, 0; default"
@@ -75,14 +75,18 @@ def run_gc(args: argparse.Namespace) -> int:
         print(f"soute gc: {problem}", file=sys.stderr)
         return 2
     if args.grace < SAFE_GRACE:
-        print(
-            f"soute gc: a grace of {format_duration(args.grace)} may refuse the manifest of a"
-            " push still in progress (it is pushed again); nothing pushed whole is at risk",
-            file=sys.stderr,
-        )
+        print(f"soute gc: {grace_warning(args.grace)}", file=sys.stderr)
     totals = build_collector(options).run(args.grace, dry_run=args.dry_run, report=_print)
     print(summary(totals))
     return 0
+
+
+def grace_warning(grace: float) -> str:
+    """What a grace under SAFE_GRACE risks (`soute gc --grace`, `soute serve --gc-grace`)."""
+    return (
+        f"a grace of {format_duration(grace)} may refuse the manifest of a push still in"
+        " progress (it is pushed again); nothing pushed whole is at risk"
+    )
 
 
 def _problem(options: BackendOptions) -> str | None:
@@ -105,13 +109,6 @@ def summary(totals: Totals) -> str:
         f" {totals.links} repository links, {totals.uploads} abandoned uploads"
     )
     return f"{line} (dry run: nothing was deleted)" if totals.dry_run else line
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _region_bucket(text: str) -> tuple[str, str]:
