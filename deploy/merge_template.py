@@ -21,7 +21,9 @@ stack is this one template; its parameters say which region is the primary (Prim
 one region, the template as it always was) and name the other regions' buckets, the primary's
 table and the local replica of the signing secret. Only the primary's stack holds the table and
 the secret (CreatesTable); every stack holds its own bucket, the role S3 replicates with, and the
-right of the `blob_copies` function (when the app has it) to be invoked by the bucket. What has
+right of the `blob_copies` function (when the app has it) to be invoked by the bucket; the `gc`
+function, its schedule and its role exist in the primary's stack only (docs/regions.md rule 7:
+a scheduled job runs once). What has
 one entry per other region and AWS creates by API (table replicas, secret replicas, replication
 rules, the bucket's notification, the latency records) is done by the deploy after the stacks.
 
@@ -124,6 +126,23 @@ HAS_PEERS, HAS_PEER_ROLES = "HasPeerBuckets", "HasPeerHandlerRoles"
 # holds the blob (in the primary's table). Chalice names its resources after it.
 BLOB_COPIES = "blob_copies"
 BLOB_COPIES_DYNAMODB_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+# The scheduled garbage collector (chalicelib/server/gc_function.py), when the app has it: one
+# batch an hour, in the primary region's stack only. What lifecycle/gc.py calls, through
+# storage/aws/dynamodb_lifecycle.py, dynamodb_links.py, dynamodb.py (delete_upload), s3.py
+# (discard, delete_object) and regions/ (remove marks the object's record, then deletes every
+# region's copy); tests/lambda/test_gc_function.py checks every call it makes against these.
+GC = "gc"
+GC_DYNAMODB_ACTIONS = [
+    "dynamodb:Scan",  # its listings: the one reader that pages through the table
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",  # its progress, and the mark that older links are counted
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+]
+# No ListBucket and no GetObject: it deletes blobs (blobs/<upload id>) and the tails of
+# abandoned uploads (uploads/...), and aborts their multipart uploads; it never reads bytes.
+GC_S3_ACTIONS = ["s3:DeleteObject", "s3:AbortMultipartUpload"]
+GC_PREFIXES = (VERIFIED_PREFIX, UPLOAD_PREFIX)
 # Only finished blobs replicate: an upload in progress continues in the bucket it started in.
 REPLICATED_PREFIX = VERIFIED_PREFIX
 REPLICATION_SOURCE_BUCKET_ACTIONS = ["s3:GetReplicationConfiguration", "s3:ListBucket"]
@@ -195,6 +214,25 @@ def stage_blob_copies_policy(table: str, function: str) -> dict[str, Any]:
     group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function}"
     return _document(
         _statement("Metadata", BLOB_COPIES_DYNAMODB_ACTIONS, f"arn:aws:dynamodb:*:*:table/{table}"),
+        _statement("Logs", STAGE_LOG_ACTIONS, [group, f"{group}:*"]),
+    )
+
+
+def gc_policy(objects_arns: Any, table_arn: Any) -> list[dict[str, Any]]:
+    """The gc function's: delete blobs and abandoned uploads' pieces, and the table's items it
+    lists and changes; no reads of bytes, no listing of the bucket, no secret, no invoke."""
+    return [
+        _statement("CollectedObjects", GC_S3_ACTIONS, objects_arns),
+        _statement("Metadata", GC_DYNAMODB_ACTIONS, table_arn),
+    ]
+
+
+def stage_gc_policy(bucket: str, table: str, function: str) -> dict[str, Any]:
+    """The gc function's policy for `chalice deploy` (one region)."""
+    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function}"
+    objects = [f"arn:aws:s3:::{bucket}/{prefix}*" for prefix in GC_PREFIXES]
+    return _document(
+        *gc_policy(objects, f"arn:aws:dynamodb:*:*:table/{table}"),
         _statement("Logs", STAGE_LOG_ACTIONS, [group, f"{group}:*"]),
     )
 
@@ -682,6 +720,29 @@ def blob_copies_resources() -> dict[str, Any]:
     }
 
 
+def gc_resources() -> dict[str, Any]:
+    """Keys for Chalice's Gc function (its schedule is an event of it), role and log group,
+    all in the primary's stack only (CreatesTable: also a one-region stack). SAM gives the
+    function's condition to the schedule's rule and permission it makes of the event."""
+    only = {"Condition": CREATES_TABLE}
+    statements = gc_policy(
+        [_sub(f"${{RegistryBucket.Arn}}/{prefix}*") for prefix in GC_PREFIXES],
+        {"Fn::GetAtt": ["RegistryTable", "Arn"]},  # the primary's, where it runs
+    )
+    # Several regions: an abandoned upload is in the bucket it started in, and a blob's
+    # bytes go from every region's bucket (BlobStore.remove).
+    statements += [
+        peer_statement(f"Peer{name}", GC_S3_ACTIONS, peer_objects(f"/{prefix}*"))
+        for name, prefix in (("Blobs", VERIFIED_PREFIX), ("Uploads", UPLOAD_PREFIX))
+    ]
+    return {
+        "Gc": {**only, "Properties": {"Environment": {"Variables": storage_variables()}}},
+        "GcRole": {**only, **_role("GcRolePolicy", statements)},
+        "GcLogGroup": only,
+        "GcLogs": {**only, **log_policy("GcRole", "GcLogGroup")},
+    }
+
+
 def merge_template(functions: frozenset[str] = frozenset()) -> dict[str, Any]:
     """What `chalice package --merge-template` deep-merges into Chalice's own template: new
     resources are added; for Chalice's resources (APIHandler, ApiHandlerRole, its log group,
@@ -755,6 +816,8 @@ def merge_template(functions: frozenset[str] = frozenset()) -> dict[str, Any]:
             "Value": {"Fn::GetAtt": ["ReplicationRole", "Arn"]},
         },
     }
+    if GC in functions:
+        resources |= gc_resources()
     if BLOB_COPIES in functions:
         resources |= blob_copies_resources()
         outputs["BlobCopiesArn"] = {
@@ -770,10 +833,15 @@ def merge_template(functions: frozenset[str] = frozenset()) -> dict[str, Any]:
 
 
 def app_functions() -> frozenset[str]:
-    """The app's Lambda functions besides the API handler, as `chalice package` finds them."""
+    """The app's Lambda functions besides the API handler, as `chalice package` finds them:
+    plain ones and scheduled ones."""
+    from chalice.app import ScheduledEventConfig
+
     from chalicelib.server.chalice_app import create_app
 
-    return frozenset(function.name for function in create_app().pure_lambda_functions)
+    app = create_app()
+    scheduled = [e for e in app.event_sources if isinstance(e, ScheduledEventConfig)]
+    return frozenset(f.name for f in [*app.pure_lambda_functions, *scheduled])
 
 
 def stage_settings(config: dict[str, Any], stage: str) -> dict[str, Any]:
@@ -805,6 +873,14 @@ def generated_files() -> dict[Path, str]:
             files[CHALICE_CONFIG.parent / functions[BLOB_COPIES]["iam_policy_file"]] = _json(
                 stage_blob_copies_policy(
                     variables["SOUTE_DYNAMODB_TABLE"], f"{config['app_name']}-{name}-{BLOB_COPIES}"
+                )
+            )
+        if GC in functions:
+            files[CHALICE_CONFIG.parent / functions[GC]["iam_policy_file"]] = _json(
+                stage_gc_policy(
+                    variables["SOUTE_S3_BUCKET"],
+                    variables["SOUTE_DYNAMODB_TABLE"],
+                    f"{config['app_name']}-{name}-{GC}",
                 )
             )
     return files

@@ -3,6 +3,7 @@ seconds (`0`, `3600`)."""
 
 from __future__ import annotations
 
+import argparse
 import re
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -31,3 +32,11 @@ def format_duration(seconds: float) -> str:
         if whole and whole % UNITS[unit] == 0:
             return f"{whole // UNITS[unit]}{unit}"
     return f"{whole}s"
+
+
+def duration_argument(text: str) -> float:
+    """parse_duration for argparse: a wrong duration is a usage error, one line."""
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

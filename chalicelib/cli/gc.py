@@ -12,7 +12,7 @@ import sys
 from ..client.images.render import human_size
 from ..lifecycle.gc import DEFAULT_GRACE, Removal, Totals
 from ..server.backends import build_collector
-from .durations import format_duration, parse_duration
+from .durations import duration_argument, format_duration
 from .storage_options import add_storage_options, storage_options, storage_problem
 
 # Below this, a push whose manifest comes long after its blobs may be refused (and pushed
@@ -37,7 +37,7 @@ def add_gc_parser(commands: argparse._SubParsersAction) -> None:
     )
     gc.add_argument(
         "--grace",
-        type=_duration,
+        type=duration_argument,
         default=DEFAULT_GRACE,
         metavar="DURATION",
         help="keep what was used more recently than this (e.g. 24h, 90m, 0; default"
@@ -54,11 +54,7 @@ def run_gc(args: argparse.Namespace) -> int:
         print(f"soute gc: {message}", file=sys.stderr)
         return status
     if args.grace < SAFE_GRACE:
-        print(
-            f"soute gc: a grace of {format_duration(args.grace)} may refuse the manifest of a"
-            " push still in progress (it is pushed again); nothing pushed whole is at risk",
-            file=sys.stderr,
-        )
+        print(f"soute gc: {grace_warning(args.grace)}", file=sys.stderr)
     verbs = DRY_VERBS if args.dry_run else VERBS
 
     def say(removal: Removal) -> None:
@@ -70,6 +66,14 @@ def run_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def grace_warning(grace: float) -> str:
+    """What a grace under SAFE_GRACE risks (`soute gc --grace`, `soute serve --gc-grace`)."""
+    return (
+        f"a grace of {format_duration(grace)} may refuse the manifest of a push still in"
+        " progress (it is pushed again); nothing pushed whole is at risk"
+    )
+
+
 def summary(totals: Totals) -> str:
     verb = "would free" if totals.dry_run else "freed"
     line = (
@@ -77,10 +81,3 @@ def summary(totals: Totals) -> str:
         f" {totals.links} repository links, {totals.uploads} abandoned uploads"
     )
     return f"{line} (dry run: nothing was deleted)" if totals.dry_run else line
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None

@@ -10,6 +10,7 @@ from ..api.local_hosts import is_loopback
 from ..auth.tokens import DEFAULT_SERVICE
 from ..client.cli import add_push_parser
 from ..client.images.cli import add_image_parsers
+from ..lifecycle.gc import DEFAULT_GRACE
 from ..oci.lambda_limits import LAMBDA_CHUNK_BYTES
 from ..server.backends import (
     BackendOptions,
@@ -20,8 +21,9 @@ from .admin_parser import add_admin_parsers, add_aws_login_parsers
 from .aws_deploy import add_deploy_parsers
 from .aws_regions import add_regions_parsers
 from .du import add_du_parser
+from .durations import duration_argument, format_duration
 from .errors import run_verb
-from .gc import add_gc_parser
+from .gc import SAFE_GRACE, add_gc_parser, grace_warning
 from .login import add_login_parser
 from .storage_options import region_bucket
 from .verify import add_verify_parser
@@ -64,6 +66,13 @@ def _check_backend(options: BackendOptions) -> str | None:
     return aws_login_problem(options)
 
 
+def _interval(text: str) -> float:
+    seconds = duration_argument(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the interval is more than 0 (e.g. 1h)")
+    return seconds
+
+
 def _check_open(host: str, options: BackendOptions) -> str | None:
     """With auth off anyone who can connect may push and delete: only on a loopback address."""
     if options.auth or is_loopback(host):
@@ -79,6 +88,11 @@ def _serve(args: argparse.Namespace) -> int:
     backend = _backend(args)
     if problem := _check_backend(backend) or _check_open(args.host, backend):
         return _fail("serve", problem)
+    if args.gc_grace is not None and args.gc_every is None:
+        return _fail("serve", "--gc-grace goes with --gc-every (how often to collect)")
+    grace = DEFAULT_GRACE if args.gc_grace is None else args.gc_grace
+    if args.gc_every is not None and grace < SAFE_GRACE:
+        print(f"soute serve: {grace_warning(grace)}", file=sys.stderr)
     serve(
         ServeOptions(
             host=args.host,
@@ -89,6 +103,8 @@ def _serve(args: argparse.Namespace) -> int:
             tls_key=args.tls_key,
             workers=args.workers,
             threads=args.threads,
+            gc_every=args.gc_every,
+            gc_grace=grace,
         )
     )
     return 0
@@ -226,6 +242,20 @@ def _serve_parser(commands: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.add_argument(
+        "--gc-every",
+        type=_interval,
+        metavar="DURATION",
+        help="collect garbage at this interval (e.g. 1h, 30m), as `soute gc` does, in the"
+        " server's main process; the first run one interval after start (default: never)",
+    )
+    serve.add_argument(
+        "--gc-grace",
+        type=duration_argument,
+        metavar="DURATION",
+        help="with --gc-every: keep what was used more recently than this (default"
+        f" {format_duration(DEFAULT_GRACE)})",
+    )
     serve.add_argument("--workers", type=int, default=2, help="server processes (default 2)")
     serve.add_argument(
         "--threads", type=int, default=32, help="concurrent requests per process (default 32)"

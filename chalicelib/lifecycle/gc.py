@@ -131,6 +131,14 @@ class Totals:
         else:
             self.uploads += 1
 
+    def describe(self) -> str:
+        """One line for a log: what went (dry: would go), no names."""
+        verb = "would remove" if self.dry_run else "removed"
+        return (
+            f"{verb} {self.blobs} blobs ({self.bytes} bytes), {self.links} repository links,"
+            f" {self.uploads} abandoned uploads"
+        )
+
 
 def _silent(removal: Removal) -> None:
     """A report that ignores what it hears."""
@@ -168,7 +176,8 @@ class GarbageCollector:
     ) -> tuple[Totals, bool]:
         """Go on with the saved run (or start one) until `deadline` (a clock time), a page at
         a time, saving where it stands after each page; (totals, whether the run finished).
-        For the scheduled function: each invocation does a bounded part of one run."""
+        For the scheduled function: each invocation does a bounded part of one run, and at
+        least one page, so that every batch moves the run on, however late it starts."""
         totals = Totals(dry_run=False)
         saved = self.lifecycle.gc_progress()
         progress: Progress | None = (
@@ -176,9 +185,11 @@ class GarbageCollector:
         )
         if saved is None:
             self.lifecycle.prepare()
-        while progress is not None and self.clock() < deadline:
+        while progress is not None:
             progress = self._page(progress, False, _counting(totals, report), {})
             self.lifecycle.save_gc_progress(progress.to_json() if progress else None)
+            if self.clock() >= deadline:
+                break
         return totals, progress is None
 
     def _cutoff(self, grace: float) -> float:

@@ -14,7 +14,8 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate
+from chalice.app import CloudWatchEvent
 
 from .chalice_routes import (
     Lazy,
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 APP_NAME = "soute"
 VERIFIER = "verifier"  # the second function's name, and its handler's: app.py exports it
 BLOB_COPIES = "blob_copies"  # the third's (several regions): S3 event notifications invoke it
+GC = "gc"  # the fourth's: the garbage collector, on a schedule (the primary region's only)
+# How often a batch of the GC runs: a run longer than one invocation goes on at the next.
+GC_SCHEDULE = Rate(1, unit=Rate.HOURS)
 
 
 class SouteApp(Chalice):
@@ -48,6 +52,10 @@ class SouteApp(Chalice):
         """The blob_copies function, as Lambda calls it."""
         return self.handler_map[BLOB_COPIES](event, context)
 
+    def gc(self, event: dict[str, Any], context: object) -> Any:
+        """The gc function, as Lambda calls it (EventBridge's scheduled event)."""
+        return self.handler_map[GC](event, context)
+
 
 def create_app() -> SouteApp:
     install_log_escaping()  # client-chosen values (account names, paths) cannot forge log lines
@@ -58,6 +66,7 @@ def create_app() -> SouteApp:
     app.registry = Lazy(registry_from_environment)
     _register_verifier(app)
     _register_blob_copies(app)
+    _register_gc(app)
     return app
 
 
@@ -89,3 +98,13 @@ def _register_blob_copies(app: SouteApp) -> None:
         from .blob_copies import handle
 
         return handle(event)
+
+
+def _register_gc(app: SouteApp) -> None:
+    @app.schedule(GC_SCHEDULE, name=GC, description="Soute: a batch of the garbage collector")
+    def gc(event: CloudWatchEvent) -> dict[str, Any]:
+        """The fourth function: a batch of the garbage collector, until a deadline inside its
+        timeout (server/gc_function.py; the collector is imported on the first batch only)."""
+        from .gc_function import run_scheduled
+
+        return run_scheduled(event.context)

@@ -2,7 +2,8 @@
 
 gunicorn decodes chunked request bodies, streams them to the app, sends blob files with
 sendfile(2), serves many clients at once from a thread pool, writes one access-log line per
-request and shuts down cleanly on SIGTERM and SIGINT.
+request and shuts down cleanly on SIGTERM and SIGINT. With --gc-every, the arbiter (gunicorn's
+master process) also runs the garbage collector at that interval (gc_loop.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from ..lifecycle.gc import DEFAULT_GRACE
 from .backends import BackendOptions, build_auth, build_registry, build_router
+from .gc_loop import GcLoop
 from .wsgi import WsgiApp
 
 log = logging.getLogger("soute.server")
@@ -35,11 +38,16 @@ class ServeOptions:
     workers: int = 2
     threads: int = 32
     access_log: bool = True
+    gc_every: float | None = None  # seconds between garbage collections; None: none
+    gc_grace: float = DEFAULT_GRACE
 
 
 class SouteServer(BaseApplication):
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
+        self.gc: GcLoop | None = None
+        if options.gc_every is not None:
+            self.gc = GcLoop(options.backend, options.gc_every, options.gc_grace)
         super().__init__()
 
     def load_config(self) -> None:
@@ -66,9 +74,21 @@ class SouteServer(BaseApplication):
             "certfile": options.tls_cert,
             "keyfile": options.tls_key,
         }
+        if self.gc is not None:
+            # Hooks of the arbiter: the thread starts once, in the master, never in a worker.
+            settings["when_ready"] = self._start_gc
+            settings["on_exit"] = self._stop_gc
         for key, value in settings.items():
             if value is not None:
                 self.cfg.set(key, value)
+
+    def _start_gc(self, arbiter: Any) -> None:
+        if self.gc is not None:
+            self.gc.start()
+
+    def _stop_gc(self, arbiter: Any) -> None:
+        if self.gc is not None:
+            self.gc.stop()
 
     def load(self) -> Callable[..., Any]:
         if self.options.lambda_emulation:

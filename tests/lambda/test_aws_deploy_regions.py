@@ -34,6 +34,7 @@ import pytest
 
 from chalicelib.cli import aws_deploy_regions
 from chalicelib.cli.aws_errors import DeployError
+from chalicelib.cli.aws_package import with_code
 from chalicelib.cli.aws_stack import Stack
 from deploy import merge_template
 from tests.support.moto import FAKE_CREDENTIALS
@@ -160,10 +161,10 @@ def test_replication_rules() -> None:
 @pytest.fixture(scope="module")
 def two_region_package(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """`chalice package` of a copy of the project with the merge template for its functions
-    (the verifier and blob_copies)."""
+    (the verifier, blob_copies and gc)."""
     project = copy_project(ROOT, SOUTE_FILES, tmp_path_factory.mktemp("regions-project"))
     functions = merge_template.app_functions()
-    assert functions == {"verifier", "blob_copies"}
+    assert functions == {"verifier", "blob_copies", "gc"}
     merged = merge_template.merge_template(functions)
     (project / "deploy" / "resources.json").write_text(json.dumps(merged, indent=2))
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
@@ -268,6 +269,71 @@ def test_replica_stack(two_region_package: dict[str, Any]) -> None:
         ]
     }
     assert set(template["Outputs"]) >= {"BlobCopiesArn", "ReplicationRoleArn", "ApiHandlerRoleArn"}
+    # A scheduled job runs once, in the primary (docs/regions.md rule 7): no gc here at all.
+    assert not [name for name in resources if name.startswith("Gc")]
+
+
+GC_RESOURCES = {"Gc", "GcRole", "GcLogGroup", "GcLogs"}
+
+
+def test_the_gc_and_its_schedule_are_the_primary_stacks(two_region_package: dict[str, Any]) -> None:
+    """Its schedule, an event of the function, is in the primary's stack only; its role
+    deletes a blob's copies from every region's bucket, and writes the primary's table."""
+    resources = _packaged(two_region_package, PRIMARY)["Resources"]
+    assert set(resources) >= GC_RESOURCES
+    events = resources["Gc"]["Properties"]["Events"]
+    assert [event["Type"] for event in events.values()] == ["Schedule"]
+    policy = _policy(resources, "GcRole")
+    assert set(policy) == {"CollectedObjects", "Metadata", "PeerBlobs", "PeerUploads"}
+    assert policy["Metadata"]["Resource"] == {"Fn::GetAtt": ["RegistryTable", "Arn"]}
+    for sid, prefix in (("PeerBlobs", "blobs/"), ("PeerUploads", "uploads/")):
+        assert policy[sid]["Action"] == ["s3:DeleteObject", "s3:AbortMultipartUpload"]
+        assert policy[sid]["Resource"] == {
+            "Fn::Split": [
+                ",",
+                {
+                    "Fn::Join": [
+                        "",
+                        [{"Fn::Join": [f"/{prefix}*,", {"Ref": "PeerBucketArns"}]}, f"/{prefix}*"],
+                    ]
+                },
+            ]
+        }
+    variables = resources["Gc"]["Properties"]["Environment"]["Variables"]
+    assert variables["SOUTE_S3_BUCKETS"] == {
+        "Fn::Sub": "${AWS::Region}=${RegistryBucket},${PeerBuckets}"
+    }
+    assert variables["SOUTE_PRIMARY_REGION"] == {"Ref": "PrimaryRegion"}
+
+
+def test_sam_gives_the_schedule_the_functions_condition(
+    two_region_package: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CloudFormation's SAM transform makes the rule and the permission of the schedule: each
+    with the function's condition, so a replica's stack has no rule either."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    template = with_code(json.loads(two_region_package["path"].read_text()), "bucket", "key")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the translator asks boto3's
+    values = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+    expanded = transform(template, values, NoManagedPolicies())
+    made = {
+        resource["Type"]: resource.get("Condition")
+        for name, resource in expanded["Resources"].items()
+        if name.startswith("Gc")
+    }
+    assert made == {
+        "AWS::Lambda::Function": "CreatesTable",
+        "AWS::Events::Rule": "CreatesTable",
+        "AWS::Lambda::Permission": "CreatesTable",
+        "AWS::IAM::Role": "CreatesTable",
+        "AWS::IAM::Policy": "CreatesTable",
+        "AWS::Logs::LogGroup": "CreatesTable",
+    }
 
 
 # -- against moto ----------------------------------------------------------------------------

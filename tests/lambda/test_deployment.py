@@ -34,12 +34,14 @@ VERIFIER_VARIABLES = {"SOUTE_BACKEND", "SOUTE_S3_BUCKET", "SOUTE_DYNAMODB_TABLE"
 PACKAGED_WILDCARDS = {
     # Keys are upload ids, chunk tails and manifest bodies, named as a push goes.
     "${RegistryBucket.Arn}/*": "the registry function: the objects of its bucket",
-    # Direct uploads are assembled under blobs/<upload id>.
-    "${RegistryBucket.Arn}/blobs/*": "the verifier: the assembled uploads it reads back",
+    # Direct uploads are assembled under blobs/<upload id>, as every blob is.
+    "${RegistryBucket.Arn}/blobs/*": "the verifier and the gc: uploads read back, blobs deleted",
+    # Chunk tails are under uploads/<upload id>/.
+    "${RegistryBucket.Arn}/uploads/*": "the gc: the pieces of abandoned uploads",
 }
 # The same for `chalice deploy`'s policy files, whose ARNs cannot name the region or account.
 STAGE_WILDCARDS = [
-    re.compile(r"arn:aws:s3:::[a-z0-9.-]+/(blobs/)?\*"),  # as above
+    re.compile(r"arn:aws:s3:::[a-z0-9.-]+/(blobs/|uploads/)?\*"),  # as above
     # A log group's streams, which Lambda names per instance.
     re.compile(r"arn:aws:logs:\*:\*:log-group:/aws/lambda/[\w-]+:\*"),
 ]
@@ -243,6 +245,29 @@ def assert_verifier_policy(policy: dict[str, Any], blobs: Any, table: Any) -> No
         assert statement["Effect"] == "Allow"
 
 
+GC_DYNAMODB_ACTIONS = [
+    "dynamodb:Scan",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+]
+
+
+def assert_gc_policy(policy: dict[str, Any], objects: list[Any], table: Any) -> None:
+    """Deletes blobs and the pieces of abandoned uploads, lists and changes the table's items:
+    no reads of bytes, no PutObject, no listing of the bucket, no invoke right, no secret."""
+    by_sid = statements(policy)
+    assert set(by_sid) - {"Logs"} == {"CollectedObjects", "Metadata"}
+    collected = by_sid["CollectedObjects"]
+    assert collected["Resource"] == objects
+    assert collected["Action"] == ["s3:DeleteObject", "s3:AbortMultipartUpload"]
+    metadata = by_sid["Metadata"]
+    assert (metadata["Resource"], metadata["Action"]) == (table, GC_DYNAMODB_ACTIONS)
+    for statement in by_sid.values():
+        assert statement["Effect"] == "Allow"
+
+
 def test_packaged_policy_is_scoped_to_the_stack_bucket_and_table() -> None:
     resources = single_region_template()["Resources"]
     table = {"Fn::GetAtt": ["RegistryTable", "Arn"]}
@@ -308,6 +333,23 @@ def test_stage_config_and_policy(stage: str) -> None:
         group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function}"
         assert statements(document)["Logs"]["Resource"] == [group, f"{group}:*"]
         assert_no_needless_wildcard(document, STAGE_WILDCARDS)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_stage_gc_config_and_policy(stage: str) -> None:
+    config = load(".chalice/config.json")
+    settings = stage_variables(config, stage, "gc")
+    bucket, table = settings["SOUTE_S3_BUCKET"], settings["SOUTE_DYNAMODB_TABLE"]
+    functions = config["stages"][stage]["lambda_functions"]
+    # Room for batches of pages: gc_function.py stops starting pages a minute before the end.
+    assert functions["gc"]["lambda_timeout"] == 600
+    assert set(settings) == VERIFIER_VARIABLES  # the storage alone, no secret's name
+    policy = load(f".chalice/{functions['gc']['iam_policy_file']}")
+    objects = [f"arn:aws:s3:::{bucket}/blobs/*", f"arn:aws:s3:::{bucket}/uploads/*"]
+    assert_gc_policy(policy, objects, f"arn:aws:dynamodb:*:*:table/{table}")
+    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/soute-{stage}-gc"
+    assert statements(policy)["Logs"]["Resource"] == [group, f"{group}:*"]
+    assert_no_needless_wildcard(policy, STAGE_WILDCARDS)
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -425,8 +467,8 @@ def test_packaged_logs_are_each_functions_own(packaged: Path) -> None:
         for name, resource in resources.items()
         if resource["Type"] == "AWS::Serverless::Function"
     }
-    assert set(functions) == {"APIHandler", "Verifier", "BlobCopies"}
-    assert len(set(functions.values())) == 3  # a role each
+    assert set(functions) == {"APIHandler", "Verifier", "BlobCopies", "Gc"}
+    assert len(set(functions.values())) == 4  # a role each
     for function, role in functions.items():
         granted = [
             statement
@@ -462,6 +504,30 @@ def test_packaged_verifier_has_its_own_minimal_policy_and_environment(packaged: 
     assert BackendOptions.variable_names() >= VERIFIER_VARIABLES
     assert variables["SOUTE_S3_BUCKET"] == {"Ref": "RegistryBucket"}
     assert variables["SOUTE_DYNAMODB_TABLE"] == {"Ref": "RegistryTable"}
+
+
+def test_packaged_gc_function_runs_hourly_with_its_own_minimal_policy(packaged: Path) -> None:
+    resources = packaged_template(packaged)["Resources"]
+    gc = resources["Gc"]
+    assert gc["Condition"] == "CreatesTable"  # a one-region stack, or the primary's
+    properties = gc["Properties"]
+    assert (properties["Handler"], properties["Timeout"]) == ("app.gc", 600)
+    assert properties["Events"] == {
+        "GcEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 hour)"}}
+    }
+    assert properties["Role"] == {"Fn::GetAtt": ["GcRole", "Arn"]}
+    assert set(properties["Environment"]["Variables"]) == VERIFIER_VARIABLES
+    [document] = [p["PolicyDocument"] for p in resources["GcRole"]["Properties"]["Policies"]]
+    assert_gc_policy(
+        document,
+        [
+            {"Fn::Sub": "${RegistryBucket.Arn}/blobs/*"},
+            {"Fn::Sub": "${RegistryBucket.Arn}/uploads/*"},
+        ],
+        {"Fn::GetAtt": ["RegistryTable", "Arn"]},
+    )
+    for name in ("GcRole", "GcLogGroup", "GcLogs"):
+        assert resources[name]["Condition"] == "CreatesTable", name
 
 
 def test_packaged_signing_secret_is_readable_by_the_registry_role_only(packaged: Path) -> None:

@@ -341,7 +341,9 @@ def test_import_app_does_not_load_the_router() -> None:
     )
     loaded = done.stdout
     assert "chalicelib.api.routes" in loaded
-    for heavy in ("chalicelib.api.router", "chalicelib.registry", "chalicelib.auth.tokens"):
+    heavy_modules = ("chalicelib.api.router", "chalicelib.registry", "chalicelib.auth.tokens")
+    # The scheduled GC's collector loads on its own function's first batch only.
+    for heavy in (*heavy_modules, "chalicelib.lifecycle", "chalicelib.server.gc_function"):
         assert heavy not in loaded, heavy
 
 
@@ -349,13 +351,19 @@ def test_every_function_chalice_deploys_is_a_name_of_app_py() -> None:
     """Chalice deploys each function as a handler string (`app.app`, `app.verifier`): each
     must name an attribute of app.py that calls the factory's function, or Lambda fails to
     start it."""
-    handlers = {f.name: f.handler_string for f in lambda_function.app.pure_lambda_functions}
-    assert handlers == {"verifier": "app.verifier", "blob_copies": "app.blob_copies"}
+    app = lambda_function.app
+    handlers = {f.name: f.handler_string for f in [*app.pure_lambda_functions, *app.event_sources]}
+    assert handlers == {
+        "verifier": "app.verifier",
+        "blob_copies": "app.blob_copies",
+        "gc": "app.gc",
+    }
     for handler in handlers.values():
         module, name = handler.split(".")
         assert module == "app" and callable(getattr(lambda_function, name))
     assert lambda_function.verifier == lambda_function.app.verifier
     assert lambda_function.blob_copies == lambda_function.app.blob_copies
+    assert lambda_function.gc == lambda_function.app.gc
 
 
 def test_soute_serve_lambda_serves_an_app_the_factory_built(
@@ -370,3 +378,4 @@ def test_soute_serve_lambda_serves_an_app_the_factory_built(
     assert served.routes.keys() == lambda_function.app.routes.keys()
     assert served.api.binary_types == lambda_function.app.api.binary_types
     assert [f.name for f in served.pure_lambda_functions] == ["verifier", "blob_copies"]
+    assert [source.name for source in served.event_sources] == ["gc"]

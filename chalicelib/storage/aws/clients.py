@@ -10,6 +10,7 @@ other error (a missing table, access denied) is left as botocore raised it."""
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,9 +51,12 @@ class AwsClients:
 
 
 def aws_clients(region: str | None, endpoint_url: str | None) -> AwsClients:
-    """One pair of clients per region and endpoint. A region left to the AWS configuration is
-    resolved before the cache, so the clients never outlive a change of that configuration."""
-    return _clients(region or _configured_region(), endpoint_url)
+    """One pair of clients per region and endpoint, and per process. A region left to the AWS
+    configuration is resolved before the cache, so the clients never outlive a change of that
+    configuration. A process forked from another (gunicorn's workers, from the master that
+    checked the storage and may run the GC) makes its own: a client's pooled connections and
+    locks are not to be shared with the process, and the threads, it was copied from."""
+    return _clients(region or _configured_region(), endpoint_url, os.getpid())
 
 
 def _configured_region() -> str | None:
@@ -62,7 +66,7 @@ def _configured_region() -> str | None:
 
 
 @functools.cache
-def _clients(region: str | None, endpoint_url: str | None) -> AwsClients:
+def _clients(region: str | None, endpoint_url: str | None, pid: int) -> AwsClients:
     import boto3  # imported here: it is most of a cold start, and only the aws backend needs it
     from botocore.config import Config
 
