@@ -156,7 +156,11 @@ def memory(args: argparse.Namespace, options: BackendOptions) -> int:
     seconds = time.monotonic() - started
     peak = usage.ru_maxrss / 1024  # KiB on Linux
     print(f"backend {options.backend}: {args.manifests} manifests, {args.blobs} blobs")
-    print(f"soute gc: {seconds:.1f} s, peak RSS {peak:.1f} MB (target < 256 MB), exit {status}")
+    cpu = usage.ru_utime + usage.ru_stime
+    print(
+        f"soute gc: {seconds:.1f} s ({cpu:.1f} s of CPU), peak RSS {peak:.1f} MB"
+        f" (target < 256 MB), exit {status}"
+    )
     print(summary.decode().strip())
     return 0 if status == 0 else 1
 
