@@ -23,16 +23,27 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..ports import BlobRecord, StillReferenced
-
-if TYPE_CHECKING:
-    from .dynamodb import DynamoMetadataStore
 
 DELETING = "deleting"
 NAMES = {"#size": "size", "#key": "key", "#state": "state"}
 UNUSED = "(attribute_not_exists(refs) OR refs <= :zero)"
+
+
+class Table(Protocol):
+    """What this module uses of the metadata store (dynamodb.DynamoMetadataStore): its client,
+    its table and its item helpers."""
+
+    db: Any
+    table: str
+
+    def _get(self, pk: str, sk: str, db: Any = None) -> dict[str, Any] | None: ...
+    def _key(self, pk: str, sk: str) -> dict[str, Any]: ...
+    def _item(self, pk: str, sk: str, **attributes: Any) -> dict[str, Any]: ...
+    def _values(self, **values: Any) -> dict[str, Any]: ...
+    def _transact(self, operations: list[dict[str, Any]]) -> int | None: ...
 
 
 class LinkConflict(Exception):
@@ -40,7 +51,7 @@ class LinkConflict(Exception):
 
 
 class BlobLinks:
-    def __init__(self, store: DynamoMetadataStore) -> None:
+    def __init__(self, store: Table) -> None:
         self.store = store
 
     # -- what the service calls ------------------------------------------------------------
@@ -173,7 +184,7 @@ class BlobLinks:
         return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
-def _count(store: DynamoMetadataStore, digest: str, delta: int) -> dict[str, Any]:
+def _count(store: Table, digest: str, delta: int) -> dict[str, Any]:
     """Change the blob record's `linked` by `delta` (the record must exist)."""
     return {
         "Update": {
