@@ -15,7 +15,7 @@ from ..oci.errors import OCIError
 from ..oci.names import check_name
 from ..registry.service import Registry
 from ..storage.ports import IncompleteBody, StorageFull, StorageUnavailable
-from . import auditing, blobs, direct_uploads, listings, manifests, routes, uploads
+from . import auditing, blobs, direct_uploads, listings, manifests, routes, uploads, usage
 from .local_hosts import LocalHosts
 from .messages import API_VERSION_HEADER, Request, Response
 from .service_errors import status_and_headers
@@ -36,6 +36,7 @@ _MODULES = {
     "listings": listings,
     "manifests": manifests,
     "uploads": uploads,
+    "usage": usage,
 }
 
 
@@ -162,8 +163,8 @@ class Router:
 
 
 def _query_name(request: Request) -> str:
-    """The repository of a direct-upload call: only ever its `?repository=`, which the gate
-    authorises and the handler acts on."""
+    """The repository of a call that names it in its query (direct uploads, usage): only ever
+    its `?repository=`, which the gate authorises and the handler acts on."""
     name = request.arg("repository")
     if not name:
         raise OCIError("NAME_INVALID", "add ?repository=<name> to the URL")

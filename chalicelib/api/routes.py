@@ -78,6 +78,8 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(f"{_UPLOAD}/parts", {"POST": _push("direct_uploads.part_urls")}, name_in_query=True),
     Route(f"{_UPLOAD}/complete", {"POST": _push("direct_uploads.complete")}, name_in_query=True),
+    # What a repository uses (soute du's figures), for the web interface.
+    Route("/v2/_soute/usage", {"GET": _pull("usage.repository_usage")}, name_in_query=True),
     Route(
         "/v2/_soute/parts/{upload_id}/{number}",
         {"PUT": Method("direct_uploads.receive_part", SIGNED)},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..lifecycle.usage import UsageReader
 from ..storage.policy_ports import PolicyStore
 from ..storage.ports import BlobStore, MetadataStore
 from .blobs import Blobs
@@ -22,8 +23,10 @@ class Registry:
         verifier: Verifier | None = None,
         *,
         policies: PolicyStore | None = None,
+        usage: UsageReader | None = None,
     ) -> None:
-        """`policies`: per-scope settings (tag immutability); None: no repository has any."""
+        """`policies`: per-scope settings (tag immutability); None: no repository has any.
+        `usage`: what repositories use (the usage API); None: not offered."""
         self.settings = settings or Settings()
         self.blobs = Blobs(meta, store)
         self.uploads = Uploads(meta, store)
@@ -31,3 +34,4 @@ class Registry:
         self.listing = Listing(meta, self.settings)
         # Without a verifier of the front end's choosing, a thread of this process verifies.
         self.direct = DirectUploads(meta, store, self.settings, verifier)
+        self.usage = usage

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..auth.keys import KeyRing, SigningKey
     from ..auth.throttle_ports import FailureCounter
     from ..lifecycle.gc import GarbageCollector
+    from ..registry.verification import Verifier
     from ..storage.lifecycle_ports import LifecycleStore
     from ..storage.policy_ports import PolicyStore
     from ..storage.ports import BlobStore, MetadataStore
@@ -268,8 +269,16 @@ def build_registry(options: BackendOptions) -> Registry:
         from .verifiers import LambdaVerifier
 
         verifier = LambdaVerifier(options.verifier_function, options.region)
+    return _registry(storage, settings, verifier)
+
+
+def _registry(storage: Storage, settings: Settings | None, verifier: Verifier | None) -> Registry:
+    from ..lifecycle.usage import UsageReader
+
+    meta = storage.metadata()
+    usage = UsageReader(meta, storage.lifecycle())
     return Registry(
-        storage.metadata(), storage.blobs(), settings, verifier, policies=storage.policies()
+        meta, storage.blobs(), settings, verifier, policies=storage.policies(), usage=usage
     )
 
 
@@ -322,8 +331,7 @@ def build_router(options: BackendOptions, bound_address: str | None = None) -> R
 
 def embedded_registry(data_dir: str, settings: Settings | None = None) -> Registry:
     """Files for blobs and SQLite for metadata, all under `data_dir` (tests and tools)."""
-    storage = open_storage(BackendOptions(data_dir=data_dir))
-    return Registry(storage.metadata(), storage.blobs(), settings, policies=storage.policies())
+    return _registry(open_storage(BackendOptions(data_dir=data_dir)), settings, None)
 
 
 def embedded_auth(

@@ -156,10 +156,10 @@ def test_route_count_is_within_the_api_gateway_quota() -> None:
     routes = route_table()
     assert MAX_DEPTH >= 8
     fixed = len([r for r in table.ROUTES if r.on_lambda]) - len(NAME_ROUTES) + 1  # /token
-    assert len(routes) == fixed + MAX_DEPTH * len(NAME_ROUTES) == 103
+    assert len(routes) == fixed + MAX_DEPTH * len(NAME_ROUTES) == 104
     # `/`, `/v2`, `/v2/_catalog`, and per depth the name and 10 endpoint resources, the 5 of
-    # the direct upload extension, and `/token`.
-    assert resource_count(list(routes)) == 3 + 11 * MAX_DEPTH + 5 + 1 == 185
+    # the direct upload extension, the usage API, and `/token`.
+    assert resource_count(list(routes)) == 3 + 11 * MAX_DEPTH + 5 + 1 + 1 == 186
     assert resource_count(list(lambda_function.app.routes)) <= API_GATEWAY_RESOURCE_QUOTA
 
 
