@@ -22,6 +22,7 @@ from ..auth.names import NameInvalid, check_account_name
 from ..auth.passwords import hash_password
 from ..auth.throttle_ports import CounterUnavailable
 from ..lifecycle.immutability import RuleInvalid
+from ..lifecycle.retention import PolicyInvalid
 from .admin_leftovers import LeftoversRemain, check_name, describe, find_leftovers, purge
 from .admin_storage import StorageMissing, open_identities, open_metadata, open_throttle
 
@@ -218,6 +219,7 @@ def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
             StorageMissing,
             LeftoversRemain,
             RuleInvalid,
+            PolicyInvalid,
         ) as error:
             print(f"soute {args.command}: {error}", file=sys.stderr)
             return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import admin, admin_aws, admin_policies
+from . import admin, admin_aws, admin_policies, admin_retention
 from .admin import ROLES, AdminAction, run_admin
 from .admin_leftovers import KEEP, PURGE
 from .admin_storage import add_storage_arguments
@@ -198,9 +198,48 @@ def add_immutable_parser(commands: argparse._SubParsersAction) -> None:
     _verb(group, "list", "list every scope's setting", admin_policies.immutable_list)
 
 
+POLICY_HELP = """A retention policy is ECR's lifecycle-policy JSON: {"rules": [{"rulePriority": 1,
+"selection": {"tagStatus": "tagged", "tagPrefixList": ["pr-"], "countType":
+"imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}}]}. countType is
+imageCountMoreThan, sinceImagePushed or sinceImagePulled (with "countUnit": "days"). Several
+entries in ONE tagPrefixList or tagPatternList are ANDed: ["prod", "release"] selects images
+tagged both prod* and release*; for either, write two rules. `soute gc` applies the policies;
+immutable tags and manifests an index lists are never expired."""
+
+
+def add_policy_parser(commands: argparse._SubParsersAction) -> None:
+    policy = commands.add_parser(
+        "policy",
+        help="retention policies (ECR lifecycle-policy JSON), per repository or namespace",
+        description=POLICY_HELP,
+    )
+    group = policy.add_subparsers(dest="verb", required=True)
+    scope_help = "a namespace (acme: all its repositories) or a repository (acme/app), which wins"
+    put = _verb(group, "set", "set (replace) the scope's policy", admin_retention.policy_set)
+    put.description = POLICY_HELP
+    put.add_argument("name", metavar="SCOPE", help=scope_help)
+    put.add_argument("file", metavar="FILE", help="the policy's JSON file, or - for stdin")
+    get = _verb(group, "get", "print the policy that applies", admin_retention.policy_get)
+    get.add_argument("name", metavar="SCOPE", help=scope_help)
+    get.set_defaults(verb="list")  # a read: run_admin audits every verb but listings
+    remove = _verb(group, "rm", "remove a scope's policy", admin_retention.policy_rm)
+    remove.add_argument("name", metavar="SCOPE", help=scope_help)
+    preview = _verb(
+        group,
+        "preview",
+        "print every image the next `soute gc` expires (and those a rule would, but kept)",
+        admin_retention.policy_preview,
+    )
+    preview.add_argument(
+        "name", metavar="SCOPE", nargs="?", help="only this repository or namespace"
+    )
+    preview.set_defaults(verb="list")
+
+
 def add_admin_parsers(commands: argparse._SubParsersAction) -> None:
     add_audit_parser(commands)
     add_user_parser(commands)
     add_org_parsers(commands)
     add_token_parser(commands)
     add_immutable_parser(commands)
+    add_policy_parser(commands)

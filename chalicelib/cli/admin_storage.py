@@ -16,6 +16,7 @@ from ..storage.policy_ports import PolicyStore
 from ..storage.ports import MetadataStore
 
 if TYPE_CHECKING:
+    from ..lifecycle.retention_run import Retention
     from ..server.backends import Storage
 
 DATA_DIR_HELP = "the embedded registry's data directory (default ./.soute-data)"
@@ -58,6 +59,14 @@ def open_throttle(args: argparse.Namespace) -> LoginThrottle:
 def open_policies(args: argparse.Namespace) -> PolicyStore:
     """The settings a registry reads on requests (tag immutability...), in its own storage."""
     return _storage(args, creates=False).policies()
+
+
+def open_retention(args: argparse.Namespace) -> Retention:
+    """Retention over the registry's policies, manifests and lifecycle listings (preview)."""
+    from ..lifecycle.retention_run import Retention
+
+    storage = _storage(args, creates=False)
+    return Retention(storage.lifecycle(), storage.metadata(), storage.policies())
 
 
 def open_metadata(args: argparse.Namespace) -> MetadataStore | None:

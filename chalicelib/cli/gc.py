@@ -12,6 +12,7 @@ import sys
 from ..client.images.render import human_size
 from ..lifecycle.gc import DEFAULT_GRACE, Removal, Totals
 from ..server.backends import build_collector
+from .admin_retention import describe
 from .durations import duration_argument, format_duration
 from .storage_options import add_storage_options, storage_options, storage_problem
 
@@ -30,10 +31,13 @@ DRY_VERBS = {
 def add_gc_parser(commands: argparse._SubParsersAction) -> None:
     gc = commands.add_parser(
         "gc",
-        help="delete what nothing uses: idle blobs, their repository links, abandoned uploads",
+        help="apply the retention policies (`soute policy`), then delete what nothing uses:"
+        " idle blobs, their repository links, abandoned uploads",
     )
     gc.add_argument(
-        "--dry-run", action="store_true", help="print what a run would delete; delete nothing"
+        "--dry-run",
+        action="store_true",
+        help="print what a run would delete (the images policies expire too); delete nothing",
     )
     gc.add_argument(
         "--grace",
@@ -58,6 +62,9 @@ def run_gc(args: argparse.Namespace) -> int:
     verbs = DRY_VERBS if args.dry_run else VERBS
 
     def say(removal: Removal) -> None:
+        if removal.decision is not None:
+            print(describe(removal.decision, args.dry_run), flush=True)
+            return
         size = f" ({removal.size} bytes)" if removal.kind == "blob" else ""
         print(f"{verbs[removal.kind]} {removal.subject}{size}", flush=True)
 
@@ -76,8 +83,10 @@ def grace_warning(grace: float) -> str:
 
 def summary(totals: Totals) -> str:
     verb = "would free" if totals.dry_run else "freed"
+    expired = "would expire" if totals.dry_run else "expired"
     line = (
-        f"{verb} {human_size(totals.bytes)} ({totals.bytes} bytes): {totals.blobs} blobs,"
+        f"{expired} {totals.images} images ({totals.kept} kept);"
+        f" {verb} {human_size(totals.bytes)} ({totals.bytes} bytes): {totals.blobs} blobs,"
         f" {totals.links} repository links, {totals.uploads} abandoned uploads"
     )
     return f"{line} (dry run: nothing was deleted)" if totals.dry_run else line

@@ -2,12 +2,15 @@
 
 What goes, in one run (`GarbageCollector.run`), each step a conditional transition of the
 LifecycleStore (storage/lifecycle_ports.py):
+  0. with a PolicyStore, the images retention policies expire (lifecycle/retention_run.py,
+     which argues its own interleavings: each delete is conditioned on the tags it decided on);
+     their blobs' links are released then, so steps 2-3 of a later run free them;
   1. upload sessions started more than the grace ago (v2 and direct), with their bytes;
   2. repository links to blobs that no manifest of the repository uses, idle (not received,
      mounted, HEADed or released by a manifest delete) for longer than the grace;
   3. blob records that no repository links any more, and their bytes in every region.
-Manifests are never deleted here: a manifest, and so everything it and the indexes above it
-reference, stays until a client (or, to come, a retention policy) deletes it.
+Steps 1-3 never delete a manifest: a manifest, and so everything it and the indexes above it
+reference, stays until a client or a retention policy (step 0) deletes it.
 
 Why no acknowledged image is lost: the argument, with the case names the tests use
 (tests/lifecycle/test_gc_interleavings.py drives each case, on both backends).
@@ -79,18 +82,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ..storage.lifecycle_ports import BlobState, Cursor, IdleLink, LifecycleStore
+from ..storage.policy_ports import PolicyStore
 from ..storage.ports import BlobStore, MetadataStore, UploadSession
+from .retention_run import Decision, Retention
 
 DEFAULT_GRACE = 24 * 3600  # at least the part URLs' hour and S3's one-day multipart lifetime
 PAGE = 500  # items read per page: bounds a run's memory and each call's time
-PHASES = ("uploads", "links", "blobs")
+PHASES = ("retention", "uploads", "links", "blobs")
 
 
 @dataclass(frozen=True)
 class Removal:
-    kind: str  # "upload", "link" or "blob"
+    kind: str  # "image" (expired), "kept" (expired by a rule, kept), "upload", "link", "blob"
     subject: str  # "<repository> <upload id>", "<repository>@<digest>" or "<digest>"
     size: int
+    decision: Decision | None = None  # for "image" and "kept": the rule, tags, times, why
 
 
 Report = Callable[[Removal], None]
@@ -121,9 +127,15 @@ class Totals:
     links: int = 0
     blobs: int = 0
     bytes: int = 0  # of the blobs removed
+    images: int = 0  # expired by retention policies
+    kept: int = 0  # that a rule expires but that are kept (immutable, an index's...)
 
     def add(self, removal: Removal) -> None:
-        if removal.kind == "blob":
+        if removal.kind == "image":
+            self.images += 1
+        elif removal.kind == "kept":
+            self.kept += 1
+        elif removal.kind == "blob":
             self.blobs += 1
             self.bytes += removal.size
         elif removal.kind == "link":
@@ -153,9 +165,16 @@ class GarbageCollector:
         *,
         page: int = PAGE,
         clock: Callable[[], float] = time.time,
+        policies: PolicyStore | None = None,
     ) -> None:
+        """With `policies`, a run first applies the retention policies (step 0)."""
         self.lifecycle, self.meta, self.store = lifecycle, meta, store
         self.page, self.clock = page, clock
+        self.retention = (
+            None
+            if policies is None
+            else Retention(lifecycle, meta, policies, page=page, clock=clock)
+        )
 
     def run(
         self, grace: float = DEFAULT_GRACE, *, dry_run: bool = False, report: Report = _silent
@@ -206,7 +225,9 @@ class GarbageCollector:
     ) -> Progress | None:
         """Do one page of the current phase; where the run stands after it (None: done)."""
         cutoff, cursor = progress.cutoff, progress.cursor
-        if progress.phase == "uploads":
+        if progress.phase == "retention":
+            cursor = self._retention(cursor, dry_run, removed)
+        elif progress.phase == "uploads":
             sessions, cursor = self.lifecycle.stale_uploads(cutoff, cursor, self.page)
             self._uploads(sessions, dry_run, removed)
             if cursor is None and not dry_run:
@@ -223,6 +244,20 @@ class GarbageCollector:
         if following == len(PHASES):
             return None
         return Progress(cutoff, PHASES[following])
+
+    # -- 0. retention policies: one repository a page ---------------------------------------
+    def _retention(self, after: Cursor, dry_run: bool, removed: Report) -> Cursor:
+        """Apply the policy of the repository after `after`; the cursor is its name."""
+        if self.retention is None:
+            return None
+        repository = self.retention.next_repository(after)
+        if repository is None:
+            return None
+        for decision in self.retention.repository(repository, dry_run):
+            kind = "kept" if decision.kept else "image"
+            subject = f"{repository}@{decision.image.digest}"
+            removed(Removal(kind, subject, 0, decision))
+        return repository
 
     # -- 1. upload sessions ----------------------------------------------------------------
     def _uploads(self, sessions: list[UploadSession], dry_run: bool, removed: Report) -> None:

@@ -11,11 +11,21 @@ registry/errors.py types.
 Immutable tags: the rule is read from the PolicyStore (lifecycle/immutability.py) before the
 write, and the adapters refuse a move or delete of a protected tag inside the conditional write
 itself (TagImmutable), so the check and the write cannot be separated by another push.
+
+Last pulls (for retention's `sinceImagePulled`, lifecycle/retention.py): the reads a pull makes
+record it, at most once per PULL_RECORD_EVERY per tag and per manifest, and only when the value
+just read is that old, so a pull usually writes nothing. A pull by tag is GET or HEAD by tag:
+docker and containerd resolve a tag with HEAD, then GET the manifest by digest, and skopeo,
+crane and podman GET by tag; a GET by digest (those second requests, pinned pulls, an index's
+platform manifests) records on the manifest. A HEAD by digest does not: pushers send it to ask
+whether a manifest exists. Pushes never record. A failed record never fails the pull.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Iterator
 
 from ..lifecycle.immutability import effective_rule
@@ -25,6 +35,7 @@ from ..oci.manifest import parse_manifest
 from ..oci.names import check_tag
 from ..storage.policy_ports import PolicyStore
 from ..storage.ports import (
+    PULL_RECORD_EVERY,
     BodyMissing,
     Contention,
     ManifestInfo,
@@ -45,6 +56,8 @@ MAX_TAGS_PER_PUT = 8
 # RFC 6838: a media type is at most 127 + 1 + 127 characters; the adapters keep it in items.
 MAX_MEDIA_TYPE_LENGTH = 255
 
+log = logging.getLogger("soute.registry")
+
 
 class Manifests:
     def __init__(self, meta: MetadataStore, policies: PolicyStore | None = None) -> None:
@@ -61,7 +74,22 @@ class Manifests:
             raise _body_missing(repository, missing.digest) from None
         if record is None:
             raise _unknown(repository, reference)
+        tag = None if is_digest(reference) else reference
+        self._pulled(repository, record.digest, tag, record.pulled_at)
         return record
+
+    def _pulled(self, repository: str, digest: str, tag: str | None, last: float | None) -> None:
+        """Record a pull if the last one recorded is an hour old (module docstring)."""
+        now = time.time()
+        stale_before = now - PULL_RECORD_EVERY
+        if last is not None and last >= stale_before:
+            return
+        try:
+            self.meta.record_pull(repository, digest, tag, now, stale_before)
+        except Exception as error:  # noqa: BLE001 - a pull never fails for its bookkeeping
+            log.warning(
+                "last pull of %s %s not recorded: %s", repository, tag or digest, repr(error)
+            )
 
     def head(self, repository: str, reference: str) -> ManifestInfo:
         """What a HEAD answers: from the record only, so it never reads a body."""
@@ -71,6 +99,8 @@ class Manifests:
             info = self.meta.tagged_manifest_info(repository, check_tag(reference))
         if info is None:
             raise _unknown(repository, reference)
+        if not is_digest(reference):
+            self._pulled(repository, info.digest, reference, info.pulled_at)
         return info
 
     def missing_bodies(self, page: int = 1000) -> Iterator[tuple[str, str, int]]:

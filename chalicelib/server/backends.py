@@ -283,11 +283,14 @@ def _registry(storage: Storage, settings: Settings | None, verifier: Verifier | 
 
 
 def build_collector(options: BackendOptions) -> GarbageCollector:
-    """The lifecycle GC over the backend's stores (`soute gc`, `soute serve --gc-every`)."""
+    """The lifecycle GC over the backend's stores (`soute gc`, `soute serve --gc-every`), with
+    the retention policies as its first phase."""
     from ..lifecycle.gc import GarbageCollector
 
     storage = open_storage(options)
-    return GarbageCollector(storage.lifecycle(), storage.metadata(), storage.blobs())
+    return GarbageCollector(
+        storage.lifecycle(), storage.metadata(), storage.blobs(), policies=storage.policies()
+    )
 
 
 def build_auth(options: BackendOptions) -> AuthContext | None:

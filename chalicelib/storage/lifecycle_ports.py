@@ -38,6 +38,21 @@ class ManifestUses:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """A manifest of a repository as retention (lifecycle/retention.py) judges it: its tags,
+    when it was pushed, when it was last pulled (the latest of the pulls recorded on it, by
+    digest, and on its tags; None: never since pulls were recorded), whether an index of the
+    repository lists it, and the manifest it refers to (`subject`), if any."""
+
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: float
+    pulled_at: float | None = None
+    listed_by_index: bool = False
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
 class BlobState:
     """A blob record with no repository link left (`deleting`: a GC began removing it)."""
 
@@ -85,6 +100,13 @@ class LifecycleStore(Protocol):
 
     def save_gc_progress(self, progress: str | None) -> None:
         """Save where the run stands; None: the run is finished."""
+
+    # -- retention (lifecycle/retention_run.py) ---------------------------------------------
+    def images(
+        self, repository: str, cursor: Cursor, limit: int
+    ) -> tuple[list[ImageFacts], Cursor]:
+        """The repository's manifests with their tags, push and last-pull times, whether an
+        index lists them and their subject; at most `limit` manifests a page."""
 
     # -- usage (lifecycle/usage.py) --------------------------------------------------------
     def repository_blobs(

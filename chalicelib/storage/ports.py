@@ -112,6 +112,20 @@ class StillReferenced(Exception):
         self.referrer = referrer
 
 
+class TagsChanged(Exception):
+    """A manifest's tags are no longer the ones a delete was decided on (a push tagged or
+    untagged it meanwhile): nothing was deleted (retention, lifecycle/retention_run.py)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(digest)
+        self.digest = digest
+
+
+# A pull is recorded on a tag or a manifest at most once in this many seconds: the last-pull
+# time retention reads (`sinceImagePulled`) is exact to within it, for one write an hour.
+PULL_RECORD_EVERY = 3600
+
+
 @dataclass(frozen=True)
 class BlobRecord:
     digest: str
@@ -134,6 +148,8 @@ class ManifestRecord:
     subject: str | None = None
     artifact_type: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
+    # The last pull recorded on what was read: the tag, read by tag; the manifest, by digest.
+    pulled_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +159,7 @@ class ManifestInfo:
     digest: str
     media_type: str
     size: int
+    pulled_at: float | None = None  # as ManifestRecord.pulled_at
 
 
 @dataclass(frozen=True)
@@ -353,11 +370,24 @@ class MetadataStore(Protocol):
         `write.immutable_tags` exists and points at another manifest (nothing is written)."""
 
     def delete_manifest(
-        self, repository: str, digest: str, protected: Callable[[str], bool] | None = None
+        self,
+        repository: str,
+        digest: str,
+        protected: Callable[[str], bool] | None = None,
+        tags: frozenset[str] | None = None,
     ) -> bool:
         """Delete the manifest and its tags; raise StillReferenced if an index lists it, and
         TagImmutable if one of its tags is `protected`, judged on the tags it has when deleted.
+        With `tags`, delete only if its tags are exactly these, in the same atomic step; raise
+        TagsChanged otherwise (retention decides on the tags it read).
         """
+
+    def record_pull(
+        self, repository: str, digest: str, tag: str | None, at: float, stale_before: float
+    ) -> bool:
+        """Record a pull at `at` on the tag (pointing at `digest`), or with no tag on the
+        manifest, if its recorded pull is older than `stale_before` or missing: one conditional
+        write. False if nothing was written (recorded since, moved, or gone)."""
 
     def delete_tag(self, repository: str, tag: str, immutable: bool = False) -> bool:
         """Delete the tag (False: there was none); if `immutable`, raise TagImmutable instead

@@ -39,7 +39,13 @@ class World:
 
     def collector(self, clock: Callable[[], float] = time.time) -> GarbageCollector:
         storage = open_storage(self.options)
-        return GarbageCollector(self.lifecycle, storage.metadata(), storage.blobs(), clock=clock)
+        return GarbageCollector(
+            self.lifecycle,
+            storage.metadata(),
+            storage.blobs(),
+            clock=clock,
+            policies=storage.policies(),
+        )
 
     def collect(self, at: float | None = None, **options: object):  # type: ignore[no-untyped-def]
         """A GC run with grace 0 as of `at` (now by default): whatever is idle before then."""

@@ -7,11 +7,12 @@ Items (pk, sk):
   R#<repo>  MAN#<digest>          a manifest: media type, size, body (or body_key in S3 when too
                                   big for the item), subject, artifact type, uses (the sort
                                   keys it references, unless too many: then read from the
-                                  body), tags (a string set), refs
+                                  body), tags (a string set), refs, created (when first
+                                  stored, the push time retention counts from), pulled_at
   R#<repo>  TAG#<tag>             a tag: digest, media type, size, and a copy of the manifest's
                                   body when it is small (TAG_BODY_LIMIT), so that a pull by tag
                                   is one read for ordinary manifests and a tag listing reads
-                                  small items only
+                                  small items only; pulled_at (the last pull by this tag)
   R#<repo>  REF#<subject>#<digest> a referrer of `subject`
   R#<repo>  UPLOAD#<id>           an upload session: size, version, state; TTL expires_at
   R#<repo>  PENDING#<digest>      a direct upload of the blob is being verified; TTL expires_at
@@ -39,6 +40,12 @@ not zero is refused, so no manifest ever points at something missing. A tag writ
 manifest's `tags` set in the same transaction, and a manifest delete is conditioned on that
 set, so a tag can never be left pointing at a deleted manifest.
 
+Last pulls (record_pull, for retention's `sinceImagePulled`): a pull by tag sets the TAG#
+item's `pulled_at`, a pull by digest the MAN# item's, each in one UpdateItem conditioned on
+`attribute_not_exists(pulled_at) OR pulled_at < :stale`, and only when the value the pull read
+is that old: at most one write per tag or manifest per PULL_RECORD_EVERY. With several regions
+the pull reads locally and the write goes to the primary's table, like every write.
+
 Immutable tags (ManifestWrite.immutable_tags, chalicelib/lifecycle/immutability.py) are checked
 on the TAG# item read in the same attempt whose write is conditioned on it (`digest = :old`, or
 `attribute_not_exists(pk)` for a new tag): if another push sets the tag in between, the
@@ -60,6 +67,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -77,6 +85,7 @@ from ..ports import (
     Reservation,
     StillReferenced,
     TagImmutable,
+    TagsChanged,
     TooManyTags,
     UploadSession,
 )
@@ -264,21 +273,50 @@ class DynamoMetadataStore:
             return None
         if "body" in item or "body_key" in item:  # a copy (or, written before, its S3 key)
             return self._record(item["digest"], item)
-        return self.manifest(repository, item["digest"])  # too big for a copy: a second read
+        record = self.manifest(repository, item["digest"])  # too big for a copy: a second read
+        return replace(record, pulled_at=_pulled(item)) if record else None
 
     def manifest_info(self, repository: str, digest: str) -> ManifestInfo | None:
         item = self._read(_repo(repository), f"MAN#{digest}")
-        return ManifestInfo(digest, item["media_type"], int(item["size"])) if item else None
+        if item is None:
+            return None
+        return ManifestInfo(digest, item["media_type"], int(item["size"]), _pulled(item))
 
     def tagged_manifest_info(self, repository: str, tag: str) -> ManifestInfo | None:
         item = self._read(_repo(repository), f"TAG#{tag}")
         if item is None:
             return None
         if "size" in item:
-            return ManifestInfo(item["digest"], item["media_type"], int(item["size"]))
-        if "body" in item:  # written before tag items had a size
-            return ManifestInfo(item["digest"], item["media_type"], len(bytes(item["body"])))
-        return self.manifest_info(repository, item["digest"])
+            size = int(item["size"])
+        elif "body" in item:  # written before tag items had a size
+            size = len(bytes(item["body"]))
+        else:
+            info = self.manifest_info(repository, item["digest"])
+            return replace(info, pulled_at=_pulled(item)) if info else None
+        return ManifestInfo(item["digest"], item["media_type"], size, _pulled(item))
+
+    def record_pull(
+        self, repository: str, digest: str, tag: str | None, at: float, stale_before: float
+    ) -> bool:
+        condition = (
+            "attribute_exists(pk) AND (attribute_not_exists(pulled_at) OR pulled_at < :stale)"
+        )
+        values = {"at": Decimal(repr(at)), "stale": Decimal(repr(stale_before))}
+        if tag is not None:  # a tag moved meanwhile keeps its new manifest's record
+            condition += " AND digest = :digest"
+            values["digest"] = digest
+        sk = f"TAG#{tag}" if tag is not None else f"MAN#{digest}"
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key=self._key(_repo(repository), sk),
+                UpdateExpression="SET pulled_at = :at",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=self._values(**values),
+            )
+        except self.db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def manifest_digests(self, repository: str, last: str | None, limit: int) -> list[str]:
         items = self._query(_repo(repository), "MAN#", last, limit)
@@ -296,6 +334,7 @@ class DynamoMetadataStore:
             subject=item.get("subject"),
             artifact_type=item.get("artifact_type"),
             annotations=_annotations(body),
+            pulled_at=_pulled(item),
         )
 
     def _read_body(self, digest: str, key: str) -> bytes:
@@ -445,7 +484,8 @@ class DynamoMetadataStore:
             # Too many to keep: a delete reads them from the body (see _uses).
             uses_in_body=True if uses and not kept_uses else None,
             tags=set(tags) or None,
-            created=Decimal(int(time.time())),
+            # to the millisecond: retention orders images by it (imageCountMoreThan)
+            created=Decimal(repr(round(time.time(), 3))),
             **body,
         )
         return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -569,12 +609,20 @@ class DynamoMetadataStore:
 
     # -- deletes ---------------------------------------------------------------------------
     def delete_manifest(
-        self, repository: str, digest: str, protected: Callable[[str], bool] | None = None
+        self,
+        repository: str,
+        digest: str,
+        protected: Callable[[str], bool] | None = None,
+        tags: frozenset[str] | None = None,
     ) -> bool:
-        return _retry_conflicts(lambda: self._delete_manifest(repository, digest, protected))
+        return _retry_conflicts(lambda: self._delete_manifest(repository, digest, protected, tags))
 
     def _delete_manifest(
-        self, repository: str, digest: str, protected: Callable[[str], bool] | None
+        self,
+        repository: str,
+        digest: str,
+        protected: Callable[[str], bool] | None,
+        expected: frozenset[str] | None = None,
     ) -> bool:
         pk = _repo(repository)
         item = self._get(pk, f"MAN#{digest}")
@@ -583,6 +631,8 @@ class DynamoMetadataStore:
         if int(item.get("refs", 0)) > 0:
             raise StillReferenced()
         tags = set(item.get("tags", set()))
+        if expected is not None and tags != expected:
+            raise TagsChanged(digest)  # the condition below holds it to this set
         # The delete is conditioned on this very set (`tags = :tags`): a tag added since fails
         # it, and the retry judges the new set.
         for tag in sorted(tags):
@@ -757,6 +807,10 @@ class DynamoMetadataStore:
         except self.db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+def _pulled(item: dict[str, Any]) -> float | None:
+    return float(item["pulled_at"]) if "pulled_at" in item else None
 
 
 def _refuse_moving(tag: str, record: ManifestRecord, old: dict[str, Any] | None) -> None:

@@ -16,7 +16,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from ..lifecycle_ports import BlobState, Cursor, IdleLink, ManifestUses
+from ..lifecycle_ports import BlobState, Cursor, IdleLink, ImageFacts, ManifestUses
 from ..ports import BlobRecord, UploadSession
 from .dynamodb import DynamoMetadataStore
 from .dynamodb_links import DELETING, UNUSED, timestamp
@@ -181,6 +181,56 @@ class DynamoLifecycleStore:
             return
         self.db.put_item(TableName=self.table, Item=self.meta._item(*PROGRESS, progress=progress))
 
+    def images(
+        self, repository: str, cursor: Cursor, limit: int
+    ) -> tuple[list[ImageFacts], Cursor]:
+        """A Query of the MAN# items (without their bodies), then the last pulls of their tags
+        (TAG# items, BatchGetItem): retention reads a page at a time, never a Scan."""
+        names = {f"#{a}": a for a in ("pk", "sk", "tags", "created", "pulled_at", "refs")}
+        names["#subject"] = "subject"
+        projection = ", ".join(names)
+        items, cursor = self._query(f"R#{repository}", "MAN#", cursor, limit, projection, names)
+        tag_pulls = self._tag_pulls(repository, [t for i in items for t in i.get("tags", ())])
+        found = []
+        for item in items:
+            tags = tuple(sorted(item.get("tags", ())))
+            pulls = [float(item["pulled_at"])] if "pulled_at" in item else []
+            pulls += [tag_pulls[tag] for tag in tags if tag in tag_pulls]
+            found.append(
+                ImageFacts(
+                    item["sk"][4:],
+                    tags,
+                    float(item.get("created", 0)),
+                    max(pulls, default=None),
+                    int(item.get("refs", 0)) > 0,
+                    item.get("subject"),
+                )
+            )
+        return found, cursor
+
+    def _tag_pulls(self, repository: str, tags: list[str]) -> dict[str, float]:
+        """The recorded last pull of each of these tags that has one."""
+        pulls: dict[str, float] = {}
+        for start in range(0, len(tags), 100):  # BatchGetItem reads at most 100 keys
+            keys = [
+                self.meta._key(f"R#{repository}", f"TAG#{t}") for t in tags[start : start + 100]
+            ]
+            request = {
+                self.table: {
+                    "Keys": keys,
+                    "ProjectionExpression": "sk, pulled_at",
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                reply = self.db.batch_get_item(RequestItems=request)
+                for raw in reply["Responses"].get(self.table, []):
+                    item = self.meta._plain(raw)
+                    if "pulled_at" in item:
+                        pulls[item["sk"][4:]] = float(item["pulled_at"])
+                request = reply.get("UnprocessedKeys") or {}
+        return pulls
+
     def repository_blobs(
         self, repository: str, cursor: Cursor, limit: int
     ) -> tuple[list[tuple[str, int]], Cursor]:
@@ -199,15 +249,24 @@ class DynamoLifecycleStore:
         return found, cursor
 
     def _query(
-        self, pk: str, prefix: str, cursor: Cursor, limit: int
+        self,
+        pk: str,
+        prefix: str,
+        cursor: Cursor,
+        limit: int,
+        projection: str | None = None,
+        names: dict[str, str] | None = None,
     ) -> tuple[list[dict[str, Any]], Cursor]:
         request: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": names or {"#pk": "pk", "#sk": "sk"},
             "ExpressionAttributeValues": self.meta._values(pk=pk, prefix=prefix),
             "Limit": limit,
             "ConsistentRead": True,
         }
+        if projection:
+            request["ProjectionExpression"] = projection
         if cursor:
             request["ExclusiveStartKey"] = json.loads(cursor)
         reply = self.db.query(**request)

@@ -8,6 +8,10 @@ The lifecycle GC (lifecycle/gc.py) adds two columns to files made before it: `bl
 link was last received, mounted, HEADed while idle, or released by a deleted manifest; NULL in
 links made before, which the GC's first run stamps). Links hold no key: a repository's link
 reads the blob's one record, so every link of a digest leads to the same bytes.
+
+Retention (lifecycle/retention.py) adds `tags.pulled_at` and `manifests.pulled_at`: the last
+pull by tag, and by digest, written at most once per PULL_RECORD_EVERY (record_pull); a tag
+moved to another manifest starts again with none.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..ports import (
     MAX_TAGS_PER_MANIFEST,
@@ -28,6 +33,7 @@ from ..ports import (
     Reservation,
     StillReferenced,
     TagImmutable,
+    TagsChanged,
     TooManyTags,
     UploadSession,
 )
@@ -68,7 +74,12 @@ CREATE TABLE IF NOT EXISTS pending_blobs (
 
 
 # Columns added after files existed: (table, column, declaration).
-ADDED_COLUMNS = (("blobs", "state", "TEXT"), ("repo_blobs", "touched", "REAL"))
+ADDED_COLUMNS = (
+    ("blobs", "state", "TEXT"),
+    ("repo_blobs", "touched", "REAL"),
+    ("tags", "pulled_at", "REAL"),
+    ("manifests", "pulled_at", "REAL"),
+)
 DELETING = "deleting"
 
 
@@ -171,30 +182,53 @@ class SqliteMetadataStore:
     # -- manifests and tags ----------------------------------------------------------------
     def manifest(self, repository: str, digest: str) -> ManifestRecord | None:
         row = self._one(
-            "SELECT media_type, body, subject, artifact_type, annotations FROM manifests"
-            " WHERE repo = ? AND digest = ?",
+            "SELECT media_type, body, subject, artifact_type, annotations, pulled_at"
+            " FROM manifests WHERE repo = ? AND digest = ?",
             repository,
             digest,
         )
         if not row:
             return None
-        return ManifestRecord(digest, row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"))
+        annotations = json.loads(row[4] or "{}")
+        return ManifestRecord(digest, row[0], row[1], row[2], row[3], annotations, row[5])
 
     def tagged_manifest(self, repository: str, tag: str) -> ManifestRecord | None:
-        row = self._one("SELECT digest FROM tags WHERE repo = ? AND tag = ?", repository, tag)
-        return self.manifest(repository, row[0]) if row else None
+        row = self._one(
+            "SELECT digest, pulled_at FROM tags WHERE repo = ? AND tag = ?", repository, tag
+        )
+        record = self.manifest(repository, row[0]) if row else None
+        return replace(record, pulled_at=row[1]) if record and row else None
 
     def manifest_info(self, repository: str, digest: str) -> ManifestInfo | None:
         row = self._one(
-            "SELECT media_type, length(body) FROM manifests WHERE repo = ? AND digest = ?",
+            "SELECT media_type, length(body), pulled_at FROM manifests"
+            " WHERE repo = ? AND digest = ?",
             repository,
             digest,
         )
-        return ManifestInfo(digest, row[0], row[1]) if row else None
+        return ManifestInfo(digest, row[0], row[1], row[2]) if row else None
 
     def tagged_manifest_info(self, repository: str, tag: str) -> ManifestInfo | None:
-        row = self._one("SELECT digest FROM tags WHERE repo = ? AND tag = ?", repository, tag)
-        return self.manifest_info(repository, row[0]) if row else None
+        row = self._one(
+            "SELECT digest, pulled_at FROM tags WHERE repo = ? AND tag = ?", repository, tag
+        )
+        info = self.manifest_info(repository, row[0]) if row else None
+        return replace(info, pulled_at=row[1]) if info and row else None
+
+    def record_pull(
+        self, repository: str, digest: str, tag: str | None, at: float, stale_before: float
+    ) -> bool:
+        if tag is None:
+            sql = "UPDATE manifests SET pulled_at = ? WHERE repo = ? AND digest = ?"
+            args: tuple = (at, repository, digest)
+        else:
+            sql = "UPDATE tags SET pulled_at = ? WHERE repo = ? AND tag = ? AND digest = ?"
+            args = (at, repository, tag, digest)
+        with self._write() as db:
+            changed = db.execute(
+                f"{sql} AND (pulled_at IS NULL OR pulled_at < ?)", (*args, stale_before)
+            ).rowcount
+        return changed == 1
 
     def manifest_digests(self, repository: str, last: str | None, limit: int) -> list[str]:
         rows = self._db().execute(
@@ -229,16 +263,29 @@ class SqliteMetadataStore:
                 " VALUES (?, ?, ?, ?)",
                 [(repository, record.digest, target, kind) for target, kind in refs],
             )
+            # A tag that moves starts with no pull; one set again where it is keeps its own.
             db.executemany(
-                "INSERT OR REPLACE INTO tags (repo, tag, digest) VALUES (?, ?, ?)",
+                "INSERT INTO tags (repo, tag, digest) VALUES (?, ?, ?)"
+                " ON CONFLICT (repo, tag) DO UPDATE SET digest = excluded.digest, pulled_at ="
+                " CASE WHEN tags.digest = excluded.digest THEN tags.pulled_at END",
                 [(repository, tag, record.digest) for tag in write.tags],
             )
 
     def delete_manifest(
-        self, repository: str, digest: str, protected: Callable[[str], bool] | None = None
+        self,
+        repository: str,
+        digest: str,
+        protected: Callable[[str], bool] | None = None,
+        tags: frozenset[str] | None = None,
     ) -> bool:
         with self._write() as db:
             _refuse_if_referenced(db, repository, digest)
+            if tags is not None:  # read in the write transaction: no push can come between
+                rows = db.execute(
+                    "SELECT tag FROM tags WHERE repo = ? AND digest = ?", (repository, digest)
+                )
+                if {row[0] for row in rows} != tags:
+                    raise TagsChanged(digest)
             # The blobs it used are idle from now: the GC's grace counts from here.
             db.execute(
                 "UPDATE repo_blobs SET touched = ? WHERE repo = ? AND digest IN (SELECT target"

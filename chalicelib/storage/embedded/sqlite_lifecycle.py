@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from ..lifecycle_ports import BlobState, Cursor, IdleLink, ManifestUses
+from ..lifecycle_ports import BlobState, Cursor, IdleLink, ImageFacts, ManifestUses
 from ..ports import BlobRecord, UploadSession
 from .sqlite import DELETING, SqliteMetadataStore
 
@@ -135,6 +135,34 @@ class SqliteLifecycleStore:
                     "INSERT OR REPLACE INTO gc_progress (name, progress) VALUES ('gc', ?)",
                     (progress,),
                 )
+
+    def images(
+        self, repository: str, cursor: Cursor, limit: int
+    ) -> tuple[list[ImageFacts], Cursor]:
+        tags = "FROM tags t WHERE t.repo = m.repo AND t.digest = m.digest"
+        rows = (
+            self._db()
+            .execute(
+                f"SELECT m.digest, m.created, m.pulled_at, (SELECT max(t.pulled_at) {tags}),"
+                f" (SELECT group_concat(t.tag, ' ') {tags}), m.subject, EXISTS (SELECT 1"
+                " FROM manifest_refs r WHERE r.repo = m.repo AND r.target = m.digest)"
+                " FROM manifests m WHERE m.repo = ? AND m.digest > ? ORDER BY m.digest LIMIT ?",
+                (repository, cursor or "", limit),
+            )
+            .fetchall()
+        )
+        found = [
+            ImageFacts(
+                r[0],
+                tuple(sorted((r[4] or "").split())),
+                r[1],
+                max((t for t in (r[2], r[3]) if t is not None), default=None),
+                bool(r[6]),
+                r[5],
+            )
+            for r in rows
+        ]
+        return found, _next(rows, limit, lambda row: row[0], encode=False)
 
     def repository_blobs(
         self, repository: str, cursor: Cursor, limit: int
