@@ -134,6 +134,8 @@ BLOB_COPIES_DYNAMODB_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamod
 GC = "gc"
 GC_DYNAMODB_ACTIONS = [
     "dynamodb:Scan",  # its listings: the one reader that pages through the table
+    "dynamodb:Query",  # retention: the policies, the catalog, a repository's images
+    "dynamodb:BatchGetItem",  # retention: the tags of a page of images
     "dynamodb:GetItem",
     "dynamodb:PutItem",  # its progress, and the mark that older links are counted
     "dynamodb:UpdateItem",

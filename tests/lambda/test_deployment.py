@@ -247,6 +247,8 @@ def assert_verifier_policy(policy: dict[str, Any], blobs: Any, table: Any) -> No
 
 GC_DYNAMODB_ACTIONS = [
     "dynamodb:Scan",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",

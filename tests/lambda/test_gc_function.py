@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import app as lambda_function
+from chalicelib.lifecycle import retention
 from chalicelib.server.backends import BackendOptions, build_registry, open_storage
 from chalicelib.server.gc_function import MARGIN_SECONDS, grace_from_environment
 from chalicelib.storage.aws.clients import aws_clients
@@ -24,6 +25,7 @@ from tests.support.moto import aws_backend
 from .test_verifier_policy import ROOT, Calls, single_region_resources
 
 REPOSITORY = "team/app"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 # What EventBridge sends a scheduled function.
 SCHEDULED_EVENT = {
     "version": "0",
@@ -113,8 +115,8 @@ def test_a_run_goes_on_across_invocations_until_it_is_done(
         assert len(results) <= 10, results
         if not results[-1]["finished"]:
             assert lifecycle.gc_progress() is not None  # saved for the next invocation
-    # One page per phase (uploads, links, blobs): a tiny table is three invocations.
-    assert [result["finished"] for result in results] == [False, False, True]
+    # One page per phase (retention, uploads, links, blobs): a tiny table is four invocations.
+    assert [result["finished"] for result in results] == [False, False, False, True]
     assert sum(result["uploads"] for result in results) == 1
     assert sum(result["blobs"] for result in results) == 1
     assert results[-1]["bytes"] == 3000
@@ -151,10 +153,48 @@ def _allowed(action: str, resource: str, statements: list[dict[str, Any]]) -> bo
     )
 
 
+def _expired_image(backend: BackendOptions) -> None:
+    """An image under a retention policy that expires every image: the run's first phase
+    lists the policies, the catalog and the repository's images, and deletes the manifest."""
+    registry = build_registry(backend)
+    config, layer = b'{"os":"linux"}', os.urandom(500)
+    for blob in (config, layer):
+        digest = f"sha256:{hashlib.sha256(blob).hexdigest()}"
+        registry.uploads.upload_whole("gc/expired", digest, io.BytesIO(blob), len(blob))
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": _descriptor("application/vnd.oci.image.config.v1+json", config),
+            "layers": [_descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer)],
+        }
+    ).encode()
+    registry.manifests.put("gc/expired", "v1", body, OCI_MANIFEST)
+    policy = {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                              "countNumber": 1},
+                "action": {"type": "expire"},
+            }
+        ]
+    }  # fmt: skip
+    newer = json.dumps({**json.loads(body), "annotations": {"version": "2"}}).encode()
+    registry.manifests.put("gc/expired", "v2", newer, OCI_MANIFEST)
+    open_storage(backend).policies().put("gc/expired", retention.KIND, json.dumps(policy))
+
+
+def _descriptor(media_type: str, data: bytes) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": f"sha256:{hashlib.sha256(data).hexdigest()}",
+            "size": len(data)}  # fmt: skip
+
+
 def test_every_call_of_the_gc_is_allowed_by_its_policy(
     backend: BackendOptions, gc_environment: None
 ) -> None:
     _garbage(backend)
+    _expired_image(backend)
     calls = Calls()
     clients = aws_clients(backend.region, backend.endpoint_url)
     for client in (clients.s3, clients.dynamodb):
@@ -165,9 +205,12 @@ def test_every_call_of_the_gc_is_allowed_by_its_policy(
         for client in (clients.s3, clients.dynamodb):
             client.meta.events.unregister("before-parameter-build.*.*", calls)
     assert result["finished"] and result["blobs"] == 1 and result["uploads"] == 1
+    assert build_registry(backend).manifests.meta.tags("gc/expired", None, 10) == ["v2"]
     made = {action for action, _ in calls.made}
-    # It deleted a blob and an upload's tail, aborted its multipart upload, and scanned.
+    # It deleted a blob and an upload's tail, aborted its multipart upload, and scanned;
+    # retention listed the policies, the catalog and the images and deleted a manifest.
     assert {"s3:DeleteObject", "s3:AbortMultipartUpload", "dynamodb:Scan"} <= made
+    assert {"dynamodb:Query", "dynamodb:BatchGetItem"} <= made
     statements = _gc_statements()
     refused = sorted({call for call in calls.made if not _allowed(*call, statements)})
     assert refused == [], f"the gc's policy refuses {refused}"
