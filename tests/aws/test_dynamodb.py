@@ -53,6 +53,10 @@ def test_pull_by_tag_is_one_read(registry: Registry, aws_calls: CallCounter) -> 
     registry.manifests.put("r/one", "v1", body, OCI_MANIFEST)
     aws_calls.reset()
     assert registry.manifests.get("r/one", "v1").body == body
+    # The first pull of the hour also records its time (retention's last pull: one write).
+    assert aws_calls.calls == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1}
+    aws_calls.reset()
+    assert registry.manifests.get("r/one", "v1").body == body
     assert aws_calls.calls == {"dynamodb.GetItem": 1}
 
 

@@ -148,6 +148,9 @@ def test_pull_by_tag_of_a_small_manifest_is_one_read_and_a_big_one_two(
     for tag, body, calls in (("small", small, ["GetItem"]), ("big", big, ["GetItem"] * 2)):
         meter.calls.clear()
         assert registry.manifests.get("r/reads", tag).body == body
+        assert meter.calls == [*calls, "UpdateItem"]  # the hour's first pull records its time
+        meter.calls.clear()
+        assert registry.manifests.get("r/reads", tag).body == body
         assert meter.calls == calls
         meter.calls.clear()
         assert registry.manifests.head("r/reads", tag).size == len(body)
