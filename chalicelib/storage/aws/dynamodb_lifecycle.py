@@ -267,11 +267,7 @@ class DynamoLifecycleStore:
         }
         if projection:
             request["ProjectionExpression"] = projection
-        if cursor:
-            request["ExclusiveStartKey"] = json.loads(cursor)
-        reply = self.db.query(**request)
-        after = reply.get("LastEvaluatedKey")
-        return [self.meta._plain(i) for i in reply["Items"]], json.dumps(after) if after else None
+        return self._page(self.db.query, request, cursor)
 
     def _scan(
         self,
@@ -291,9 +287,15 @@ class DynamoLifecycleStore:
         }
         if names:
             request["ExpressionAttributeNames"] = names
+        return self._page(self.db.scan, request, cursor)
+
+    def _page(
+        self, call: Any, request: dict[str, Any], cursor: Cursor
+    ) -> tuple[list[dict[str, Any]], Cursor]:
+        """One page of a Query or Scan from `cursor`: its items and the cursor after it."""
         if cursor:
             request["ExclusiveStartKey"] = json.loads(cursor)
-        reply = self.db.scan(**request)
+        reply = call(**request)
         after = reply.get("LastEvaluatedKey")
         return [self.meta._plain(i) for i in reply["Items"]], json.dumps(after) if after else None
 
