@@ -11,7 +11,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,9 @@ from chalicelib.registry.service import Registry
 from chalicelib.server.backends import BackendOptions, build_registry, open_storage
 from chalicelib.storage.lifecycle_ports import LifecycleStore
 from chalicelib.storage.ports import BlobRecord
+from tests.support.lambda_server import serve_template
 from tests.support.moto import aws_backend
+from tests.support.server import RegistryServer, running_registry
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -121,3 +123,19 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> World:
         options = aws_backend(request.getfixturevalue("moto_endpoint"))
     storage = open_storage(options)
     return World(options, build_registry(options), storage.lifecycle())
+
+
+@pytest.fixture(scope="module", params=["embedded", "aws"])
+def served_registry(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RegistryServer, BackendOptions]]:
+    """A `soute serve` of the requesting module's own, on each backend (a fresh data directory,
+    or a fresh bucket and table on the session's moto), and the options naming its storage."""
+    workdir = tmp_path_factory.mktemp(f"served-{request.param}")
+    if request.param == "embedded":
+        with running_registry(workdir) as server:
+            yield server, BackendOptions(data_dir=str(server.data_dir))
+        return
+    options = aws_backend(request.getfixturevalue("moto_endpoint"))
+    with running_registry(workdir, serve_template(options, "--backend", "aws")) as server:
+        yield server, options

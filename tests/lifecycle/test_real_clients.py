@@ -6,7 +6,6 @@ du` shows the space back, and the other image pulls back identical."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +14,9 @@ import pytest
 from chalicelib.server.backends import BackendOptions
 from tests.support.clients import Skopeo
 from tests.support.images import assert_same_blobs, build_image
-from tests.support.lambda_server import serve_template, storage_arguments
-from tests.support.moto import aws_backend
+from tests.support.lambda_server import storage_arguments
 from tests.support.procs import run
-from tests.support.server import RegistryServer, default_soute, running_registry
+from tests.support.server import RegistryServer, default_soute
 
 pytestmark = [pytest.mark.realclient, pytest.mark.timeout(300)]
 
@@ -42,20 +40,11 @@ class Served:
         return listed.get("KeyCount", 0) > 0
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
-def served(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    workdir = tmp_path_factory.mktemp(f"gc-{request.param}")
-    if request.param == "embedded":
-        with running_registry(workdir) as server:
-            embedded = BackendOptions(data_dir=str(server.data_dir))
-            yield Served(server, storage_arguments(embedded))
-        return
-    options = aws_backend(request.getfixturevalue("moto_endpoint"))
-    storage = storage_arguments(options)
-    with running_registry(workdir, serve_template(options, "--backend", "aws")) as server:
-        yield Served(server, storage, options)
+@pytest.fixture(scope="module")
+def served(served_registry: tuple[RegistryServer, BackendOptions]) -> Served:
+    server, options = served_registry
+    aws = options if options.backend == "aws" else None
+    return Served(server, storage_arguments(options), aws)
 
 
 def _keys(served: Served, repository: str, digests: list[str]) -> dict[str, str]:

@@ -8,18 +8,17 @@ rule and the field, and nothing is stored."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from chalicelib.server.backends import BackendOptions
 from tests.support.clients import Skopeo
 from tests.support.images import assert_same_blobs, build_image
-from tests.support.lambda_server import serve_template
-from tests.support.moto import aws_backend
+from tests.support.lambda_server import admin_arguments, storage_arguments
 from tests.support.procs import run
-from tests.support.server import RegistryServer, default_soute, running_registry
+from tests.support.server import RegistryServer, default_soute
 
 pytestmark = [pytest.mark.realclient, pytest.mark.timeout(300)]
 
@@ -35,25 +34,10 @@ class Served:
         return run([default_soute(), *args, *options], timeout=120, check=False)
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
-def served(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    workdir = tmp_path_factory.mktemp(f"retention-{request.param}")
-    if request.param == "embedded":
-        with running_registry(workdir) as server:
-            data = ["--data-dir", str(server.data_dir)]
-            yield Served(server, data, data)
-        return
-    options = aws_backend(request.getfixturevalue("moto_endpoint"))
-    admin = [
-        "--backend", "aws",
-        "--dynamodb-table", str(options.dynamodb_table),
-        "--endpoint-url", str(options.endpoint_url),
-        "--region", str(options.region),
-    ]  # fmt: skip
-    with running_registry(workdir, serve_template(options, "--backend", "aws")) as server:
-        yield Served(server, admin, [*admin, "--s3-bucket", str(options.s3_bucket)])
+@pytest.fixture(scope="module")
+def served(served_registry: tuple[RegistryServer, BackendOptions]) -> Served:
+    server, options = served_registry
+    return Served(server, admin_arguments(options), storage_arguments(options))
 
 
 def _policy(path: Path, count: int) -> str:

@@ -27,6 +27,23 @@ def aws_arguments(storage: BackendOptions) -> list[str]:
     ]
 
 
+def admin_arguments(storage: BackendOptions) -> list[str]:
+    """The options of the admin verbs (`soute policy`, `soute immutable`...) naming `storage`:
+    the data directory, or the table (they need no bucket)."""
+    if storage.backend == "embedded":
+        return ["--data-dir", storage.data_dir]
+    return [
+        "--backend",
+        "aws",
+        "--dynamodb-table",
+        str(storage.dynamodb_table),
+        "--endpoint-url",
+        str(storage.endpoint_url),
+        "--region",
+        str(storage.region),
+    ]
+
+
 def storage_arguments(storage: BackendOptions) -> list[str]:
     """The options of `soute gc`, `du` and `verify` naming `storage`, on either backend."""
     if storage.backend == "embedded":
