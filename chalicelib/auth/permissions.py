@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from ..oci.names import namespace_of
 from .model import ROLE_ACTIONS, Principal
 from .scopes import ALL, CATALOG, PULL, REPOSITORY_ACTIONS, Scope
 
@@ -16,10 +17,6 @@ class PublicIndex(Protocol):
     def is_public(self, repository: str) -> bool:
         """Whether anyone, even anonymous, may pull `repository` (it or its namespace is public)."""
         ...
-
-
-def namespace_of(repository: str) -> str:
-    return repository.split("/", 1)[0]
 
 
 def repository_actions(

@@ -22,6 +22,7 @@ from ..auth.names import NameInvalid, check_account_name
 from ..auth.passwords import hash_password
 from ..auth.throttle_ports import CounterUnavailable
 from ..lifecycle.immutability import RuleInvalid
+from ..lifecycle.quotas import QuotaInvalid
 from ..lifecycle.retention import PolicyInvalid
 from .admin_leftovers import LeftoversRemain, check_name, describe, find_leftovers, purge
 from .admin_storage import StorageMissing, open_identities, open_metadata, open_throttle
@@ -220,6 +221,7 @@ def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
             LeftoversRemain,
             RuleInvalid,
             PolicyInvalid,
+            QuotaInvalid,
         ) as error:
             print(f"soute {args.command}: {error}", file=sys.stderr)
             return 1
@@ -239,7 +241,19 @@ def run_admin(action: AdminAction) -> Callable[[argparse.Namespace], int]:
 def admin_event(args: argparse.Namespace) -> AuditEvent:
     """A permission change made with the CLI: the OS user, the verb, and what it named."""
     verb = " ".join(part for part in (args.command, getattr(args, "verb", None)) if part)
-    named = ("robot", "user", "org", "team", "name", "id", "role", "actions", "pattern", "exclude")
+    named = (
+        "robot",
+        "user",
+        "org",
+        "team",
+        "name",
+        "id",
+        "role",
+        "actions",
+        "pattern",
+        "exclude",
+        "size",
+    )
     target = " ".join(f"{key}={getattr(args, key)}" for key in named if getattr(args, key, None))
     for flag in ("off", "purge_leftovers", "keep_repositories"):
         if getattr(args, flag, False):

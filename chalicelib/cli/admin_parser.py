@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import admin, admin_aws, admin_policies, admin_retention
+from . import admin, admin_aws, admin_policies, admin_quotas, admin_retention
 from .admin import ROLES, AdminAction, run_admin
 from .admin_leftovers import KEEP, PURGE
 from .admin_storage import add_storage_arguments
@@ -198,6 +198,27 @@ def add_immutable_parser(commands: argparse._SubParsersAction) -> None:
     _verb(group, "list", "list every scope's setting", admin_policies.immutable_list)
 
 
+def add_quota_parser(commands: argparse._SubParsersAction) -> None:
+    quota = commands.add_parser(
+        "quota",
+        help="a namespace's quota: bytes of the distinct blobs its images reference",
+        description="A namespace's quota counts each blob (layer, config) its images reference"
+        " once, however many tags, images or repositories share it; a manifest push that would"
+        " pass it is refused (409 DENIED). Deleting images frees their blobs at once.",
+    )
+    group = quota.add_subparsers(dest="verb", required=True)
+    name_help = "a namespace (acme): its repositories acme/... count together"
+    put = _verb(group, "set", "set (replace) the namespace's quota", admin_quotas.quota_set)
+    put.add_argument("name", metavar="NAMESPACE", help=name_help)
+    put.add_argument("size", metavar="SIZE", help="e.g. 500MB, 10GB, 2GiB, or bytes")
+    get = _verb(group, "get", "show the quota and what the namespace uses", admin_quotas.quota_get)
+    get.add_argument("name", metavar="NAMESPACE", help=name_help)
+    get.set_defaults(verb="list")  # a read: run_admin audits every verb but listings
+    remove = _verb(group, "rm", "remove the namespace's quota", admin_quotas.quota_rm)
+    remove.add_argument("name", metavar="NAMESPACE", help=name_help)
+    _verb(group, "list", "list every quota and its use", admin_quotas.quota_list)
+
+
 POLICY_HELP = """A retention policy is ECR's lifecycle-policy JSON: {"rules": [{"rulePriority": 1,
 "selection": {"tagStatus": "tagged", "tagPrefixList": ["pr-"], "countType":
 "imageCountMoreThan", "countNumber": 5}, "action": {"type": "expire"}}]}. countType is
@@ -243,3 +264,4 @@ def add_admin_parsers(commands: argparse._SubParsersAction) -> None:
     add_token_parser(commands)
     add_immutable_parser(commands)
     add_policy_parser(commands)
+    add_quota_parser(commands)

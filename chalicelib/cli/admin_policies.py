@@ -13,7 +13,7 @@ import argparse
 from ..auth.identity_ports import IdentityStore
 from ..lifecycle import immutability
 from ..oci.errors import OCIError
-from ..oci.names import check_name
+from ..oci.names import check_name, namespace_of
 from .admin import AdminError
 from .admin_storage import open_policies
 
@@ -39,7 +39,7 @@ def immutable_get(store: IdentityStore, args: argparse.Namespace) -> None:
     document = policies.get(scope, immutability.KIND)
     own = immutability.parse(document).describe() if document is not None else "no setting"
     print(f"{scope}: {own}")
-    namespace = immutability.namespace_of(scope)
+    namespace = namespace_of(scope)
     if document is None and namespace != scope:
         applied, rule = immutability.effective_rule(policies, scope)
         source = f"namespace {applied}" if applied else "no setting: mutable"

@@ -16,8 +16,9 @@ import sys
 import time
 
 from ..auth.identity_ports import IdentityStore
-from ..lifecycle import immutability, retention
+from ..lifecycle import retention
 from ..lifecycle.retention_run import Decision
+from ..oci.names import namespace_of
 from .admin import AdminError
 from .admin_policies import _scope
 from .admin_storage import open_policies, open_retention
@@ -51,7 +52,7 @@ def policy_get(store: IdentityStore, args: argparse.Namespace) -> None:
     if document is not None:
         print(json.dumps(json.loads(document), indent=2))
         return
-    namespace = immutability.namespace_of(scope)
+    namespace = namespace_of(scope)
     inherited = policies.get(namespace, retention.KIND) if namespace != scope else None
     if inherited is None:
         raise AdminError(f"{scope} has no retention policy (`soute policy set {scope} FILE`)")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..auth.audit import AuditLog
 from ..auth.identity_ports import IdentityStore
 from ..auth.throttle import LoginThrottle
+from ..storage.lifecycle_ports import LifecycleStore
 from ..storage.policy_ports import PolicyStore
 from ..storage.ports import MetadataStore
 
@@ -59,6 +60,11 @@ def open_throttle(args: argparse.Namespace) -> LoginThrottle:
 def open_policies(args: argparse.Namespace) -> PolicyStore:
     """The settings a registry reads on requests (tag immutability...), in its own storage."""
     return _storage(args, creates=False).policies()
+
+
+def open_lifecycle(args: argparse.Namespace) -> LifecycleStore:
+    """The lifecycle listings over the registry's own storage (a namespace's quota use)."""
+    return _storage(args, creates=False).lifecycle()
 
 
 def open_retention(args: argparse.Namespace) -> Retention:

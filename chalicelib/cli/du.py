@@ -7,9 +7,10 @@ import argparse
 import json
 import sys
 
-from ..client.images.render import Output, human_size
+from ..client.images.render import Output
 from ..lifecycle.usage import Usage, UsageReader
 from ..oci.names import is_name
+from ..oci.sizes import human_size
 from ..server.backends import open_storage
 from .storage_options import add_storage_options, storage_options, storage_problem
 

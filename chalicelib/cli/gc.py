@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..client.images.render import human_size
 from ..lifecycle.gc import DEFAULT_GRACE, Removal, Totals
+from ..oci.sizes import human_size
 from ..server.backends import build_collector
 from .admin_retention import describe
 from .durations import duration_argument, format_duration

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..oci.names import namespace_of
 from ..storage.policy_ports import PolicyStore
 
 KIND = "immutability"
@@ -110,10 +111,6 @@ def parse(document: str) -> ImmutabilityRule:
 def matches(pattern: str, tag: str) -> bool:
     """ECR's wildcard match: `*` is any run of characters, everything else itself."""
     return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), tag) is not None
-
-
-def namespace_of(repository: str) -> str:
-    return repository.split("/", 1)[0]
 
 
 def effective_rule(policies: PolicyStore | None, repository: str) -> tuple[str, ImmutabilityRule]:

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
+from ..oci.names import namespace_of
 from ..storage.lifecycle_ports import ImageFacts, LifecycleStore
 from ..storage.policy_ports import PolicyStore
 from ..storage.ports import MetadataStore, StillReferenced, TagImmutable, TagsChanged
@@ -96,7 +97,7 @@ class Retention:
     def scope_of(self, repository: str) -> tuple[str, str] | None:
         """(scope, document) of the policy that applies: the repository's, else its
         namespace's."""
-        for scope in dict.fromkeys((repository, immutability.namespace_of(repository))):
+        for scope in dict.fromkeys((repository, namespace_of(repository))):
             document = self.policies.get(scope, retention.KIND)
             if document is not None:
                 return scope, document

@@ -73,3 +73,9 @@ def check_tag(tag: str) -> str:
             " '.' or '-'",
         )
     return tag
+
+
+def namespace_of(repository: str) -> str:
+    """The namespace a repository is in: its first component (`acme` of `acme/app`; a name of
+    one component is its own namespace). Access, immutability, retention and quotas use it."""
+    return repository.split("/", 1)[0]

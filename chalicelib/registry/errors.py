@@ -40,6 +40,16 @@ class TagLocked(Conflict):
         self.digest = digest
 
 
+class QuotaFull(Conflict):
+    """Storing a manifest would take its namespace past its quota (chalicelib/lifecycle/
+    quotas.py): 409 DENIED, as for an immutable tag, with no Retry-After: retrying cannot help
+    until images are deleted or the quota raised."""
+
+    def __init__(self, message: str, *, namespace: str, limit: int, used: int, adding: int):
+        detail = {"namespace": namespace, "quota": limit, "used": used, "adding": adding}
+        super().__init__("DENIED", message, detail=detail)
+
+
 class Busy(OCIError):
     """Too many requests change the same records at once; retry after `retry_after` seconds."""
 

@@ -8,6 +8,10 @@ Refusals that need more than an OCI code to answer (a manifest still referenced,
 being verified, tags changed by many clients at once, an immutable tag) are raised as
 registry/errors.py types.
 
+Quotas (lifecycle/quotas.py): the namespace's quota is read from the PolicyStore with each
+manifest PUT and goes with the write, which the adapters refuse in the same transaction
+(QuotaExceeded) when the blobs new to the namespace would take it past the quota.
+
 Immutable tags: the rule is read from the PolicyStore (lifecycle/immutability.py) before the
 write, and the adapters refuse a move or delete of a protected tag inside the conditional write
 itself (TagImmutable), so the check and the write cannot be separated by another push.
@@ -29,10 +33,12 @@ import time
 from collections.abc import Iterator
 
 from ..lifecycle.immutability import effective_rule
+from ..lifecycle.quotas import quota_of
 from ..oci.digest import Digest, is_digest, parse_digest
 from ..oci.errors import OCIError
 from ..oci.manifest import parse_manifest
 from ..oci.names import check_tag
+from ..oci.sizes import human_size
 from ..storage.policy_ports import PolicyStore
 from ..storage.ports import (
     PULL_RECORD_EVERY,
@@ -43,11 +49,12 @@ from ..storage.ports import (
     ManifestWrite,
     MetadataStore,
     MissingReference,
+    QuotaExceeded,
     StillReferenced,
     TagImmutable,
     TooManyTags,
 )
-from .errors import Busy, Conflict, ReferenceMissing, TagLocked
+from .errors import Busy, Conflict, QuotaFull, ReferenceMissing, TagLocked
 
 # Tags one PUT may set (the reference and its `?tag=` parameters): each may move a tag off
 # another manifest, two items of the one transaction that stores the manifest (at most 100
@@ -158,11 +165,14 @@ class Manifests:
             children=tuple(dict.fromkeys(str(child.digest) for child in manifest.children)),
             tags=tags,
             immutable_tags=tuple(t for t in tags if rule is not None and rule.protects(t)),
+            quota=quota_of(self.policies, repository),
         )
         try:
             self.meta.put_manifest(repository, write)
         except TagImmutable as locked:
             raise _immutable(repository, scope, locked, "moved to another manifest") from None
+        except QuotaExceeded as full:
+            raise _quota_full(repository, full) from None
         except MissingReference as missing:
             if missing.kind == "blob" and self.meta.is_pending(repository, missing.digest):
                 raise _pending(repository, missing.digest) from None
@@ -289,6 +299,23 @@ def _immutable(
         repository=repository,
         tag=locked.tag,
         digest=locked.digest,
+    )
+
+
+def _quota_full(repository: str, full: QuotaExceeded) -> QuotaFull:
+    """What clients print after "denied: ": the quota, the use, what the image would add, and
+    the two ways out."""
+    namespace = full.namespace
+    return QuotaFull(
+        f"namespace {namespace} is over its quota: this image adds {human_size(full.adding)} of"
+        f" blobs {namespace} does not hold yet to the {human_size(full.used)} it stores, and its"
+        f" quota is {human_size(full.limit)}; delete images of {namespace} it no longer needs"
+        " (their layers stop counting at once; GET /v2/_soute/usage?repository=NAME shows what"
+        f" a repository stores), or an admin raises it with `soute quota set {namespace} SIZE`",
+        namespace=namespace,
+        limit=full.limit,
+        used=full.used,
+        adding=full.adding,
     )
 
 

@@ -118,3 +118,12 @@ class LifecycleStore(Protocol):
         self, repository: str, cursor: Cursor, limit: int
     ) -> tuple[list[ManifestUses], Cursor]:
         """The repository's manifests with the blobs each references."""
+
+    # -- quotas (lifecycle/quotas.py) ------------------------------------------------------
+    def namespace_use(self, namespace: str) -> int:
+        """The bytes a quota counts: the distinct blobs the namespace's manifests reference."""
+
+    def count_namespace(self, namespace: str) -> int:
+        """Bring the namespace's manifests that are not in its count into it, and return how
+        many were (DynamoDB counts a namespace's uses only while it has a quota: a quota set
+        on a namespace with images counts them here; SQLite counts by query, always 0)."""

@@ -101,6 +101,27 @@ class TagImmutable(Exception):
         self.digest = digest
 
 
+@dataclass(frozen=True)
+class Quota:
+    """A namespace's limit, in bytes of the distinct blobs its manifests reference
+    (chalicelib/lifecycle/quotas.py says what counts)."""
+
+    namespace: str
+    limit: int
+
+
+class QuotaExceeded(Exception):
+    """Storing a manifest would take its namespace past its quota: `used` bytes counted now,
+    `adding` the bytes of its blobs that the namespace's manifests do not reference yet."""
+
+    def __init__(self, namespace: str, limit: int, used: int, adding: int) -> None:
+        super().__init__(f"{namespace}: {used} + {adding} > {limit}")
+        self.namespace = namespace
+        self.limit = limit
+        self.used = used
+        self.adding = adding
+
+
 class StillReferenced(Exception):
     """A blob or manifest cannot go: a manifest in the repository still points at it.
 
@@ -173,6 +194,9 @@ class ManifestWrite:
     # Tags of `tags` that must not move once they exist: writing one that points at another
     # manifest raises TagImmutable (pointing it at this manifest again changes nothing).
     immutable_tags: tuple[str, ...] = ()
+    # The namespace's quota, if it has one: the write raises QuotaExceeded, storing nothing,
+    # if the blobs new to the namespace would take its use past the limit.
+    quota: Quota | None = None
 
 
 @dataclass(frozen=True)
@@ -366,8 +390,9 @@ class MetadataStore(Protocol):
 
     def put_manifest(self, repository: str, write: ManifestWrite) -> None:
         """Store manifest, references and tag at once; raise MissingReference otherwise,
-        TooManyTags if a tag would pass MAX_TAGS_PER_MANIFEST, and TagImmutable if a tag of
-        `write.immutable_tags` exists and points at another manifest (nothing is written)."""
+        TooManyTags if a tag would pass MAX_TAGS_PER_MANIFEST, TagImmutable if a tag of
+        `write.immutable_tags` exists and points at another manifest, and QuotaExceeded if
+        `write.quota` would be passed (nothing is written)."""
 
     def delete_manifest(
         self,

@@ -6,8 +6,9 @@ import pytest
 
 from chalicelib.client.errors import UsageError
 from chalicelib.client.images.listing import in_namespace
-from chalicelib.client.images.render import human_size, plain_table
+from chalicelib.client.images.render import plain_table
 from chalicelib.client.images.targets import parse_reference, parse_registry, parse_repository
+from chalicelib.oci.sizes import human_size
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -10,20 +10,6 @@ from typing import Any
 Row = Sequence[str]
 
 
-def human_size(size: Any) -> str:
-    """Decimal units, as docker shows them: 512 B, 66.1 kB, 31.5 MB, 1.20 GB."""
-    if not isinstance(size, int):
-        return "?"
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 1000 or unit == "TB":
-            return f"{value:.2f} {unit}" if value < 10 else f"{value:.1f} {unit}"
-    return f"{size} B"
-
-
 def plain_table(headers: Row | None, rows: Sequence[Row], indent: int = 0) -> list[str]:
     """Rows padded to the widest cell of each column (the last column is not padded)."""
     lines = [list(headers)] if headers else []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .render import Output, human_size
+from ...oci.sizes import human_size
+from .render import Output
 
 SOURCES = {
     "api": "referrers API",

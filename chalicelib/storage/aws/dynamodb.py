@@ -72,6 +72,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...oci.manifest import parse_manifest
+from ...oci.names import namespace_of
 from ..ports import (
     MAX_TAGS_PER_MANIFEST,
     BlobRecord,
@@ -90,6 +91,7 @@ from ..ports import (
     UploadSession,
 )
 from .dynamodb_links import DELETING, BlobLinks, LinkConflict, timestamp
+from .dynamodb_quota import Count, CountConflict, NamespaceCounts
 
 INLINE_BODY_LIMIT = 192 * 1024  # larger manifests go to S3; an item stops at 400 KB
 # The copy of a body in its tag items. Manifests measured in this repository's test images
@@ -119,7 +121,7 @@ def _retry_conflicts(attempt: Callable[[], T]) -> T:
     for retry in range(CONFLICT_RETRIES):
         try:
             return attempt()
-        except (_Conflict, LinkConflict):
+        except (_Conflict, LinkConflict, CountConflict):
             time.sleep(random.uniform(0, 0.02 * 2**retry))
     raise Contention()
 
@@ -156,6 +158,7 @@ class DynamoMetadataStore:
         self._serialize = TypeSerializer().serialize
         self._deserialize = TypeDeserializer().deserialize
         self.links = BlobLinks(self)
+        self.counts = NamespaceCounts(self)
 
     # -- item helpers ----------------------------------------------------------------------
     def _key(self, pk: str, sk: str) -> dict[str, Any]:
@@ -387,11 +390,15 @@ class DynamoMetadataStore:
         olds = {tag: self._get(pk, f"TAG#{tag}") for tag in write.tags}
         for tag in write.immutable_tags:
             _refuse_moving(tag, record, olds[tag])
+        quota = write.quota
+        claim = quota and self.counts.claim(
+            quota.namespace, repository, [*write.blobs], quota.limit
+        )
         uses = [f"BLOB#{d}" for d in write.blobs] + [f"MAN#{d}" for d in write.children]
         kept_uses = uses if sum(len(sk) + 1 for sk in uses) <= USES_LIMIT else []
         room = INLINE_BODY_LIMIT - sum(len(sk) + 1 for sk in kept_uses)
         body = self._body_attributes(record, room)
-        main = [self._put_new_manifest(pk, record, body, kept_uses, uses, write.tags)]
+        main = [self._put_new_manifest(pk, record, body, kept_uses, uses, write.tags, claim)]
         leaving: dict[str, set[str]] = {}  # manifest digest -> the tags moving off it
         for tag, old in olds.items():
             # Conditioned on `old`: a push that set the tag since fails it (then a retry).
@@ -401,29 +408,46 @@ class DynamoMetadataStore:
         if record.subject:
             main.append({"Put": {"Item": self._referrer_item(pk, record)}})
         main.append({"Put": {"Item": self._item("CATALOG", pk)}})
-        if len(uses) + len(leaving) + len(main) <= MAX_TRANSACTION_ITEMS:
+        counted = claim.operations(self) if claim else []
+        if len(uses) + len(leaving) + len(main) + len(counted) <= MAX_TRANSACTION_ITEMS:
             # One operation per item: a tag may move off a child this manifest counts (an
             # index pushed under its image's tag), so that child's count and tag set change in
             # one update; DynamoDB refuses two operations on one item in a transaction.
             counting = [self._count_use(pk, sk, +1, _pop_child(leaving, sk)) for sk in uses]
             untag = [self._tag_set(pk, d, tags, "DELETE") for d, tags in leaving.items()]
-            self._run_manifest_transaction(counting + main + untag, uses)
+            self._run_manifest_transaction(counting + main + untag + counted, uses, claim)
             return
         main.extend(self._tag_set(pk, d, tags, "DELETE") for d, tags in leaving.items())
-        self._count_in_batches(pk, uses)
+        if claim:
+            self.counts.apply(claim)  # too many for one transaction: counted first
         try:
-            self._run_manifest_transaction(main, [])
+            self._count_in_batches(pk, uses)
+            try:
+                self._run_manifest_transaction(main, [])
+            except BaseException:
+                self._uncount(pk, uses)
+                raise
         except BaseException:
-            self._uncount(pk, uses)
+            if claim:
+                self.counts.release_apart(claim.namespace, claim.digests)
             raise
 
-    def _run_manifest_transaction(self, operations: list[dict], uses: list[str]) -> None:
-        failed = self._transact(operations)
+    def _run_manifest_transaction(
+        self, operations: list[dict], uses: list[str], claim: Count | None = None
+    ) -> None:
+        try:
+            failed = self._transact(operations)
+        except self.db.exceptions.TransactionCanceledException as error:
+            if _conflicted(error):
+                raise _Conflict() from None
+            raise
         if failed is None:
             return
         if failed < len(uses):
             kind, digest = uses[failed].split("#", 1)
             raise MissingReference(digest, "blob" if kind == "BLOB" else "manifest")
+        if claim is not None and claim.total is not None and operations[failed] is claim.total:
+            raise self.counts.exceeded(claim)
         raise _Conflict()
 
     def _count_use(
@@ -472,6 +496,7 @@ class DynamoMetadataStore:
         kept_uses: list[str],
         uses: list[str],
         tags: tuple[str, ...],
+        claim: Count | None,
     ) -> dict[str, Any]:
         item = self._item(
             pk,
@@ -486,6 +511,7 @@ class DynamoMetadataStore:
             tags=set(tags) or None,
             # to the millisecond: retention orders images by it (imageCountMoreThan)
             created=Decimal(repr(round(time.time(), 3))),
+            ns_counted=True if claim is not None else None,  # in its namespace's counts
             **body,
         )
         return {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
@@ -640,7 +666,15 @@ class DynamoMetadataStore:
                 raise TagImmutable(tag, digest)
         condition = "(attribute_not_exists(refs) OR refs <= :zero) AND "
         condition += "tags = :tags" if tags else "attribute_not_exists(tags)"
-        values = self._values(zero=0, **({"tags": tags} if tags else {}))
+        # and counted in its namespace as read (a quota's first count may mark it meanwhile)
+        condition += " AND " + (
+            "ns_counted = :t" if item.get("ns_counted") else "attribute_not_exists(ns_counted)"
+        )
+        values = self._values(
+            zero=0,
+            **({"tags": tags} if tags else {}),
+            **({"t": True} if item.get("ns_counted") else {}),
+        )
         operations = [
             {
                 "Delete": {
@@ -654,12 +688,24 @@ class DynamoMetadataStore:
         if item.get("subject"):
             operations.append({"Delete": {"Key": self._key(pk, f"REF#{item['subject']}#{digest}")}})
         uses = self._uses(digest, item)
-        inline = uses if len(operations) + len(uses) <= MAX_TRANSACTION_ITEMS else []
-        operations += [self._count_use(pk, sk, -1) for sk in inline]
-        if self._transact(operations) is not None:
-            raise _Conflict()
-        if not inline:
-            self._uncount(pk, uses)  # counted too high until here: safe, never too low
+        blobs = [sk.removeprefix("BLOB#") for sk in uses if sk.startswith("BLOB#")]
+        namespace = namespace_of(repository)
+        release = self.counts.release(namespace, blobs) if item.get("ns_counted") else None
+        counted = release.operations(self) if release else []
+        inline = len(operations) + len(uses) + len(counted) <= MAX_TRANSACTION_ITEMS
+        if inline:
+            operations += [self._count_use(pk, sk, -1) for sk in uses] + counted
+        try:
+            if self._transact(operations) is not None:
+                raise _Conflict()
+        except self.db.exceptions.TransactionCanceledException as error:
+            if _conflicted(error):
+                raise _Conflict() from None
+            raise
+        if not inline:  # counted too high until here: safe, never too low
+            self._uncount(pk, uses)
+            if release:
+                self.counts.release_apart(namespace, blobs)
         self._forget_repository_if_empty(pk)
         return True
 
@@ -807,6 +853,12 @@ class DynamoMetadataStore:
         except self.db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+
+def _conflicted(error: Exception) -> bool:
+    """Whether a transaction was cancelled because another one held one of its items."""
+    reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+    return any(reason.get("Code") == "TransactionConflict" for reason in reasons)
 
 
 def _pulled(item: dict[str, Any]) -> float | None:

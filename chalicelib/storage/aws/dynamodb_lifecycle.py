@@ -13,13 +13,15 @@ there (docs/regions.md, rule 1), and deletes every copy of the bytes through the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 from ..lifecycle_ports import BlobState, Cursor, IdleLink, ImageFacts, ManifestUses
-from ..ports import BlobRecord, UploadSession
-from .dynamodb import DynamoMetadataStore
+from ..ports import BlobRecord, Contention, UploadSession
+from .dynamodb import MAX_TRANSACTION_ITEMS, DynamoMetadataStore
 from .dynamodb_links import DELETING, UNUSED, timestamp
+from .dynamodb_quota import CountConflict
 
 PREPARED = ("GC", "PREPARED")  # the item saying every older link is counted
 PROGRESS = ("GC", "PROGRESS")  # where the scheduled run stands (lifecycle/gc.py Progress)
@@ -247,6 +249,71 @@ class DynamoLifecycleStore:
             blobs = tuple(sk[5:] for sk in self.meta._uses(digest, item) if sk[:5] == "BLOB#")
             found.append(ManifestUses(digest, int(item["size"]), blobs))
         return found, cursor
+
+    # -- quotas (dynamodb_quota.py) --------------------------------------------------------
+    def namespace_use(self, namespace: str) -> int:
+        return self.meta.counts.use(namespace)
+
+    def count_namespace(self, namespace: str) -> int:
+        counted = 0
+        for repository in self._namespace_repositories(namespace):
+            cursor: Cursor = None
+            while True:
+                items, cursor = self._query(f"R#{repository}", "MAN#", cursor, 100)
+                for item in items:
+                    if not item.get("ns_counted"):
+                        counted += self._count_manifest(namespace, repository, item)
+                if cursor is None:
+                    break
+        return counted
+
+    def _namespace_repositories(self, namespace: str) -> Iterator[str]:
+        """The namespace's repositories in the catalog: itself, and `namespace/...`."""
+        if self.meta._get("CATALOG", f"R#{namespace}") is not None:
+            yield namespace
+        cursor: Cursor = None
+        while True:
+            items, cursor = self._query("CATALOG", f"R#{namespace}/", cursor, 500)
+            yield from (item["sk"][2:] for item in items)
+            if cursor is None:
+                return
+
+    def _count_manifest(self, namespace: str, repository: str, item: dict[str, Any]) -> bool:
+        """Count one manifest's blobs in its namespace and mark it, in one transaction (or, too
+        many blobs for one, counted first and uncounted if the mark fails); False if it was
+        deleted or counted meanwhile."""
+        key = (item["pk"], item["sk"])
+        for _attempt in range(8):
+            uses = self.meta._uses(item["sk"][4:], item)
+            blobs = [sk[5:] for sk in uses if sk[:5] == "BLOB#"]
+            claim = self.meta.counts.claim(namespace, repository, blobs, None)
+            operations = [self._mark_counted(*key), *claim.operations(self.meta)]
+            if len(operations) <= MAX_TRANSACTION_ITEMS:
+                if self.meta.counts.written(operations):
+                    return True
+            else:
+                try:
+                    self.meta.counts.apply(claim)
+                except CountConflict:
+                    continue
+                if self.meta.counts.written(operations[:1]):
+                    return True
+                self.meta.counts.release_apart(namespace, claim.digests)
+            fresh = self.meta._get(*key)
+            if fresh is None or fresh.get("ns_counted"):
+                return False
+            item = fresh
+        raise Contention()
+
+    def _mark_counted(self, pk: str, sk: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "Key": self.meta._key(pk, sk),
+                "UpdateExpression": "SET ns_counted = :t",
+                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(ns_counted)",
+                "ExpressionAttributeValues": self.meta._values(t=True),
+            }
+        }
 
     def _query(
         self,

@@ -38,6 +38,7 @@ from ..ports import (
     UploadSession,
 )
 from .sqlite_database import SqliteDatabase
+from .sqlite_quota import check_quota
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
@@ -243,6 +244,7 @@ class SqliteMetadataStore:
             _require(db, repository, write)
             _refuse_moving_immutable_tags(db, repository, write)
             _refuse_too_many_tags(db, repository, write)
+            check_quota(db, write)
             db.execute(
                 "INSERT OR IGNORE INTO manifests (repo, digest, media_type, body, subject,"
                 " artifact_type, annotations, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

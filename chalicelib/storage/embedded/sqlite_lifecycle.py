@@ -14,6 +14,7 @@ import time
 from ..lifecycle_ports import BlobState, Cursor, IdleLink, ImageFacts, ManifestUses
 from ..ports import BlobRecord, UploadSession
 from .sqlite import DELETING, SqliteMetadataStore
+from .sqlite_quota import namespace_use
 
 _UNUSED = "NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.repo = l.repo AND r.target = l.digest)"
 _PREPARED_SELECT = "SELECT 1 FROM gc_progress WHERE name = 'prepared'"
@@ -194,6 +195,12 @@ class SqliteLifecycleStore:
         )
         uses = [ManifestUses(r[0], r[1], tuple((r[2] or "").split())) for r in rows]
         return uses, _next(rows, limit, lambda row: row[0], encode=False)
+
+    def namespace_use(self, namespace: str) -> int:
+        return namespace_use(self._db(), namespace)
+
+    def count_namespace(self, namespace: str) -> int:
+        return 0  # counted by query (sqlite_quota.py): nothing is ever left out
 
 
 def _next(rows: list, limit: int, key: object, encode: bool = True) -> Cursor:
