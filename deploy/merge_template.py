@@ -72,6 +72,9 @@ DYNAMODB_ACTIONS = [
     "dynamodb:DeleteItem",
     "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
+    # A manifest PUT under a namespace quota reads its blobs' counts and links in one call
+    # (storage/aws/dynamodb_quota.py); a read of the same table, like GetItem.
+    "dynamodb:BatchGetItem",
 ]
 # The verifier (registry/direct_uploads.py verify, on storage/aws/s3.py and storage/aws/dynamodb.py)
 # reads the assembled object back, deletes it if its digest is wrong, aborts the multipart

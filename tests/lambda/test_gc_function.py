@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import app as lambda_function
-from chalicelib.lifecycle import retention
+from chalicelib.lifecycle import quotas, retention
 from chalicelib.server.backends import BackendOptions, build_registry, open_storage
 from chalicelib.server.gc_function import MARGIN_SECONDS, grace_from_environment
 from chalicelib.storage.aws.clients import aws_clients
@@ -153,9 +153,12 @@ def _allowed(action: str, resource: str, statements: list[dict[str, Any]]) -> bo
     )
 
 
-def _expired_image(backend: BackendOptions) -> None:
-    """An image under a retention policy that expires every image: the run's first phase
-    lists the policies, the catalog and the repository's images, and deletes the manifest."""
+def _expired_image(backend: BackendOptions) -> int:
+    """An image under a retention policy that expires every image, in a namespace with a quota:
+    the run's first phase lists the policies, the catalog and the repository's images, and
+    deletes the manifest, taking its blobs' uses off the namespace's counts (the bytes its
+    blobs count for, returned, stay: the newer image shares them)."""
+    open_storage(backend).policies().put("gc", quotas.KIND, quotas.document(10_000))
     registry = build_registry(backend)
     config, layer = b'{"os":"linux"}', os.urandom(500)
     for blob in (config, layer):
@@ -183,6 +186,7 @@ def _expired_image(backend: BackendOptions) -> None:
     newer = json.dumps({**json.loads(body), "annotations": {"version": "2"}}).encode()
     registry.manifests.put("gc/expired", "v2", newer, OCI_MANIFEST)
     open_storage(backend).policies().put("gc/expired", retention.KIND, json.dumps(policy))
+    return len(config) + len(layer)
 
 
 def _descriptor(media_type: str, data: bytes) -> dict[str, Any]:
@@ -194,7 +198,7 @@ def test_every_call_of_the_gc_is_allowed_by_its_policy(
     backend: BackendOptions, gc_environment: None
 ) -> None:
     _garbage(backend)
-    _expired_image(backend)
+    counted = _expired_image(backend)
     calls = Calls()
     clients = aws_clients(backend.region, backend.endpoint_url)
     for client in (clients.s3, clients.dynamodb):
@@ -206,6 +210,7 @@ def test_every_call_of_the_gc_is_allowed_by_its_policy(
             client.meta.events.unregister("before-parameter-build.*.*", calls)
     assert result["finished"] and result["blobs"] == 1 and result["uploads"] == 1
     assert build_registry(backend).manifests.meta.tags("gc/expired", None, 10) == ["v2"]
+    assert open_storage(backend).lifecycle().namespace_use("gc") == counted
     made = {action for action, _ in calls.made}
     # It deleted a blob and an upload's tail, aborted its multipart upload, and scanned;
     # retention listed the policies, the catalog and the images and deleted a manifest.
