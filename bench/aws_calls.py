@@ -30,7 +30,8 @@ from chalicelib.api.messages import Request, Response
 from chalicelib.api.router import Router
 from chalicelib.auth.model import User
 from chalicelib.auth.passwords import hash_password
-from chalicelib.server.backends import BackendOptions, build_auth, build_registry
+from chalicelib.lifecycle import quotas
+from chalicelib.server.backends import BackendOptions, build_auth, build_registry, open_storage
 from chalicelib.storage.aws.clients import aws_clients, secrets_manager_client
 from chalicelib.storage.aws.provision import ensure_bucket, ensure_table
 from chalicelib.storage.aws.secrets_manager_keys import ensure_signing_secret
@@ -136,6 +137,13 @@ def _measure(counter: Counting, action: Callable[[], object]) -> dict[str, int]:
     return counter.summary()
 
 
+def _push_under_quota(client: Client, layers: list[bytes]) -> bytes:
+    """The push of a new image with new blobs into a namespace with a quota (issue 14): the
+    manifest PUT also reads the namespace's counts and writes them in its transaction."""
+    fresh = [os.urandom(len(layer)) for layer in layers]
+    return _push_image(client, "limited/app", fresh, b'{"os":"linux","quota":true}')
+
+
 def _chunked_upload(client: Client, repo: str, data: bytes, chunk: int) -> None:
     location = client("POST", f"/v2/{repo}/blobs/uploads/").headers["Location"]
     for start in range(0, len(data), chunk):
@@ -167,6 +175,7 @@ def run() -> dict[str, dict[str, int]]:
         for client in (clients.s3, clients.dynamodb, secrets):
             client.meta.events.register("before-call.*.*", counter)
         http = Client(Router(build_registry(options)))
+        open_storage(options).policies().put("limited", quotas.KIND, quotas.document(10**12))
         layer = _sha(layers[0])
         big = os.urandom(20 << 20)
         return {
@@ -197,6 +206,9 @@ def run() -> dict[str, dict[str, int]]:
             ),
             "20 MB blob in 4 MiB chunks": _measure(
                 counter, lambda: _chunked_upload(http, "bench/big", big, 4 << 20)
+            ),
+            "push of a new 2-layer image, namespace with a quota": _measure(
+                counter, lambda: _push_under_quota(http, layers)
             ),
             **_auth_operations(counter, options),
         }

@@ -3,7 +3,7 @@
 
 A running registry reads the quota with each manifest PUT, so a change counts from the next
 push. `set` first brings the images the namespace already holds into its count (DynamoDB counts
-a namespace only while it has a quota; SQLite counts by query), so the use it prints, and the
+a namespace only while it has a quota; SQLite counts every namespace), so the use it prints, and the
 next push's check, include them.
 """
 

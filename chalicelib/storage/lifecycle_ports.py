@@ -126,4 +126,5 @@ class LifecycleStore(Protocol):
     def count_namespace(self, namespace: str) -> int:
         """Bring the namespace's manifests that are not in its count into it, and return how
         many were (DynamoDB counts a namespace's uses only while it has a quota: a quota set
-        on a namespace with images counts them here; SQLite counts by query, always 0)."""
+        on a namespace with images counts them here; SQLite's triggers count every namespace:
+        always 0)."""

@@ -39,6 +39,7 @@ from ..ports import (
 )
 from .sqlite_database import SqliteDatabase
 from .sqlite_quota import check_quota
+from .sqlite_quota import prepare as prepare_quota_counts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (
@@ -91,6 +92,7 @@ class SqliteMetadataStore:
         self._db = self._database.connection
         self._write = self._database.write
         self._add_columns()
+        prepare_quota_counts(self._database)
 
     def _add_columns(self) -> None:
         if not self._missing_columns(self._db()):

@@ -200,7 +200,7 @@ class SqliteLifecycleStore:
         return namespace_use(self._db(), namespace)
 
     def count_namespace(self, namespace: str) -> int:
-        return 0  # counted by query (sqlite_quota.py): nothing is ever left out
+        return 0  # triggers count every namespace (sqlite_quota.py): none is left out
 
 
 def _next(rows: list, limit: int, key: object, encode: bool = True) -> Cursor:
