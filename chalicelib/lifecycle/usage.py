@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..storage.lifecycle_ports import Cursor, LifecycleStore
+from ..storage.policy_ports import PolicyStore
 from ..storage.ports import MetadataStore
+from .quotas import quota_of
 
 PAGE = 1000
 T = TypeVar("T")
@@ -54,8 +56,19 @@ class Usage:
 
 
 class UsageReader:
-    def __init__(self, meta: MetadataStore, lifecycle: LifecycleStore) -> None:
-        self.meta, self.lifecycle = meta, lifecycle
+    def __init__(
+        self, meta: MetadataStore, lifecycle: LifecycleStore, policies: PolicyStore | None = None
+    ) -> None:
+        self.meta, self.lifecycle, self.policies = meta, lifecycle, policies
+
+    def quota(self, repository: str) -> dict[str, object] | None:
+        """The quota of the repository's namespace and what it counts (lifecycle/quotas.py),
+        or None when it has none."""
+        quota = quota_of(self.policies, repository)
+        if quota is None:
+            return None
+        used = self.lifecycle.namespace_use(quota.namespace)
+        return {"namespace": quota.namespace, "quota_bytes": quota.limit, "used_bytes": used}
 
     def repository(self, repository: str) -> Usage:
         return self._repository(repository, {})

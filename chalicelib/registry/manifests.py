@@ -311,7 +311,8 @@ def _quota_full(repository: str, full: QuotaExceeded) -> QuotaFull:
         f" blobs {namespace} does not hold yet to the {human_size(full.used)} it stores, and its"
         f" quota is {human_size(full.limit)}; delete images of {namespace} it no longer needs"
         " (their layers stop counting at once; GET /v2/_soute/usage?repository=NAME shows what"
-        f" a repository stores), or an admin raises it with `soute quota set {namespace} SIZE`",
+        " a repository stores, and the quota), or an admin raises it with `soute quota set"
+        f" {namespace} SIZE`",
         namespace=namespace,
         limit=full.limit,
         used=full.used,

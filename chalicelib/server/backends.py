@@ -275,11 +275,9 @@ def build_registry(options: BackendOptions) -> Registry:
 def _registry(storage: Storage, settings: Settings | None, verifier: Verifier | None) -> Registry:
     from ..lifecycle.usage import UsageReader
 
-    meta = storage.metadata()
-    usage = UsageReader(meta, storage.lifecycle())
-    return Registry(
-        meta, storage.blobs(), settings, verifier, policies=storage.policies(), usage=usage
-    )
+    meta, policies = storage.metadata(), storage.policies()
+    usage = UsageReader(meta, storage.lifecycle(), policies)
+    return Registry(meta, storage.blobs(), settings, verifier, policies=policies, usage=usage)
 
 
 def build_collector(options: BackendOptions) -> GarbageCollector:

@@ -1,7 +1,8 @@
 """Quotas through a real client and the real commands, on both backends: skopeo pushes an image
 to a running `soute serve` of this module's own; `soute quota set` (a wrong size refused in one
 line) counts it; a second image that would pass the quota is refused with the message skopeo
-prints (the quota, the use, what it adds, what to do) and is not stored; a retag and a copy to
+prints (the quota, the use, what it adds, what to do) and is not stored, and the usage API
+shows the namespace's quota and use; a retag and a copy to
 another repository of the namespace cost nothing; deleting the images with `skopeo delete`
 gives the room back at once, and the refused image then goes in."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from chalicelib.oci.sizes import human_size
 from chalicelib.server.backends import BackendOptions
@@ -73,6 +75,15 @@ def test_a_push_past_the_namespace_quota_is_refused_until_images_are_deleted(
     assert "soute quota set acme SIZE" in refused.stderr
     missing = skopeo.run("inspect", "--tls-verify=false", f"{registry}/acme/web:v1", check=False)
     assert missing.returncode != 0  # nothing of the refused image is stored
+    usage = requests.get(
+        f"http://{server.address}/v2/_soute/usage", params={"repository": "acme/app"}, timeout=30
+    )
+    assert usage.status_code == 200, usage.text
+    assert usage.json()["namespace_quota"] == {
+        "namespace": "acme",
+        "quota_bytes": QUOTA,
+        "used_bytes": used,
+    }
 
     # What the namespace holds already costs nothing: a retag, a copy to another repository.
     skopeo.copy(f"{registry}/acme/app:v1", f"{registry}/acme/app:v2")
