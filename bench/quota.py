@@ -16,7 +16,6 @@ quotas, so the comparison is Soute with and without.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import io
 import json
@@ -31,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chalicelib.lifecycle import quotas  # noqa: E402
 from chalicelib.server.backends import BackendOptions, build_registry, open_storage  # noqa: E402
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+from tests.support.manifests import OCI_MANIFEST, manifest_body, sha256  # noqa: E402
 
 
 def _gc_bench():  # type: ignore[no-untyped-def]
@@ -44,27 +42,12 @@ def _gc_bench():  # type: ignore[no-untyped-def]
     return module
 
 
-def _descriptor(media_type: str, data: bytes) -> dict[str, object]:
-    return {"mediaType": media_type, "digest": _sha256(data), "size": len(data)}
-
-
-def _sha256(data: bytes) -> str:
-    return f"sha256:{hashlib.sha256(data).hexdigest()}"
-
-
 def _timed_put(registry, number: int) -> float:  # type: ignore[no-untyped-def]
     """Upload a new config and layer, then time the manifest PUT alone."""
     config, layer = json.dumps({"n": number}).encode(), os.urandom(1000)
     for blob in (config, layer):
-        registry.uploads.upload_whole("bench/new", _sha256(blob), io.BytesIO(blob), len(blob))
-    body = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": _descriptor("application/vnd.oci.image.config.v1+json", config),
-            "layers": [_descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer)],
-        }
-    ).encode()
+        registry.uploads.upload_whole("bench/new", sha256(blob), io.BytesIO(blob), len(blob))
+    body = manifest_body(config, [layer])
     start = time.perf_counter()
     registry.manifests.put("bench/new", f"t{number}", body, OCI_MANIFEST)
     return time.perf_counter() - start

@@ -48,9 +48,17 @@ def immutable_get(store: IdentityStore, args: argparse.Namespace) -> None:
 
 def immutable_rm(store: IdentityStore, args: argparse.Namespace) -> None:
     scope = _scope(args.name)
-    if not open_policies(args).remove(scope, immutability.KIND):
-        raise AdminError(f"{scope} has no immutability setting (`soute immutable list`)")
-    print(f"{scope}: immutability setting removed")
+    remove_setting(args, scope, immutability.KIND, "immutability setting", "soute immutable list")
+
+
+def remove_setting(
+    args: argparse.Namespace, scope: str, kind: str, what: str, listing: str | None = None
+) -> None:
+    """Remove the scope's setting of `kind` (the `rm` of immutable, policy and quota), or say
+    it has none and the command that lists those there are."""
+    if not open_policies(args).remove(scope, kind):
+        raise AdminError(f"{scope} has no {what}" + (f" (`{listing}`)" if listing else ""))
+    print(f"{scope}: {what} removed")
 
 
 def immutable_list(store: IdentityStore, args: argparse.Namespace) -> None:

@@ -17,6 +17,7 @@ from ..oci.errors import OCIError
 from ..oci.names import check_name, namespace_of
 from ..oci.sizes import human_size
 from .admin import AdminError
+from .admin_policies import remove_setting
 from .admin_storage import open_lifecycle, open_policies
 
 
@@ -54,10 +55,7 @@ def quota_get(store: IdentityStore, args: argparse.Namespace) -> None:
 
 
 def quota_rm(store: IdentityStore, args: argparse.Namespace) -> None:
-    namespace = _namespace(args.name)
-    if not open_policies(args).remove(namespace, quotas.KIND):
-        raise AdminError(f"{namespace} has no quota (`soute quota list`)")
-    print(f"{namespace}: quota removed")
+    remove_setting(args, _namespace(args.name), quotas.KIND, "quota", "soute quota list")
 
 
 def quota_list(store: IdentityStore, args: argparse.Namespace) -> None:

@@ -20,7 +20,7 @@ from ..lifecycle import retention
 from ..lifecycle.retention_run import Decision
 from ..oci.names import namespace_of
 from .admin import AdminError
-from .admin_policies import _scope
+from .admin_policies import _scope, remove_setting
 from .admin_storage import open_policies, open_retention
 
 
@@ -61,10 +61,7 @@ def policy_get(store: IdentityStore, args: argparse.Namespace) -> None:
 
 
 def policy_rm(store: IdentityStore, args: argparse.Namespace) -> None:
-    scope = _scope(args.name)
-    if not open_policies(args).remove(scope, retention.KIND):
-        raise AdminError(f"{scope} has no retention policy")
-    print(f"{scope}: retention policy removed")
+    remove_setting(args, _scope(args.name), retention.KIND, "retention policy")
 
 
 def policy_preview(store: IdentityStore, args: argparse.Namespace) -> None:

@@ -20,12 +20,12 @@ from chalicelib.lifecycle import quotas, retention
 from chalicelib.server.backends import BackendOptions, build_registry, open_storage
 from chalicelib.server.gc_function import MARGIN_SECONDS, grace_from_environment
 from chalicelib.storage.aws.clients import aws_clients
+from tests.support.manifests import OCI_MANIFEST, push_image
 from tests.support.moto import aws_backend
 
 from .test_verifier_policy import ROOT, Calls, single_region_resources
 
 REPOSITORY = "team/app"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 # What EventBridge sends a scheduled function.
 SCHEDULED_EVENT = {
     "version": "0",
@@ -161,18 +161,7 @@ def _expired_image(backend: BackendOptions) -> int:
     open_storage(backend).policies().put("gc", quotas.KIND, quotas.document(10_000))
     registry = build_registry(backend)
     config, layer = b'{"os":"linux"}', os.urandom(500)
-    for blob in (config, layer):
-        digest = f"sha256:{hashlib.sha256(blob).hexdigest()}"
-        registry.uploads.upload_whole("gc/expired", digest, io.BytesIO(blob), len(blob))
-    body = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": _descriptor("application/vnd.oci.image.config.v1+json", config),
-            "layers": [_descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer)],
-        }
-    ).encode()
-    registry.manifests.put("gc/expired", "v1", body, OCI_MANIFEST)
+    first = push_image(registry, "gc/expired", "v1", config, [layer])
     policy = {
         "rules": [
             {
@@ -183,15 +172,10 @@ def _expired_image(backend: BackendOptions) -> int:
             }
         ]
     }  # fmt: skip
-    newer = json.dumps({**json.loads(body), "annotations": {"version": "2"}}).encode()
+    newer = json.dumps({**json.loads(first.body), "annotations": {"version": "2"}}).encode()
     registry.manifests.put("gc/expired", "v2", newer, OCI_MANIFEST)
     open_storage(backend).policies().put("gc/expired", retention.KIND, json.dumps(policy))
     return len(config) + len(layer)
-
-
-def _descriptor(media_type: str, data: bytes) -> dict[str, Any]:
-    return {"mediaType": media_type, "digest": f"sha256:{hashlib.sha256(data).hexdigest()}",
-            "size": len(data)}  # fmt: skip
 
 
 def test_every_call_of_the_gc_is_allowed_by_its_policy(

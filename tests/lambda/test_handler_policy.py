@@ -5,17 +5,15 @@ by the policy deploy/merge_template.py gives the handler's role."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 
 from chalicelib.lifecycle import quotas
 from chalicelib.server.backends import BackendOptions, build_registry, open_storage
 from chalicelib.storage.aws.clients import aws_clients
+from tests.support.manifests import push_image
 from tests.support.moto import aws_backend
 
-from .test_gc_function import OCI_MANIFEST, _allowed, _descriptor
+from .test_gc_function import _allowed
 from .test_verifier_policy import Calls, single_region_resources
 
 
@@ -32,23 +30,12 @@ def test_every_call_of_a_push_and_delete_under_a_quota_is_allowed_by_the_handler
     storage.policies().put("quota", quotas.KIND, quotas.document(10_000))
     registry = build_registry(backend)
     config, layer = b'{"os":"linux"}', os.urandom(500)
-    for blob in (config, layer):
-        digest = f"sha256:{hashlib.sha256(blob).hexdigest()}"
-        registry.uploads.upload_whole("quota/app", digest, io.BytesIO(blob), len(blob))
-    body = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": _descriptor("application/vnd.oci.image.config.v1+json", config),
-            "layers": [_descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer)],
-        }
-    ).encode()
     calls = Calls()
     clients = aws_clients(backend.region, backend.endpoint_url)
     for client in (clients.s3, clients.dynamodb):
         client.meta.events.register("before-parameter-build.*.*", calls)
     try:
-        record, _ = registry.manifests.put("quota/app", "v1", body, OCI_MANIFEST)
+        record = push_image(registry, "quota/app", "v1", config, [layer])
         assert storage.lifecycle().namespace_use("quota") == len(config) + len(layer)
         registry.manifests.delete("quota/app", record.digest)
     finally:

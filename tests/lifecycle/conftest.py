@@ -5,7 +5,6 @@ DynamoDB on the session's moto server), through the composition root as `soute s
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -24,11 +23,9 @@ from chalicelib.server.backends import BackendOptions, build_registry, open_stor
 from chalicelib.storage.lifecycle_ports import LifecycleStore
 from chalicelib.storage.ports import BlobRecord
 from tests.support.lambda_server import serve_template
+from tests.support.manifests import push_image, sha256
 from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer, running_registry
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 @dataclass
@@ -64,12 +61,8 @@ class World:
         """Push a config and layers, then a manifest tagged `tag`; the manifest's digest and
         the blobs' digests (config first)."""
         config = json.dumps({"os": "linux", "n": uuid.uuid4().hex}).encode()
-        blobs = [config, *layers]
-        for blob in blobs:
-            self.push_blob(repository, blob)
-        body = manifest_body(config, layers)
-        record, _ = self.registry.manifests.put(repository, tag, body, OCI_MANIFEST)
-        return record.digest, [sha256(blob) for blob in blobs]
+        record = push_image(self.registry, repository, tag, config, layers)
+        return record.digest, [sha256(blob) for blob in (config, *layers)]
 
     def read_blob(self, repository: str, digest: str) -> bytes:
         record = self.registry.blobs.stat(repository, digest)
@@ -91,24 +84,6 @@ class World:
         except store.s3.exceptions.ClientError:  # type: ignore[attr-defined]
             return False
         return True
-
-
-def sha256(data: bytes) -> str:
-    return f"sha256:{hashlib.sha256(data).hexdigest()}"
-
-
-def descriptor(media_type: str, data: bytes) -> dict[str, object]:
-    return {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
-
-
-def manifest_body(config: bytes, layers: list[bytes]) -> bytes:
-    document = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": descriptor("application/vnd.oci.image.config.v1+json", config),
-        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", x) for x in layers],
-    }
-    return json.dumps(document).encode()
 
 
 def layer(size: int = 3000) -> bytes:

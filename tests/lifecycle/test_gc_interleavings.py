@@ -13,8 +13,9 @@ import pytest
 from chalicelib.oci.errors import OCIError
 from chalicelib.registry import blobs as blobs_module
 from chalicelib.storage.ports import BlobRecord
+from tests.support.manifests import OCI_MANIFEST, manifest_body, sha256
 
-from .conftest import OCI_MANIFEST, World, layer, manifest_body, sha256
+from .conftest import World, layer
 
 
 def _unlinked_blob(world: World, data: bytes) -> BlobRecord:

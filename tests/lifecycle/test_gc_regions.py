@@ -9,9 +9,10 @@ import time
 
 from chalicelib.lifecycle.gc import GarbageCollector
 from chalicelib.server.backends import build_registry, open_storage
+from tests.support.manifests import sha256
 from tests.support.regions import OTHER, PRIMARY, TwoRegions, two_regions
 
-from .conftest import World, layer, sha256
+from .conftest import World, layer
 
 
 def _world(regions: TwoRegions, region: str) -> World:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from chalicelib.lifecycle.gc import GarbageCollector, Removal
 from chalicelib.server.backends import BackendOptions, open_storage
+from tests.support.manifests import OCI_INDEX, OCI_MANIFEST, sha256
 
-from .conftest import OCI_INDEX, OCI_MANIFEST, World, layer, sha256
+from .conftest import World, layer
 
 
 def _removals(world: World, **options: object) -> tuple[list[Removal], object]:

@@ -13,8 +13,9 @@ from chalicelib.lifecycle import immutability, retention
 from chalicelib.lifecycle.gc import Removal
 from chalicelib.lifecycle.retention_run import Retention
 from chalicelib.server.backends import open_storage
+from tests.support.manifests import OCI_INDEX, OCI_MANIFEST, sha256
 
-from .conftest import OCI_INDEX, OCI_MANIFEST, World, layer, sha256
+from .conftest import World, layer
 
 DAY = 86400
 
