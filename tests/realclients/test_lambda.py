@@ -14,7 +14,7 @@ from chalicelib.server.backends import BackendOptions
 from tests.support.clients import Skopeo
 from tests.support.engines import DockerEngine
 from tests.support.images import MiB, assert_same_blobs, build_image
-from tests.support.immutable import check_pushes_over_an_immutable_tag_are_refused
+from tests.support.immutable import check_pushes_over_an_immutable_tag_are_refused, soute
 from tests.support.lambda_server import serve_template
 from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer, running_registry
@@ -78,17 +78,45 @@ def test_skopeo_pushes_and_pulls_small_blobs_through_lambda(
     assert_same_blobs(image.layout, back)
 
 
+def _table(storage: BackendOptions) -> list[str]:
+    """The admin verbs' options naming the table the Lambda function reads."""
+    return [
+        "--backend", "aws", "--dynamodb-table", str(storage.dynamodb_table),
+        "--endpoint-url", str(storage.endpoint_url), "--region", str(storage.region),
+    ]  # fmt: skip
+
+
 def test_skopeo_cannot_move_an_immutable_tag_through_lambda(
     skopeo: Skopeo, lambda_server: RegistryServer, storage: BackendOptions, tmp_path: Path
 ) -> None:
     """`soute immutable set --backend aws` writes to the table the Lambda function reads."""
-    table = [
-        "--backend", "aws", "--dynamodb-table", str(storage.dynamodb_table),
-        "--endpoint-url", str(storage.endpoint_url), "--region", str(storage.region),
-    ]  # fmt: skip
     check_pushes_over_an_immutable_tag_are_refused(
-        skopeo, lambda_server.address, "locked-lambda", table, tmp_path
+        skopeo, lambda_server.address, "locked-lambda", _table(storage), tmp_path
     )
+
+
+def test_docker_push_past_a_quota_is_refused_through_lambda(
+    docker_engine: DockerEngine,
+    skopeo: Skopeo,
+    lambda_server: RegistryServer,
+    storage: BackendOptions,
+    tmp_path: Path,
+) -> None:
+    """What docker prints when the namespace's quota (`soute quota set --backend aws`) is too
+    small for the image: its layers go up, its manifest is refused, and nothing is tagged."""
+    soute("quota", "set", "quota-lambda", "1MB", *_table(storage))
+    _load(docker_engine, skopeo, tmp_path, [2 * MiB], "quota")
+    remote = f"{lambda_server.address}/quota-lambda/app:v1"
+    docker_engine.docker("tag", "soute-lambda/quota:v1", remote)
+    pushed = docker_engine.docker("push", remote, check=False)
+    assert pushed.returncode != 0
+    said = pushed.stdout + pushed.stderr
+    assert "denied: namespace quota-lambda is over its quota: this image adds 2.1" in said, said
+    assert "to the 0 B it stores, and its quota is 1.00 MB" in said, said
+    assert "`soute quota set quota-lambda SIZE`" in said, said
+    gone = skopeo.run("inspect", "--tls-verify=false", f"docker://{remote}", check=False)
+    assert gone.returncode != 0
+    docker_engine.docker("rmi", "soute-lambda/quota:v1", remote)
 
 
 def _load(engine: DockerEngine, skopeo: Skopeo, tmp_path: Path, sizes: list[int], name: str) -> str:
