@@ -17,5 +17,5 @@ def repository_usage(registry: Registry, request: Request, name: str) -> Respons
         raise OCIError("NAME_UNKNOWN", f"repository {name} is not known")
     document = registry.usage.repository(name).document()
     if (quota := registry.usage.quota(name)) is not None:
-        document["namespace_quota"] = quota
+        document["namespace_quota"] = quota.document()
     return Response.json(200, document)

@@ -41,18 +41,26 @@ def run_du(args: argparse.Namespace) -> int:
         print(f"soute du: {args.name!r} is not a namespace or repository name", file=sys.stderr)
         return 2
     storage = open_storage(options)
-    reader = UsageReader(storage.metadata(), storage.lifecycle())
+    reader = UsageReader(storage.metadata(), storage.lifecycle(), storage.policies())
     rows, total = _usage(reader, args.name)
+    quota = reader.quota(args.name) if args.name is not None else None
     if args.json:
-        document = {"usage": [row.document() for row in rows]}
+        document: dict[str, object] = {"usage": [row.document() for row in rows]}
         if total is not None:
             document["total"] = total.document()
+        if quota is not None:
+            document["namespace_quota"] = quota.document()
         print(json.dumps(document, indent=2))
         return 0
     table = [_row(row.name, row) for row in rows]
     if total is not None:
         table.append(_row(f"{total.name or 'registry'} (total)", total))
     Output().table(HEADERS, table)
+    if quota is not None:
+        print(
+            f"namespace {quota.namespace}: quota {human_size(quota.limit)}, its images' distinct"
+            f" blobs use {human_size(quota.used)} ({100 * quota.used / quota.limit:.0f}%)"
+        )
     return 0
 
 

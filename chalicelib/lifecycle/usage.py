@@ -55,20 +55,29 @@ class Usage:
         }
 
 
+@dataclass(frozen=True)
+class QuotaUse:
+    namespace: str
+    limit: int
+    used: int
+
+    def document(self) -> dict[str, object]:
+        return {"namespace": self.namespace, "quota_bytes": self.limit, "used_bytes": self.used}
+
+
 class UsageReader:
     def __init__(
         self, meta: MetadataStore, lifecycle: LifecycleStore, policies: PolicyStore | None = None
     ) -> None:
         self.meta, self.lifecycle, self.policies = meta, lifecycle, policies
 
-    def quota(self, repository: str) -> dict[str, object] | None:
+    def quota(self, repository: str) -> QuotaUse | None:
         """The quota of the repository's namespace and what it counts (lifecycle/quotas.py),
         or None when it has none."""
         quota = quota_of(self.policies, repository)
         if quota is None:
             return None
-        used = self.lifecycle.namespace_use(quota.namespace)
-        return {"namespace": quota.namespace, "quota_bytes": quota.limit, "used_bytes": used}
+        return QuotaUse(quota.namespace, quota.limit, self.lifecycle.namespace_use(quota.namespace))
 
     def repository(self, repository: str) -> Usage:
         return self._repository(repository, {})

@@ -1,10 +1,10 @@
 """Quotas through a real client and the real commands, on both backends: skopeo pushes an image
 to a running `soute serve` of this module's own; `soute quota set` (a wrong size refused in one
 line) counts it; a second image that would pass the quota is refused with the message skopeo
-prints (the quota, the use, what it adds, what to do) and is not stored, and the usage API
-shows the namespace's quota and use; a retag and a copy to
-another repository of the namespace cost nothing; deleting the images with `skopeo delete`
-gives the room back at once, and the refused image then goes in."""
+prints (the quota, the use, what it adds, what to do) and is not stored, and the usage API and
+`soute du` show the namespace's quota and use; a retag and a copy to another repository of the
+namespace cost nothing; deleting the images with `skopeo delete` gives the room back at once,
+and the refused image then goes in."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from chalicelib.oci.sizes import human_size
 from chalicelib.server.backends import BackendOptions
 from tests.support.clients import Skopeo
 from tests.support.images import OciImage, assert_same_blobs, build_image
-from tests.support.lambda_server import admin_arguments
+from tests.support.lambda_server import admin_arguments, storage_arguments
 from tests.support.procs import run
 from tests.support.server import RegistryServer, default_soute
 
@@ -84,6 +84,10 @@ def test_a_push_past_the_namespace_quota_is_refused_until_images_are_deleted(
         "quota_bytes": QUOTA,
         "used_bytes": used,
     }
+    du = run([default_soute(), "du", "acme", *storage_arguments(options)], timeout=120)
+    assert f"namespace acme: quota 100.0 kB, its images' distinct blobs use {human_size(used)}" in (
+        du.stdout
+    )
 
     # What the namespace holds already costs nothing: a retag, a copy to another repository.
     skopeo.copy(f"{registry}/acme/app:v1", f"{registry}/acme/app:v2")
