@@ -204,7 +204,8 @@ def add_quota_parser(commands: argparse._SubParsersAction) -> None:
         help="a namespace's quota: bytes of the distinct blobs its images reference",
         description="A namespace's quota counts each blob (layer, config) its images reference"
         " once, however many tags, images or repositories share it; a manifest push that would"
-        " pass it is refused (409 DENIED). Deleting images frees their blobs at once.",
+        " pass it is refused (409 DENIED). Deleting images gives their blobs back to the quota"
+        " at once.",
     )
     group = quota.add_subparsers(dest="verb", required=True)
     name_help = "a namespace (acme): its repositories acme/... count together"
