@@ -149,3 +149,15 @@ def test_concurrent_pushes_of_new_blobs_cannot_pass_the_quota_together(
     assert len(stored) == 3
     assert len(errors) == 5 and all(isinstance(e, QuotaExceeded) for e in errors)
     assert lifecycle.namespace_use("q") == 900
+
+
+def test_an_image_with_more_blobs_than_a_transaction_is_counted_when_a_quota_is_set(
+    meta: MetadataStore, lifecycle: LifecycleStore
+) -> None:
+    blobs = tuple(_sized(meta, "q/huge", 10) for _ in range(120))
+    write = _push(meta, "q/huge", blobs, quota=None)
+    lifecycle.count_namespace("q")
+    assert lifecycle.namespace_use("q") == 1200
+    assert lifecycle.count_namespace("q") == 0
+    assert meta.delete_manifest("q/huge", write.record.digest)
+    assert lifecycle.namespace_use("q") == 0
