@@ -113,13 +113,22 @@ def matches(pattern: str, tag: str) -> bool:
     return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), tag) is not None
 
 
-def effective_rule(policies: PolicyStore | None, repository: str) -> tuple[str, ImmutabilityRule]:
+def effective_rule(
+    policies: PolicyStore | None,
+    repository: str,
+    namespace_settings: dict[str, str] | None = None,
+) -> tuple[str, ImmutabilityRule]:
     """The scope whose setting applies to `repository` and its rule: the repository's, else its
-    namespace's, else ("", mutable)."""
+    namespace's, else ("", mutable). `namespace_settings`: the namespace's settings, when the
+    caller read them already (PolicyStore.settings), so they are not read again."""
     if policies is None:
         return "", ImmutabilityRule(False)
-    for scope in dict.fromkeys((repository, namespace_of(repository))):
-        document = policies.get(scope, KIND)
+    namespace = namespace_of(repository)
+    for scope in dict.fromkeys((repository, namespace)):
+        if scope == namespace and namespace_settings is not None:
+            document = namespace_settings.get(KIND)
+        else:
+            document = policies.get(scope, KIND)
         if document is not None:
             return scope, _stored(scope, document)
     return "", ImmutabilityRule(False)

@@ -66,12 +66,20 @@ def parse(text: str) -> int:
     return limit
 
 
-def quota_of(policies: PolicyStore | None, repository: str) -> Quota | None:
-    """The quota of the namespace `repository` is in, or None."""
+def quota_of(
+    policies: PolicyStore | None,
+    repository: str,
+    namespace_settings: dict[str, str] | None = None,
+) -> Quota | None:
+    """The quota of the namespace `repository` is in, or None. `namespace_settings`: the
+    namespace's settings, when the caller read them already (PolicyStore.settings)."""
     if policies is None:
         return None
     namespace = namespace_of(repository)
-    text = policies.get(namespace, KIND)
+    if namespace_settings is not None:
+        text = namespace_settings.get(KIND)
+    else:
+        text = policies.get(namespace, KIND)
     if text is None:
         return None
     try:

@@ -37,7 +37,7 @@ from ..lifecycle.quotas import quota_of
 from ..oci.digest import Digest, is_digest, parse_digest
 from ..oci.errors import OCIError
 from ..oci.manifest import parse_manifest
-from ..oci.names import check_tag
+from ..oci.names import check_tag, namespace_of
 from ..oci.sizes import human_size
 from ..storage.policy_ports import PolicyStore
 from ..storage.ports import (
@@ -158,14 +158,16 @@ class Manifests:
             artifact_type=manifest.artifact_type,
             annotations=manifest.annotations,
         )
-        scope, rule = effective_rule(self.policies, repository) if tags else ("", None)
+        # The namespace's settings in one read: its quota, and its immutability if needed.
+        settings = self.policies.settings(namespace_of(repository)) if self.policies else None
+        scope, rule = effective_rule(self.policies, repository, settings) if tags else ("", None)
         write = ManifestWrite(
             record=record,
             blobs=tuple(dict.fromkeys(str(blob.digest) for blob in manifest.blobs)),
             children=tuple(dict.fromkeys(str(child.digest) for child in manifest.children)),
             tags=tags,
             immutable_tags=tuple(t for t in tags if rule is not None and rule.protects(t)),
-            quota=quota_of(self.policies, repository),
+            quota=quota_of(self.policies, repository, settings),
         )
         try:
             self.meta.put_manifest(repository, write)

@@ -1,6 +1,6 @@
 """The PolicyStore port: small settings an administrator attaches to a repository or a
-namespace, read by the service when it decides a request (tag immutability now; retention,
-quotas and untagged-manifest GC later).
+namespace, read by the service when it decides a request (tag immutability, a namespace's
+quota) or by the GC (retention policies).
 
 A scope is a repository name (`acme/app`) or a namespace, the first component of a name
 (`acme`); a name of one component is both, and one setting on it applies as both. A kind names
@@ -21,6 +21,10 @@ from typing import Protocol
 class PolicyStore(Protocol):
     def get(self, scope: str, kind: str) -> str | None:
         """The document of `kind` set on `scope`, or None."""
+
+    def settings(self, scope: str) -> dict[str, str]:
+        """Every document set on `scope`, by kind, in one read (a manifest PUT reads its
+        namespace's quota and immutability together)."""
 
     def put(self, scope: str, kind: str, document: str) -> None:
         """Set (or replace) the document of `kind` on `scope`."""

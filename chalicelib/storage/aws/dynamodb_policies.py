@@ -2,7 +2,7 @@
 
 Items:
   POLICY#<scope>   <KIND>            document (S): what the service reads on a request, one
-                                     consistent GetItem
+                                     consistent GetItem, or one Query for every kind of a scope
   POLICIES#<KIND>  <scope>           document (S): the same, listed by kind, so the admin verbs
                                      list a kind with one Query instead of a Scan of the table
 
@@ -38,6 +38,9 @@ class DynamoPolicyStore:
         item = reply.get("Item")
         return item["document"]["S"] if item else None
 
+    def settings(self, scope: str) -> dict[str, str]:
+        return dict(self._query(SCOPE_PREFIX + scope))
+
     def put(self, scope: str, kind: str, document: str) -> None:
         self.db.transact_write_items(
             TransactItems=[
@@ -69,10 +72,14 @@ class DynamoPolicyStore:
         return True
 
     def entries(self, kind: str) -> list[tuple[str, str]]:
+        return self._query(KIND_PREFIX + kind)
+
+    def _query(self, pk: str) -> list[tuple[str, str]]:
+        """(sort key, document) of every item of partition `pk`, read consistently."""
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": KIND_PREFIX + kind}},
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
         }
         found: list[tuple[str, str]] = []

@@ -25,6 +25,12 @@ class SqlitePolicyStore:
         )
         return row[0] if row else None
 
+    def settings(self, scope: str) -> dict[str, str]:
+        rows = self._database.connection().execute(
+            "SELECT kind, document FROM policies WHERE scope = ?", (scope,)
+        )
+        return {row[0]: row[1] for row in rows}
+
     def put(self, scope: str, kind: str, document: str) -> None:
         with self._database.write() as db:
             db.execute(

@@ -48,3 +48,14 @@ def test_entries_list_one_kind_by_scope(policies: PolicyStore) -> None:
     ]
     assert policies.entries("retention") == [("other", "{}")]
     assert policies.entries("quota") == []
+
+
+def test_settings_are_every_kind_set_on_the_scope_at_once(policies: PolicyStore) -> None:
+    assert policies.settings("acme") == {}
+    policies.put("acme", "immutability", DOCUMENT)
+    policies.put("acme", "quota", '{"bytes": 1000}')
+    policies.put("acme/app", "retention", "{}")  # another scope
+    policies.put("acm", "quota", '{"bytes": 5}')  # a scope that starts the same
+    assert policies.settings("acme") == {"immutability": DOCUMENT, "quota": '{"bytes": 1000}'}
+    policies.remove("acme", "quota")
+    assert policies.settings("acme") == {"immutability": DOCUMENT}
