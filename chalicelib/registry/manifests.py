@@ -324,6 +324,7 @@ def _quota_full(repository: str, full: QuotaExceeded) -> QuotaFull:
 
 def _busy(repository: str) -> Busy:
     return Busy(
-        f"too many clients are changing the same tags of {repository} at once; retry shortly",
+        f"too many clients are changing the same tags of {repository}, or the quota count of"
+        " its namespace, at once; retry shortly",
         retry_after=1,
     )
