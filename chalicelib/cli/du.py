@@ -12,7 +12,7 @@ from ..lifecycle.usage import Usage, UsageReader
 from ..oci.names import is_name
 from ..oci.sizes import human_size
 from ..server.backends import open_storage
-from .storage_options import add_storage_options, storage_options, storage_problem
+from .storage_options import add_storage_options, checked_storage_options
 
 HEADERS = ("NAME", "MANIFESTS", "BLOBS", "LOGICAL", "STORED")
 
@@ -32,11 +32,9 @@ def add_du_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_du(args: argparse.Namespace) -> int:
-    options = storage_options(args)
-    if problem := storage_problem(options):
-        status, message = problem
-        print(f"soute du: {message}", file=sys.stderr)
-        return status
+    options = checked_storage_options(args)
+    if isinstance(options, int):
+        return options
     if args.name is not None and not is_name(args.name):
         print(f"soute du: {args.name!r} is not a namespace or repository name", file=sys.stderr)
         return 2

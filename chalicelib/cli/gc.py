@@ -14,7 +14,7 @@ from ..oci.sizes import human_size
 from ..server.backends import build_collector
 from .admin_retention import describe
 from .durations import duration_argument, format_duration
-from .storage_options import add_storage_options, storage_options, storage_problem
+from .storage_options import add_storage_options, checked_storage_options
 
 # Below this, a push whose manifest comes long after its blobs may be refused (and pushed
 # again); an acknowledged image is never lost, whatever the grace (lifecycle/gc.py).
@@ -52,11 +52,9 @@ def add_gc_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_gc(args: argparse.Namespace) -> int:
-    options = storage_options(args)
-    if problem := storage_problem(options):
-        status, message = problem
-        print(f"soute gc: {message}", file=sys.stderr)
-        return status
+    options = checked_storage_options(args)
+    if isinstance(options, int):
+        return options
     if args.grace < SAFE_GRACE:
         print(f"soute gc: {grace_warning(args.grace)}", file=sys.stderr)
     verbs = DRY_VERBS if args.dry_run else VERBS

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from ..server.backends import BackendOptions, parse_region_bucket, regions_problem
 
@@ -43,6 +44,17 @@ def storage_options(args: argparse.Namespace) -> BackendOptions:
         primary_region=args.primary_region,
         region_buckets=tuple(args.region_bucket),
     )
+
+
+def checked_storage_options(args: argparse.Namespace) -> BackendOptions | int:
+    """The options, or, when they name no registry's storage, the exit status to give, after
+    one line on stderr saying why (`soute VERB: ...`)."""
+    options = storage_options(args)
+    if problem := storage_problem(options):
+        status, message = problem
+        print(f"soute {args.command}: {message}", file=sys.stderr)
+        return status
+    return options
 
 
 def storage_problem(options: BackendOptions) -> tuple[int, str] | None:

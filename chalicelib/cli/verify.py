@@ -9,10 +9,9 @@ one line per missing body, and exits 1 if any is missing, so a script or a cron 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..server.backends import build_registry
-from .storage_options import add_storage_options, storage_options, storage_problem
+from .storage_options import add_storage_options, checked_storage_options
 
 
 def add_verify_parser(commands: argparse._SubParsersAction) -> None:
@@ -24,11 +23,9 @@ def add_verify_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    options = storage_options(args)
-    if problem := storage_problem(options):
-        status, message = problem
-        print(f"soute verify: {message}", file=sys.stderr)
-        return status
+    options = checked_storage_options(args)
+    if isinstance(options, int):
+        return options
     manifests = build_registry(options).manifests
     checked = missing = repositories = 0
     for repository, digest, count in manifests.missing_bodies():
