@@ -15,7 +15,7 @@ from tests.support.clients import Skopeo
 from tests.support.engines import DockerEngine
 from tests.support.images import MiB, assert_same_blobs, build_image
 from tests.support.immutable import check_pushes_over_an_immutable_tag_are_refused, soute
-from tests.support.lambda_server import serve_template
+from tests.support.lambda_server import admin_arguments, serve_template
 from tests.support.moto import aws_backend
 from tests.support.server import RegistryServer, running_registry
 
@@ -78,20 +78,12 @@ def test_skopeo_pushes_and_pulls_small_blobs_through_lambda(
     assert_same_blobs(image.layout, back)
 
 
-def _table(storage: BackendOptions) -> list[str]:
-    """The admin verbs' options naming the table the Lambda function reads."""
-    return [
-        "--backend", "aws", "--dynamodb-table", str(storage.dynamodb_table),
-        "--endpoint-url", str(storage.endpoint_url), "--region", str(storage.region),
-    ]  # fmt: skip
-
-
 def test_skopeo_cannot_move_an_immutable_tag_through_lambda(
     skopeo: Skopeo, lambda_server: RegistryServer, storage: BackendOptions, tmp_path: Path
 ) -> None:
     """`soute immutable set --backend aws` writes to the table the Lambda function reads."""
     check_pushes_over_an_immutable_tag_are_refused(
-        skopeo, lambda_server.address, "locked-lambda", _table(storage), tmp_path
+        skopeo, lambda_server.address, "locked-lambda", admin_arguments(storage), tmp_path
     )
 
 
@@ -104,7 +96,7 @@ def test_docker_push_past_a_quota_is_refused_through_lambda(
 ) -> None:
     """What docker prints when the namespace's quota (`soute quota set --backend aws`) is too
     small for the image: its layers go up, its manifest is refused, and nothing is tagged."""
-    soute("quota", "set", "quota-lambda", "1MB", *_table(storage))
+    soute("quota", "set", "quota-lambda", "1MB", *admin_arguments(storage))
     _load(docker_engine, skopeo, tmp_path, [2 * MiB], "quota")
     remote = f"{lambda_server.address}/quota-lambda/app:v1"
     docker_engine.docker("tag", "soute-lambda/quota:v1", remote)

@@ -15,9 +15,12 @@ from .server import RegistryServer, default_soute, running_registry
 
 def aws_arguments(storage: BackendOptions) -> list[str]:
     """The options naming `storage`'s bucket, table, endpoint and region on a command line."""
+    return ["--s3-bucket", str(storage.s3_bucket), *_table_arguments(storage)]
+
+
+def _table_arguments(storage: BackendOptions) -> list[str]:
+    """The options naming `storage`'s table, its endpoint and its region."""
     return [
-        "--s3-bucket",
-        str(storage.s3_bucket),
         "--dynamodb-table",
         str(storage.dynamodb_table),
         "--endpoint-url",
@@ -32,16 +35,7 @@ def admin_arguments(storage: BackendOptions) -> list[str]:
     the data directory, or the table (they need no bucket)."""
     if storage.backend == "embedded":
         return ["--data-dir", storage.data_dir]
-    return [
-        "--backend",
-        "aws",
-        "--dynamodb-table",
-        str(storage.dynamodb_table),
-        "--endpoint-url",
-        str(storage.endpoint_url),
-        "--region",
-        str(storage.region),
-    ]
+    return ["--backend", "aws", *_table_arguments(storage)]
 
 
 def storage_arguments(storage: BackendOptions) -> list[str]:
