@@ -90,7 +90,7 @@ from ..ports import (
     TooManyTags,
     UploadSession,
 )
-from .dynamodb_links import DELETING, BlobLinks, LinkConflict, timestamp
+from .dynamodb_links import DELETING, BlobLinks, LinkConflict, conflicted, timestamp
 from .dynamodb_quota import Count, CountConflict, NamespaceCounts
 
 INLINE_BODY_LIMIT = 192 * 1024  # larger manifests go to S3; an item stops at 400 KB
@@ -231,6 +231,16 @@ class DynamoMetadataStore:
                     return index
             raise
         return None
+
+    def _transact_contended(self, operations: list[dict[str, Any]]) -> int | None:
+        """_transact, with a cancellation by another transaction on the same items (a tag or a
+        namespace's quota total many push at once) raised as _Conflict, which is retried."""
+        try:
+            return self._transact(operations)
+        except self.db.exceptions.TransactionCanceledException as error:
+            if conflicted(error):
+                raise _Conflict() from None
+            raise
 
     # -- blobs -----------------------------------------------------------------------------
     def blob(self, repository: str, digest: str) -> BlobRecord | None:
@@ -435,12 +445,7 @@ class DynamoMetadataStore:
     def _run_manifest_transaction(
         self, operations: list[dict], uses: list[str], claim: Count | None = None
     ) -> None:
-        try:
-            failed = self._transact(operations)
-        except self.db.exceptions.TransactionCanceledException as error:
-            if _conflicted(error):
-                raise _Conflict() from None
-            raise
+        failed = self._transact_contended(operations)
         if failed is None:
             return
         if failed < len(uses):
@@ -689,22 +694,19 @@ class DynamoMetadataStore:
             operations.append({"Delete": {"Key": self._key(pk, f"REF#{item['subject']}#{digest}")}})
         uses = self._uses(digest, item)
         blobs = [sk.removeprefix("BLOB#") for sk in uses if sk.startswith("BLOB#")]
-        namespace = namespace_of(repository)
-        release = self.counts.release(namespace, blobs) if item.get("ns_counted") else None
-        counted = release.operations(self) if release else []
-        inline = len(operations) + len(uses) + len(counted) <= MAX_TRANSACTION_ITEMS
+        namespace, in_counts = namespace_of(repository), bool(item.get("ns_counted"))
+        # Its namespace's counts: a use per blob and the total, read only if they fit.
+        counts = len(blobs) + 1 if in_counts else 0
+        inline = len(operations) + len(uses) + counts <= MAX_TRANSACTION_ITEMS
         if inline:
-            operations += [self._count_use(pk, sk, -1) for sk in uses] + counted
-        try:
-            if self._transact(operations) is not None:
-                raise _Conflict()
-        except self.db.exceptions.TransactionCanceledException as error:
-            if _conflicted(error):
-                raise _Conflict() from None
-            raise
+            operations += [self._count_use(pk, sk, -1) for sk in uses]
+            if in_counts:
+                operations += self.counts.release(namespace, blobs).operations(self)
+        if self._transact_contended(operations) is not None:
+            raise _Conflict()
         if not inline:  # counted too high until here: safe, never too low
             self._uncount(pk, uses)
-            if release:
+            if in_counts:
                 self.counts.release_apart(namespace, blobs)
         self._forget_repository_if_empty(pk)
         return True
@@ -853,12 +855,6 @@ class DynamoMetadataStore:
         except self.db.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
-
-def _conflicted(error: Exception) -> bool:
-    """Whether a transaction was cancelled because another one held one of its items."""
-    reasons = getattr(error, "response", {}).get("CancellationReasons", [])
-    return any(reason.get("Code") == "TransactionConflict" for reason in reasons)
 
 
 def _pulled(item: dict[str, Any]) -> float | None:

@@ -167,8 +167,7 @@ class BlobLinks:
         try:
             return self.store._transact(operations) is None
         except self.store.db.exceptions.TransactionCanceledException as error:
-            reasons = error.response.get("CancellationReasons", [])
-            if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+            if conflicted(error):
                 return False
             raise
 
@@ -194,6 +193,12 @@ def _count(store: Table, digest: str, delta: int) -> dict[str, Any]:
             "ExpressionAttributeValues": store._values(delta=delta),
         }
     }
+
+
+def conflicted(error: Exception) -> bool:
+    """Whether a transaction was cancelled because another one held one of its items."""
+    reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+    return any(reason.get("Code") == "TransactionConflict" for reason in reasons)
 
 
 def timestamp() -> Decimal:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from ..ports import QuotaExceeded
 from .dynamodb_links import Table as LinkTable
+from .dynamodb_links import conflicted
 
 TOTAL = "TOTAL"
 NAMES = {"#stored": "stored"}
@@ -136,9 +137,11 @@ class NamespaceCounts:
             operations = part.operations(self.store)
             try:
                 failed = self.store._transact(operations)
-            except self.store.db.exceptions.TransactionCanceledException:
+            except self.store.db.exceptions.TransactionCanceledException as error:
                 self.release_apart(count.namespace, done)
-                raise CountConflict() from None  # another transaction on an item at once
+                if conflicted(error):  # another transaction on an item at once
+                    raise CountConflict() from None
+                raise
             if failed is not None:
                 self.release_apart(count.namespace, done)
                 raise self.exceeded(part) if operations[failed] is part.total else CountConflict()
@@ -162,8 +165,10 @@ class NamespaceCounts:
         """Run one transaction; False if a condition failed or another held an item."""
         try:
             return self.store._transact(operations) is None
-        except self.store.db.exceptions.TransactionCanceledException:
-            return False
+        except self.store.db.exceptions.TransactionCanceledException as error:
+            if conflicted(error):
+                return False
+            raise
 
     # -- items -----------------------------------------------------------------------------
     def _items(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
